@@ -1,0 +1,90 @@
+"""What handlers return. `mismartera.cli.render` turns these into rich output or JSON.
+
+Values stay raw (datetimes in UTC, floats unrounded); the renderer formats them: instants in the
+exchange's time zone, money with two decimals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    key: str | None = None
+    fmt: str | None = None  # "money", "price", "int", "pct", "qty", "time", "date", or None
+    justify: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of a table; `data` overrides what --json prints (default: a list of row objects)."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[tuple]
+    data: Any = None
+    caption: str | None = None
+
+    def to_json(self) -> Any:
+        if self.data is not None:
+            return self.data
+        keys = [c.key or c.name.lower().replace(" ", "_") for c in self.columns]
+        return [dict(zip(keys, row, strict=False)) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Record:
+    """Named fields, shown as a two-column table."""
+
+    title: str
+    fields: list[tuple[str, Any]]
+    data: Any = None
+    formats: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> Any:
+        if self.data is not None:
+            return self.data
+        return {name.lower().replace(" ", "_"): value for name, value in self.fields}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A line of text; `style` is one of "", "ok", "warn", "error", "dim"."""
+
+    text: str
+    style: str = ""
+    data: Any = None
+
+    def to_json(self) -> Any:
+        return self.data if self.data is not None else {"message": self.text}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A line chart of (x label, y) points drawn in the terminal."""
+
+    title: str
+    points: list[tuple[str, float]]
+    y_label: str = ""
+
+    def to_json(self) -> Any:
+        return [{"x": x, "y": y} for x, y in self.points]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Several results shown one after another; --json prints `data` or a list of the parts."""
+
+    parts: list[Any]
+    data: Any = None
+
+    def to_json(self) -> Any:
+        if self.data is not None:
+            return self.data
+        return [part.to_json() for part in self.parts]
+
+
+Result = Table | Record | Message | Chart | Group | None

@@ -1,0 +1,271 @@
+"""The session config: the JSON file `system start` runs (see `config/*.json`).
+
+`load_session_config(path)` returns a validated, frozen `SessionConfig` or raises `ConfigError`
+with one line per problem, each naming the JSON path, what was found and what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from mismartera.errors import ConfigError
+from mismartera.suggest import did_you_mean
+
+INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
+Interval = Literal["1m", "5m", "15m", "30m", "1h", "1d"]
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _symbols(values: list[str]) -> list[str]:
+    out = []
+    for value in values:
+        symbol = value.strip().upper()
+        if not _SYMBOL.match(symbol):
+            raise ValueError(f"{value!r} is not a ticker symbol (expected letters like AAPL or BRK.B)")
+        if symbol in out:
+            raise ValueError(f"{symbol} is listed twice")
+        out.append(symbol)
+    return out
+
+
+class BacktestConfig(_Model):
+    start_date: date
+    end_date: date
+    speed_multiplier: float = Field(0.0, ge=0)
+    prefetch_days: int = Field(1, ge=0, le=30)
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("start_date")
+        if start is not None and value < start:
+            raise ValueError(f"{value.isoformat()} is before start_date {start.isoformat()}")
+        return value
+
+
+class HistoricalConfig(_Model):
+    trailing_days: int = Field(0, ge=0, le=3650)
+    intervals: list[Interval] = ["1m"]
+
+
+class GapFillerConfig(_Model):
+    enabled: bool = False
+    max_retries: int = Field(3, ge=0)
+    retry_interval_seconds: float = Field(60.0, gt=0)
+
+
+class SessionDataConfig(_Model):
+    symbols: list[str] = Field(min_length=1)
+    streams: list[Interval] = ["1m"]
+    historical: HistoricalConfig = HistoricalConfig()
+    gap_filler: GapFillerConfig = GapFillerConfig()
+
+    _check_symbols = field_validator("symbols")(classmethod(lambda cls, v: _symbols(v)))
+
+    @field_validator("streams")
+    @classmethod
+    def _needs_1m(cls, value: list[Interval]) -> list[Interval]:
+        if "1m" not in value:
+            value = ["1m", *value]
+        return list(dict.fromkeys(value))
+
+
+class StrategyConfig(_Model):
+    name: str | None = None
+    path: str | None = None
+    symbols: list[str] | None = None
+    params: dict[str, Any] = {}
+    on_error: Literal["disable", "stop"] = "disable"
+
+    _check_symbols = field_validator("symbols")(
+        classmethod(lambda cls, v: None if v is None else _symbols(v))
+    )
+
+    @model_validator(mode="after")
+    def _name_or_path(self) -> StrategyConfig:
+        if bool(self.name) == bool(self.path):
+            raise ValueError("give exactly one of 'name' (a built-in or dotted module) or 'path' (a .py file)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or Path(self.path or "").stem
+
+
+class TradingConfig(_Model):
+    initial_cash: float = Field(100_000.0, gt=0)
+    max_buying_power: float | None = Field(None, gt=0)
+    max_per_trade: float | None = Field(None, gt=0)
+    max_per_symbol: float | None = Field(None, gt=0)
+    max_open_positions: int | None = Field(None, ge=1)
+    commission_per_share: float = Field(0.0, ge=0)
+    commission_min: float = Field(0.0, ge=0)
+    slippage_bps: float = Field(0.0, ge=0)
+    allow_short: bool = False
+    close_positions_at_end_of_day: bool = False
+
+
+class ApiConfig(_Model):
+    data_api: Literal["database", "alpaca"] = "database"
+    trade_api: Literal["simulated", "alpaca_paper", "alpaca_live"] = "simulated"
+    confirm_live_trading: bool = False
+
+
+class SessionConfig(_Model):
+    session_name: str = Field(min_length=1)
+    mode: Literal["backtest", "live"] = "backtest"
+    exchange_group: Literal["US_EQUITY"] = "US_EQUITY"
+    backtest_config: BacktestConfig | None = None
+    session_data_config: SessionDataConfig
+    strategies: list[StrategyConfig] = []
+    trading_config: TradingConfig = TradingConfig()
+    api_config: ApiConfig = ApiConfig()
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> SessionConfig:
+        if self.mode == "backtest" and self.backtest_config is None:
+            raise ValueError("backtest_config: missing (a backtest needs start_date and end_date)")
+        if self.api_config.trade_api == "alpaca_live" and not self.api_config.confirm_live_trading:
+            raise ValueError(
+                "api_config.trade_api: alpaca_live trades real money; set api_config.confirm_live_trading "
+                "to true to allow it"
+            )
+        return self
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.session_data_config.symbols)
+
+
+# ---------------------------------------------------------------- error formatting
+
+_EXPECTED = {
+    "date_from_datetime_parsing": "a date YYYY-MM-DD",
+    "date_parsing": "a date YYYY-MM-DD",
+    "date_type": "a date YYYY-MM-DD",
+    "date_from_datetime_inexact": "a date YYYY-MM-DD",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The known keys of the model reached by following `loc` from SessionConfig."""
+    model: Any = SessionConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for arg in list(candidates):
+            candidates.extend(getattr(arg, "__args__", ()))
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(getattr(model, "model_fields", {}))
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _found(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return json.dumps(value) if isinstance(value, (dict, list, bool, type(None))) else str(value)
+
+
+def format_validation_error(error: ValidationError) -> list[str]:
+    """One line per problem: `json.path: what was found, what is expected`."""
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            parent = loc[:-1]
+            guess = did_you_mean(key, _fields_at(parent))
+            hint = f" — did you mean '{guess}'?" if guess else ""
+            known = ", ".join(_fields_at(parent))
+            lines.append(f"{_path(loc)}: unknown key{hint}" + ("" if guess else f" (expected one of: {known})"))
+        elif kind == "missing":
+            lines.append(f"{_path(loc)}: missing (required)")
+        elif kind in ("value_error", "assertion_error"):
+            message = str(item.get("ctx", {}).get("error", item["msg"]))
+            if not loc and ":" in message.split(" ")[0]:
+                lines.append(message)
+            else:
+                lines.append(f"{_path(loc)}: {message}")
+        elif kind == "literal_error":
+            expected = item.get("ctx", {}).get("expected", "")
+            lines.append(f"{_path(loc)}: {_found(item.get('input'))} is not allowed (expected {expected})")
+        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            ctx = item.get("ctx", {})
+            words = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}",
+                     "less_than": "< {lt}", "less_than_equal": "<= {le}"}[kind].format(**ctx)
+            lines.append(f"{_path(loc)}: {_found(item.get('input'))} is out of range (expected a number {words})")
+        elif kind == "too_short":
+            lines.append(f"{_path(loc)}: is empty (expected at least one entry)")
+        elif kind in _EXPECTED:
+            lines.append(f"{_path(loc)}: {_found(item.get('input'))} is not valid (expected {_EXPECTED[kind]})")
+        else:
+            lines.append(f"{_path(loc)}: {item['msg']} (found {_found(item.get('input'))})")
+    return lines
+
+
+def parse_session_config(data: Any, source: str = "config") -> SessionConfig:
+    """Validate already-parsed JSON data."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a JSON object at the top level, found {type(data).__name__}")
+    try:
+        return SessionConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid session config", format_validation_error(exc)) from None
+
+
+def load_session_config(path: str | Path) -> SessionConfig:
+    """Read and validate a session-config JSON file."""
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(f"config file not found: {file}")
+    if file.is_dir():
+        raise ConfigError(f"{file} is a folder (expected a session-config .json file)")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return parse_session_config(data, str(file))

@@ -1,0 +1,1 @@
+"""Storage and market data: schema, database, bar store, importers, derived bars, quality."""

@@ -1,0 +1,159 @@
+"""`BarStore`: idempotent bulk upserts and fast range reads of bars through SQLAlchemy Core.
+
+A bar row is a plain tuple `(ts, open, high, low, close, volume, trade_count, vwap)` with `ts` the
+bar's start in integer epoch seconds UTC. Reads return lists of such tuples in time order; no ORM
+objects are built on either path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, func, select
+
+from mismartera.data.database import Database
+from mismartera.data.schema import bars
+
+BarRow = tuple  # (ts, open, high, low, close, volume, trade_count, vwap)
+COLUMNS = ("ts", "open", "high", "low", "close", "volume", "trade_count", "vwap")
+BATCH_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    symbol: str
+    interval: str
+    first_ts: int
+    last_ts: int
+    rows: int
+
+
+def _upsert_sql(dialect: str) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    values = ", ".join([mark] * 10)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+    changed = " OR ".join(f"bars.{c} IS DISTINCT FROM excluded.{c}" for c in COLUMNS[1:])
+    if dialect == "sqlite":
+        changed = " OR ".join(f"bars.{c} IS NOT excluded.{c}" for c in COLUMNS[1:])
+    return (
+        "INSERT INTO bars (symbol, interval, ts, open, high, low, close, volume, trade_count, vwap) "
+        f"VALUES ({values}) ON CONFLICT (symbol, interval, ts) DO UPDATE SET {updates} WHERE {changed}"
+    )
+
+
+class BarStore:
+    """Reads and writes bars in one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sql: str | None = None
+
+    # ------------------------------------------------------------------ writes
+    def upsert(self, symbol: str, interval: str, rows: Iterable[Sequence], conn: Connection | None = None) -> int:
+        """Insert or update bars; identical rows are left untouched. Returns the rows sent.
+
+        With `conn`, the caller's transaction is used (so a whole file is one transaction);
+        otherwise one transaction covers all the rows.
+        """
+        if conn is None:
+            with self.db.begin() as own:
+                return self.upsert(symbol, interval, rows, own)
+        if self._sql is None:
+            self._sql = _upsert_sql(conn.dialect.name)
+        sent = 0
+        batch: list[tuple] = []
+        for row in rows:
+            batch.append((symbol, interval, *row))
+            if len(batch) >= BATCH_SIZE:
+                conn.exec_driver_sql(self._sql, batch)
+                sent += len(batch)
+                batch = []
+        if batch:
+            conn.exec_driver_sql(self._sql, batch)
+            sent += len(batch)
+        return sent
+
+    def delete(self, symbol: str, interval: str | None = None, start_ts: int | None = None,
+               end_ts: int | None = None, conn: Connection | None = None) -> int:
+        """Delete a symbol's bars (optionally one interval, optionally [start_ts, end_ts)). Returns the count."""
+        statement = delete(bars).where(bars.c.symbol == symbol)
+        if interval is not None:
+            statement = statement.where(bars.c.interval == interval)
+        if start_ts is not None:
+            statement = statement.where(bars.c.ts >= start_ts)
+        if end_ts is not None:
+            statement = statement.where(bars.c.ts < end_ts)
+        if conn is None:
+            with self.db.begin() as own:
+                return own.execute(statement).rowcount
+        return conn.execute(statement).rowcount
+
+    # ------------------------------------------------------------------ reads
+    def read(self, symbol: str, interval: str, start_ts: int, end_ts: int,
+             limit: int | None = None) -> list[BarRow]:
+        """Bars with start_ts <= ts < end_ts, in time order."""
+        statement = (
+            select(bars.c.ts, bars.c.open, bars.c.high, bars.c.low, bars.c.close, bars.c.volume,
+                   bars.c.trade_count, bars.c.vwap)
+            .where(bars.c.symbol == symbol, bars.c.interval == interval, bars.c.ts >= start_ts, bars.c.ts < end_ts)
+            .order_by(bars.c.ts)
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self.db.connect() as conn:
+            return [tuple(row) for row in conn.execute(statement)]
+
+    def read_many(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> dict[str, list[BarRow]]:
+        """One query for several symbols; each list in time order (symbols without bars map to [])."""
+        out: dict[str, list[BarRow]] = {symbol: [] for symbol in symbols}
+        if not symbols:
+            return out
+        statement = (
+            select(bars.c.symbol, bars.c.ts, bars.c.open, bars.c.high, bars.c.low, bars.c.close, bars.c.volume,
+                   bars.c.trade_count, bars.c.vwap)
+            .where(bars.c.symbol.in_(list(symbols)), bars.c.interval == interval,
+                   bars.c.ts >= start_ts, bars.c.ts < end_ts)
+            .order_by(bars.c.symbol, bars.c.ts)
+        )
+        with self.db.connect() as conn:
+            for row in conn.execute(statement):
+                out[row[0]].append(tuple(row[1:]))
+        return out
+
+    def latest(self, symbol: str, interval: str = "1m") -> BarRow | None:
+        statement = (
+            select(bars.c.ts, bars.c.open, bars.c.high, bars.c.low, bars.c.close, bars.c.volume,
+                   bars.c.trade_count, bars.c.vwap)
+            .where(bars.c.symbol == symbol, bars.c.interval == interval)
+            .order_by(bars.c.ts.desc())
+            .limit(1)
+        )
+        with self.db.connect() as conn:
+            row = conn.execute(statement).first()
+        return tuple(row) if row is not None else None
+
+    def count(self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None) -> int:
+        statement = select(func.count()).select_from(bars).where(bars.c.symbol == symbol, bars.c.interval == interval)
+        if start_ts is not None:
+            statement = statement.where(bars.c.ts >= start_ts)
+        if end_ts is not None:
+            statement = statement.where(bars.c.ts < end_ts)
+        with self.db.connect() as conn:
+            return conn.execute(statement).scalar_one()
+
+    def series(self, symbol: str | None = None) -> list[SeriesSummary]:
+        """Each stored (symbol, interval) with its first and last bar and row count."""
+        statement = (
+            select(bars.c.symbol, bars.c.interval, func.min(bars.c.ts), func.max(bars.c.ts), func.count())
+            .group_by(bars.c.symbol, bars.c.interval)
+            .order_by(bars.c.symbol, bars.c.interval)
+        )
+        if symbol is not None:
+            statement = statement.where(bars.c.symbol == symbol)
+        with self.db.connect() as conn:
+            return [SeriesSummary(*row) for row in conn.execute(statement)]
+
+    def symbols(self) -> list[str]:
+        with self.db.connect() as conn:
+            return list(conn.execute(select(bars.c.symbol).distinct().order_by(bars.c.symbol)).scalars())

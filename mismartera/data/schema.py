@@ -1,0 +1,140 @@
+"""The database schema, as SQLAlchemy Core tables (bulk reads and writes never build ORM objects).
+
+Bars are keyed by (symbol, interval, ts) where `ts` is the bar's start as integer epoch seconds,
+UTC. Integers keep range reads and upserts fast on SQLite and PostgreSQL alike; conversions to
+and from datetimes happen at the edges (`mismartera.data.bars`).
+Other instants (runs, orders, fills) are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+bars = Table(
+    "bars",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("interval", String(4), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("open", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("close", Float, nullable=False),
+    Column("volume", Float, nullable=False),
+    Column("trade_count", Integer, nullable=True),
+    Column("vwap", Float, nullable=True),
+    sqlite_with_rowid=False,
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_name", String(200), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("days_done", Integer, nullable=False, default=0),
+    Column("days_total", Integer, nullable=False, default=0),
+    Column("sim_time", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("summary", JSON, nullable=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("broker", String(32), nullable=False),
+    Column("initial_cash", Float, nullable=False),
+    Column("cash", Float, nullable=False),
+    Column("equity", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("client_order_id", String(64), nullable=False, unique=True),
+    Column("broker_order_id", String(64), nullable=True),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("order_type", String(8), nullable=False),
+    Column("limit_price", Float, nullable=True),
+    Column("stop_price", Float, nullable=True),
+    Column("time_in_force", String(4), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filled_quantity", Float, nullable=False, default=0.0),
+    Column("average_fill_price", Float, nullable=True),
+    Column("strategy", String(100), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("order_id", Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("commission", Float, nullable=False, default=0.0),
+    Column("filled_at", DateTime(timezone=True), nullable=False),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("symbol", String(16), primary_key=True),
+    Column("quantity", Float, nullable=False),
+    Column("average_price", Float, nullable=False),
+    Column("realized_pnl", Float, nullable=False, default=0.0),
+    Column("last_price", Float, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+daily_equity = Table(
+    "daily_equity",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("equity", Float, nullable=False),
+    Column("cash", Float, nullable=False),
+    Column("positions_value", Float, nullable=False),
+    Column("realized_pnl", Float, nullable=False),
+    Column("unrealized_pnl", Float, nullable=False),
+    Column("trades", Integer, nullable=False, default=0),
+)
+
+Index("ix_orders_run_status", orders.c.run_id, orders.c.status)
+
+__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "runs"]
