@@ -87,4 +87,20 @@ class Group:
         return [part.to_json() for part in self.parts]
 
 
-Result = Table | Record | Message | Chart | Group | None
+
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Ask the user interface to show live status panels until the user quits (`system watch`).
+
+    `status` returns a fresh `SystemStatus` snapshot on each call (it only reads a reference).
+    Where no live display is possible (scripts, pipes) one frame is shown.
+    """
+
+    status: Any  # Callable[[], SystemStatus]
+    refresh_per_second: float = 4.0
+
+    def to_json(self) -> Any:
+        return self.status().to_json()
+Result = Table | Record | Message | Chart | Group | Watch | None

@@ -1,0 +1,52 @@
+"""`Bar`: one OHLCV bar as strategies, the broker and the engine see it.
+
+`ts` is the bar's start in epoch seconds UTC; a bar becomes visible only at `end_ts`
+(ts + interval), so nothing ever looks ahead. Storage rows (`mismartera.data.bar_store`) are plain
+tuples `(ts, open, high, low, close, volume, trade_count, vwap)`; `Bar.from_row` wraps one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+INTERVAL_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "1d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    symbol: str
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    trade_count: int | None = None
+    vwap: float | None = None
+    interval: str = "1m"
+
+    @classmethod
+    def from_row(cls, symbol: str, row: tuple, interval: str = "1m") -> Bar:
+        return cls(symbol, *row, interval=interval)
+
+    @property
+    def seconds(self) -> int:
+        return INTERVAL_SECONDS[self.interval]
+
+    @property
+    def end_ts(self) -> int:
+        """When the bar is complete and becomes visible (a 1d bar's end is its own `ts + 86400`;
+        the engine uses the session close for daily bars)."""
+        return self.ts + INTERVAL_SECONDS[self.interval]
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.fromtimestamp(self.end_ts, UTC)
+
+    def to_row(self) -> tuple:
+        return (self.ts, self.open, self.high, self.low, self.close, self.volume, self.trade_count, self.vwap)
