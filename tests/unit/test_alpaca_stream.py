@@ -1,0 +1,166 @@
+"""The Alpaca bar-stream adapter, driven through alpaca-py's StockDataStream against a fake
+websocket on 127.0.0.1 (tests/fake_alpaca/stream_server.py)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from fake_alpaca.stream_server import FakeDataStream
+
+from mismartera.bars import Bar
+from mismartera.config.settings import AlpacaSettings
+from mismartera.errors import ConfigError, UsageError
+from mismartera.integrations.alpaca.stream import REJECTED_KEY, AlpacaBarStream, stream_endpoint
+
+T0 = 1_732_890_600  # 2024-11-29 14:30 UTC, 09:30 ET
+FAST = {"connect_timeout": 3.0, "reconnect_backoff": (0.05, 0.2)}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDataStream]:
+    with FakeDataStream() as server:
+        yield server
+
+
+def settings_for(url: str, secret: str = "test-secret") -> AlpacaSettings:
+    return AlpacaSettings(api_key="test-key", secret_key=secret, stream_url=url)
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def stream_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("alpaca-bar-stream")]
+
+
+def test_bars_arrive_in_order_as_mismartera_bars(fake: FakeDataStream) -> None:
+    with AlpacaBarStream(settings_for(fake.url), ["msft", "AAPL"], **FAST) as stream:
+        assert stream.wait_connected(5)
+        assert fake.wait_listening(1, 5)
+        for minute in range(3):
+            fake.push_bar("AAPL", T0 + 60 * minute, 100 + minute, 101 + minute, 99 + minute, 100.5 + minute, 1000)
+            fake.push_bar("MSFT", T0 + 60 * minute, 400 + minute, 401 + minute, 399 + minute, 400.5 + minute, 500,
+                          trade_count=7, vwap=400.2 + minute)
+        got = [stream.get(timeout=3) for _ in range(6)]
+        assert stream.get(timeout=0.05) is None
+    assert [(b.symbol, b.ts) for b in got] == [(s, T0 + 60 * m) for m in range(3) for s in ("AAPL", "MSFT")]
+    assert got[1] == Bar("MSFT", T0, 400.0, 401.0, 399.0, 400.5, 500.0, trade_count=7, vwap=400.2)
+    assert fake.paths == ["/v2/iex"]
+    assert fake.subscriptions[0]["bars"] == ["AAPL", "MSFT"]
+    assert stream.status().bars_received == 6
+
+
+def test_dropped_socket_reconnects_and_reports_it(fake: FakeDataStream) -> None:
+    seen: list[int] = []
+    with AlpacaBarStream(settings_for(fake.url), ["AAPL"], on_reconnect=seen.append, **FAST) as stream:
+        assert stream.wait_connected(5) and fake.wait_listening(1, 5)
+        fake.push_bar("AAPL", T0, 1, 1, 1, 1, 1)
+        assert stream.get(timeout=3).ts == T0
+        assert fake.drop() == 1
+        assert stream.reconnected.wait(5), stream.status()
+        assert fake.wait_listening(1, 5)
+        fake.push_bar("AAPL", T0 + 120, 2, 2, 2, 2, 2)
+        assert stream.get(timeout=3).ts == T0 + 120
+        status = stream.status()
+    assert (status.connected, status.reconnects, status.state) == (2, 1, "streaming")
+    assert seen == [1]
+    assert fake.connections == 2
+
+
+def test_silent_socket_is_reconnected_by_data_timeout(fake: FakeDataStream) -> None:
+    with AlpacaBarStream(settings_for(fake.url), ["AAPL"], data_timeout=0.3, **FAST) as stream:
+        assert stream.wait_connected(5)
+        assert stream.reconnected.wait(4), stream.status()
+    assert stream.reconnects >= 1
+
+
+def test_rejected_key_fails_fast_without_retrying(fake: FakeDataStream) -> None:
+    failures: list[str] = []
+    stream = AlpacaBarStream(settings_for(fake.url, secret="wrong"), ["AAPL"], on_failure=failures.append, **FAST)
+    started = time.monotonic()
+    stream.start()
+    try:
+        assert wait_until(lambda: stream.failed, 3)
+        assert time.monotonic() - started < 3
+        assert stream.error == REJECTED_KEY
+        assert failures == [REJECTED_KEY]
+        assert wait_until(lambda: not stream.running, 2)
+        assert fake.auth_attempts == 1
+    finally:
+        assert stream.stop()
+    assert stream.state == "failed"
+
+
+def test_unreachable_server_fails_with_a_clear_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stream = AlpacaBarStream(settings_for(f"ws://127.0.0.1:{port}"), ["AAPL"], connect_timeout=0.5,
+                             reconnect_backoff=(0.05, 0.1))
+    stream.start()
+    try:
+        assert wait_until(lambda: stream.failed, 3)
+        assert stream.error == f"cannot reach the Alpaca stream at ws://127.0.0.1:{port}/v2/iex " \
+                               "(no connection within 0.5 s)"
+    finally:
+        assert stream.stop()
+
+
+def test_stop_returns_within_two_seconds_with_no_data_and_leaves_no_thread(fake: FakeDataStream) -> None:
+    stream = AlpacaBarStream(settings_for(fake.url), ["AAPL", "MSFT"], **FAST).start()
+    assert stream.wait_connected(5) and fake.wait_listening(1, 5)
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert stream.stop()
+    assert time.monotonic() - started < 2.0
+    assert stream.state == "stopped"
+    assert wait_until(lambda: stream_threads() == [], 1), stream_threads()
+    assert fake.live_connections == 0 or wait_until(lambda: fake.live_connections == 0, 1)
+
+
+def test_stop_before_any_connection_is_quick() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stream = AlpacaBarStream(settings_for(f"ws://127.0.0.1:{port}"), ["AAPL"], connect_timeout=5,
+                             reconnect_backoff=(5, 5)).start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert stream.stop()
+    assert time.monotonic() - started < 2.0
+    assert wait_until(lambda: stream_threads() == [], 1), stream_threads()
+
+
+def test_full_queue_counts_dropped_bars(fake: FakeDataStream) -> None:
+    with AlpacaBarStream(settings_for(fake.url), ["AAPL"], queue_size=2, **FAST) as stream:
+        assert stream.wait_connected(5) and fake.wait_listening(1, 5)
+        for minute in range(4):
+            fake.push_bar("AAPL", T0 + 60 * minute, 1, 1, 1, 1, 1)
+        assert wait_until(lambda: stream.bars_received == 4, 3)
+        assert [b.ts for b in stream.drain()] == [T0, T0 + 60]
+    assert stream.bars_dropped == 2
+
+
+def test_bad_arguments_are_refused_up_front() -> None:
+    with pytest.raises(ConfigError, match="ALPACA_API_KEY and ALPACA_SECRET_KEY"):
+        AlpacaBarStream(AlpacaSettings(), ["AAPL"])
+    with pytest.raises(UsageError, match="unknown Alpaca feed 'otc'"):
+        AlpacaBarStream(settings_for("ws://x"), ["AAPL"], feed="otc")
+    with pytest.raises(UsageError, match="at least one symbol"):
+        AlpacaBarStream(settings_for("ws://x"), [])
+
+
+def test_stream_endpoint_accepts_a_base_or_a_full_url() -> None:
+    assert stream_endpoint(None, "sip") == "wss://stream.data.alpaca.markets/v2/sip"
+    assert stream_endpoint("ws://127.0.0.1:9/", "iex") == "ws://127.0.0.1:9/v2/iex"
+    assert stream_endpoint("wss://h/v2/test", "iex") == "wss://h/v2/test"
