@@ -1,0 +1,392 @@
+"""`SimulatedBroker`: fills a backtest's orders against the bars the engine reveals.
+
+The engine calls `process_bar` when a 1m bar of a symbol becomes visible, before any strategy sees
+that bar, so an order placed while handling bar t can only fill on a later bar: no look-ahead.
+Every fill rule is an assumption about a market we cannot see inside a bar; each one is stated
+where the code makes it. The broker belongs to the thread that drives the session (it takes no
+locks, to keep `process_bar` a dict lookup on bars with nothing to fill); other threads read
+`account()` and friends, which copy what they return.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol, TypeVar
+
+from mismartera.config.session import TradingConfig
+from mismartera.errors import DataError, NotFound, StateError, UsageError
+from mismartera.execution.account import EPSILON, AccountSnapshot, Position, PositionSnapshot
+from mismartera.execution.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from mismartera.execution.risk import RiskLimits, order_problem
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(enum: type[E], value: E | str, name: str) -> E:
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(str(value).strip().lower())
+    except ValueError:
+        choices = " or ".join(member.value for member in enum)
+        raise UsageError(f"{name} must be {choices} (got {value!r})") from None
+
+
+def fill_price(order: Order, open_: float, high: float, low: float, slippage: float) -> float | None:
+    """The price `order` fills at on a bar with this open/high/low, or None if the bar does not reach it.
+
+    `slippage` is a fraction (slippage_bps / 10_000) that always works against the trader.
+    """
+    buy = order.side is Side.BUY
+    if order.order_type is OrderType.MARKET:
+        # Assumption: a market order fills at the first price of the next bar, its open, moved
+        # against us by the slippage (a buy pays up, a sell gets less).
+        return open_ * (1.0 + slippage) if buy else open_ * (1.0 - slippage)
+    if order.order_type is OrderType.LIMIT:
+        limit = order.limit_price
+        assert limit is not None  # order_problem refused limit orders without one
+        # Assumption: a limit is filled as soon as the bar's range touches it (touching is enough;
+        # a real queue might not reach us), at the limit, or at the open when the bar opened
+        # beyond it (a gap through the limit gives the better price). No slippage: limits cap it.
+        if buy:
+            return min(limit, open_) if low <= limit else None
+        return max(limit, open_) if high >= limit else None
+    stop = order.stop_price
+    assert stop is not None
+    # Assumption: a stop triggers when the range reaches it and becomes a market order, filled at
+    # the stop, or at the open when the bar gapped through it (the worse price), plus slippage.
+    if buy:
+        return max(stop, open_) * (1.0 + slippage) if high >= stop else None
+    return min(stop, open_) * (1.0 - slippage) if low <= stop else None
+
+
+class SimulatedBroker:
+    """An account that fills orders on revealed bars. See the module docstring for the rules.
+
+    Args:
+        trading: the session's `trading_config` (cash, limits, commission, slippage, shorting).
+        clock: anything with `now() -> datetime` (UTC); orders are stamped with it.
+        order_prefix: client order ids are f"{order_prefix}-{id}"; give each run its own prefix
+            when orders of several runs share one table.
+    """
+
+    def __init__(self, trading: TradingConfig, clock: Clock, order_prefix: str = "sim") -> None:
+        self.trading = trading
+        self.initial_cash = float(trading.initial_cash)
+        self._clock = clock
+        self._prefix = order_prefix
+        self._limits = RiskLimits(trading)
+        self._slippage = trading.slippage_bps / 10_000.0
+        self._cash = self.initial_cash
+        self._next_id = 1
+        self._orders: dict[int, Order] = {}
+        self._open: dict[str, list[Order]] = {}       # symbol -> open orders, oldest first
+        self._placed_at: dict[int, float] = {}        # open order id -> epoch seconds it was placed
+        self._reserved: dict[int, float] = {}         # open order id -> buying power it holds
+        self._pending: dict[str, float] = {}          # symbol -> signed quantity of its open orders
+        self._positions: dict[str, Position] = {}
+        self._last: dict[str, float] = {}             # symbol -> last known price
+        self._fills: list[Fill] = []
+        self._changed: dict[int, Order] = {}
+        self._new_fills: list[Fill] = []
+
+    # ------------------------------------------------------------------ orders
+
+    def submit(self, symbol: str, side: Side | str, quantity: float, order_type: OrderType | str = "market",
+               limit_price: float | None = None, stop_price: float | None = None,
+               time_in_force: TimeInForce | str = "day", strategy: str | None = None) -> Order:
+        """Place an order. Returns it with status NEW, or REJECTED with `reason` saying why.
+
+        Malformed arguments a caller should never send (an unknown side, a symbol that is not a
+        string) raise UsageError; everything a trader could get wrong is a rejected order.
+        """
+        return self._submit(symbol, side, quantity, order_type, limit_price, stop_price, time_in_force,
+                            strategy, self._clock.now())
+
+    def _submit(self, symbol: str, side: Side | str, quantity: float, order_type: OrderType | str,
+                limit_price: float | None, stop_price: float | None, time_in_force: TimeInForce | str,
+                strategy: str | None, now: datetime, note: str | None = None) -> Order:
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise UsageError(f"symbol must be a ticker like AAPL (got {symbol!r})")
+        for name, value in (("quantity", quantity), ("limit price", limit_price), ("stop price", stop_price)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise UsageError(f"{name} must be a number (got {value!r})")
+        order = Order(
+            id=self._next_id,
+            client_order_id=f"{self._prefix}-{self._next_id}",
+            symbol=symbol.strip().upper(),
+            side=_choice(Side, side, "side"),
+            quantity=float(quantity),
+            order_type=_choice(OrderType, order_type, "order type"),
+            time_in_force=_choice(TimeInForce, time_in_force, "time in force"),
+            status=OrderStatus.NEW,
+            created_at=now,
+            updated_at=now,
+            limit_price=None if limit_price is None else float(limit_price),
+            stop_price=None if stop_price is None else float(stop_price),
+            strategy=strategy,
+            reason=note,
+        )
+        self._next_id += 1
+        self._orders[order.id] = order
+        reserved, reason = self._pre_trade(order)
+        if reason is not None:
+            order.status, order.reason = OrderStatus.REJECTED, reason
+        else:
+            self._open.setdefault(order.symbol, []).append(order)
+            self._placed_at[order.id] = now.timestamp()
+            self._reserved[order.id] = reserved
+            self._pending[order.symbol] = self._pending.get(order.symbol, 0.0) + self._signed(order)
+        self._changed[order.id] = order
+        return replace(order)
+
+    def _pre_trade(self, order: Order) -> tuple[float, str | None]:
+        """(buying power to reserve, rejection reason or None)."""
+        problem = order_problem(order.order_type, order.quantity, order.limit_price, order.stop_price)
+        if problem is not None:
+            return 0.0, problem
+        symbol = order.symbol
+        # The price the order is valued at for the limits: what a limit or stop names, else the
+        # last price seen (the previous bar's close; the fill will be at the next open).
+        price = order.limit_price or order.stop_price or self._last.get(symbol)
+        if price is None:
+            return 0.0, f"rejected: no price for {symbol} yet (a market order needs one bar of it first)"
+        before = self._held(symbol) + self._pending.get(symbol, 0.0)
+        after = before + self._signed(order)
+        # Open buys may never fill, so whether a sell could go short counts only the open sells.
+        lowest = self._held(symbol) + self._signed(order) + sum(
+            self._signed(o) for o in self._open.get(symbol, ()) if o.side is Side.SELL)
+        commission = self.commission(order.quantity)
+        holding = {s for s in set(self._positions) | set(self._pending)
+                   if s != symbol and abs(self._held(s) + self._pending.get(s, 0.0)) > EPSILON}
+        reason = self._limits.check(symbol=symbol, quantity=order.quantity, price=price, before=before,
+                                    after=after, lowest=min(lowest, after), commission=commission,
+                                    holding=holding, buying_power=self.buying_power)
+        reserved = max(0.0, abs(after) - abs(before)) * price + commission
+        return reserved, reason
+
+    def cancel(self, order_id: int) -> Order:
+        """Cancel an open order (NotFound for an unknown id, StateError if it is already final)."""
+        order = self._orders.get(order_id)
+        if order is None:
+            raise NotFound(f"order {order_id} not found")
+        if not order.status.open:
+            raise StateError(f"cannot cancel order {order_id}: it is already {order.status.value}")
+        self._close(order, OrderStatus.CANCELLED, self._clock.now())
+        return replace(order)
+
+    def end_of_day(self, close: datetime) -> list[Order]:
+        """Expire the open DAY orders placed before `close`. Orders placed at or after it (say on
+        the day's last bar, whose end is the close) wait for the next session's open, as a real
+        broker queues them, and expire at that session's close."""
+        cutoff = close.timestamp()
+        expired = [order for orders in self._open.values() for order in orders
+                   if order.time_in_force is TimeInForce.DAY and self._placed_at[order.id] < cutoff]
+        for order in expired:
+            order.reason = "day order not filled by the close"
+            self._close(order, OrderStatus.EXPIRED, close)
+        return [replace(order) for order in sorted(expired, key=lambda o: o.id)]
+
+    def flatten(self, reason: str = "end of day") -> list[Order]:
+        """Cancel every open order and submit market orders closing every position; they fill at
+        each symbol's next bar. Returns the closing orders."""
+        now = self._clock.now()
+        self._cancel_all(now)
+        return [self._submit(p.symbol, Side.SELL if p.quantity > 0 else Side.BUY, abs(p.quantity), OrderType.MARKET,
+                             None, None, TimeInForce.DAY, None, now, note=f"flatten: {reason}")
+                for p in self._open_positions()]
+
+    def flatten_at(self, prices: dict[str, float], at: datetime, reason: str = "end of day") -> list[Fill]:
+        """Cancel every open order and close every position now, at `prices` (a symbol missing
+        from it closes at its last price), as market orders: slippage and commission apply."""
+        self._cancel_all(at)
+        fills = []
+        for position in self._open_positions():
+            symbol = position.symbol
+            price = prices.get(symbol, self._last.get(symbol))
+            if price is None:
+                raise DataError(f"no price to flatten {symbol} at (give it in prices)")
+            self._last[symbol] = price
+            order = self._orders[self._submit(
+                symbol, Side.SELL if position.quantity > 0 else Side.BUY, abs(position.quantity), OrderType.MARKET,
+                None, None, TimeInForce.DAY, None, at, note=f"flatten: {reason}").id]
+            if order.status is OrderStatus.REJECTED:  # cannot happen for a closing order; say so if it does
+                raise StateError(f"flatten of {symbol} was refused: {order.reason}")
+            fill = self._fill(order, fill_price(order, price, price, price, self._slippage), at)
+            if fill is not None:
+                fills.append(fill)
+        return fills
+
+    # ------------------------------------------------------------------ bars
+
+    def process_bar(self, symbol: str, ts: int, open: float, high: float, low: float, close: float) -> list[Fill]:
+        """Fill `symbol`'s open orders placed before this bar (start `ts`, epoch seconds), then mark
+        the symbol at the bar's close. Returns the fills, in order id order."""
+        pending = self._open.get(symbol)
+        if not pending:
+            self._last[symbol] = close
+            return []
+        fills: list[Fill] = []
+        at: datetime | None = None
+        for order in list(pending):
+            # Only orders placed by the bar's start: one placed later (a manual order while a bar
+            # is forming) never fills at an open that came before it.
+            if self._placed_at[order.id] > ts:
+                continue
+            price = fill_price(order, open, high, low, self._slippage)
+            if price is None:
+                continue
+            if at is None:
+                at = datetime.fromtimestamp(ts, UTC)  # a fill is stamped with its bar's start
+            fill = self._fill(order, price, at)
+            if fill is not None:
+                fills.append(fill)
+        self._last[symbol] = close
+        return fills
+
+    def mark(self, symbol: str, price: float) -> None:
+        """Record the last known price of `symbol` (values positions and prices market orders)."""
+        self._last[symbol] = price
+
+    def commission(self, quantity: float) -> float:
+        t = self.trading
+        return max(quantity * t.commission_per_share, t.commission_min)
+
+    def _fill(self, order: Order, price: float, at: datetime) -> Fill | None:
+        """Fill the whole order at `price`, or cancel it if the account can no longer pay for it.
+
+        Assumption: no partial fills. A 1m bar's volume is not split between us and the rest of
+        the market; the whole quantity fills at one price.
+        """
+        symbol = order.symbol
+        signed = self._signed(order)
+        held = self._held(symbol)
+        commission = self.commission(order.quantity)
+        needed = max(0.0, abs(held + signed) - abs(held)) * price + commission
+        available = self.buying_power + self._reserved.get(order.id, 0.0)
+        if needed > available + 1e-6 and abs(held + signed) > abs(held):
+            # The price moved since the order was checked: a cash account cannot go below zero.
+            order.reason = (f"cancelled: insufficient buying power at the fill "
+                            f"(needs {needed:.2f}, available {available:.2f})")
+            self._close(order, OrderStatus.CANCELLED, at)
+            return None
+        position = self._positions.get(symbol)
+        if position is None:
+            position = self._positions[symbol] = Position(symbol)
+        position.apply(signed, price, commission)
+        self._cash -= signed * price + commission
+        order.filled_quantity = order.quantity
+        order.average_fill_price = price
+        self._close(order, OrderStatus.FILLED, at)
+        fill = Fill(order.id, symbol, order.side, order.quantity, price, commission, at)
+        self._fills.append(fill)
+        self._new_fills.append(fill)
+        return fill
+
+    def _close(self, order: Order, status: OrderStatus, at: datetime) -> None:
+        """Move an open order to a final status and release what it held."""
+        order.status = status
+        order.updated_at = at
+        symbol = order.symbol
+        self._open[symbol].remove(order)
+        if not self._open[symbol]:
+            del self._open[symbol]
+        del self._placed_at[order.id]
+        self._reserved.pop(order.id, None)
+        remaining = self._pending[symbol] - self._signed(order)
+        if abs(remaining) <= EPSILON:
+            del self._pending[symbol]
+        else:
+            self._pending[symbol] = remaining
+        self._changed[order.id] = order
+
+    def _cancel_all(self, at: datetime) -> None:
+        for order in [o for orders in self._open.values() for o in orders]:
+            self._close(order, OrderStatus.CANCELLED, at)
+
+    # ------------------------------------------------------------------ account
+
+    @staticmethod
+    def _signed(order: Order) -> float:
+        return order.quantity if order.side is Side.BUY else -order.quantity
+
+    def _held(self, symbol: str) -> float:
+        position = self._positions.get(symbol)
+        return 0.0 if position is None else position.quantity
+
+    def _open_positions(self) -> list[Position]:
+        return sorted((p for p in list(self._positions.values()) if p.quantity != 0.0), key=lambda p: p.symbol)
+
+    def _mark_of(self, position: Position) -> float:
+        return self._last.get(position.symbol, position.average_price)
+
+    @property
+    def cash(self) -> float:
+        return self._cash
+
+    @property
+    def equity(self) -> float:
+        """Cash plus every position valued at its last price."""
+        return self._cash + math.fsum(p.quantity * self._mark_of(p) for p in list(self._positions.values()))
+
+    @property
+    def buying_power(self) -> float:
+        """What is left to open positions with: equity (capped by max_buying_power) minus the
+        gross value of the positions and what open orders have reserved. Without shorts that is
+        the cash not yet promised; a short holds its full value as collateral (no leverage)."""
+        cap = self.equity
+        if self.trading.max_buying_power is not None:
+            cap = min(cap, self.trading.max_buying_power)
+        gross = math.fsum(abs(p.quantity) * self._mark_of(p) for p in list(self._positions.values()))
+        return max(0.0, cap - gross - math.fsum(self._reserved.values()))
+
+    def position(self, symbol: str) -> PositionSnapshot:
+        """The position in `symbol` (quantity 0 if none was ever held)."""
+        key = symbol.strip().upper()
+        position = self._positions.get(key) or Position(key)
+        return position.snapshot(self._last.get(key))
+
+    def positions(self) -> list[PositionSnapshot]:
+        """Open positions, by symbol."""
+        return [p.snapshot(self._last.get(p.symbol)) for p in self._open_positions()]
+
+    def account(self) -> AccountSnapshot:
+        positions = self.positions()
+        return AccountSnapshot(
+            initial_cash=self.initial_cash,
+            cash=self._cash,
+            equity=self.equity,
+            buying_power=self.buying_power,
+            realized_pnl=math.fsum(p.realized_pnl for p in list(self._positions.values())),
+            unrealized_pnl=math.fsum(p.unrealized_pnl for p in positions),
+            positions=tuple(positions),
+        )
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        if symbol is None:
+            found = [o for orders in list(self._open.values()) for o in orders]
+        else:
+            found = list(self._open.get(symbol.strip().upper(), ()))
+        return [replace(o) for o in sorted(found, key=lambda o: o.id)]
+
+    def orders(self) -> list[Order]:
+        return [replace(o) for o in list(self._orders.values())]
+
+    def fills(self) -> list[Fill]:
+        return list(self._fills)
+
+    def drain_changes(self) -> tuple[list[Order], list[Fill]]:
+        """Orders created or changed and fills made since the last call (copies, oldest first),
+        for the recorder to store in one batch."""
+        orders = [replace(o) for o in sorted(self._changed.values(), key=lambda o: o.id)]
+        fills, self._new_fills = self._new_fills, []
+        self._changed = {}
+        return orders, fills
