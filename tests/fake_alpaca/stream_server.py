@@ -18,6 +18,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -198,7 +199,7 @@ class FakeTradingStream(_FakeSocketServer):
         if position_qty is not None:
             data["position_qty"] = str(position_qty)
         if event in ("fill", "partial_fill"):
-            data["execution_id"] = f"exec-{order['id']}-{order.get('filled_qty')}"
+            data["execution_id"] = str(uuid.uuid4())
         return self._broadcast(json.dumps({"stream": "trade_updates", "data": data}))
 
     def _session(self, conn: ServerConnection) -> None:

@@ -164,3 +164,54 @@ def test_stream_endpoint_accepts_a_base_or_a_full_url() -> None:
     assert stream_endpoint(None, "sip") == "wss://stream.data.alpaca.markets/v2/sip"
     assert stream_endpoint("ws://127.0.0.1:9/", "iex") == "ws://127.0.0.1:9/v2/iex"
     assert stream_endpoint("wss://h/v2/test", "iex") == "wss://h/v2/test"
+
+
+# ---------------------------------------------------------------- trade updates (TradingStream)
+
+def test_trade_updates_arrive_as_trade_events() -> None:
+    from fake_alpaca.stream_server import FakeTradingStream
+
+    from mismartera.integrations.alpaca.stream import AlpacaTradeUpdates
+
+    events = []
+    order = {"id": "11111111-1111-1111-1111-111111111111", "client_order_id": "mm-1", "symbol": "AAPL",
+             "side": "buy", "qty": "3", "filled_qty": "3", "filled_avg_price": "101.5", "order_type": "market",
+             "type": "market", "time_in_force": "day", "status": "filled", "extended_hours": False,
+             "created_at": "2024-11-29T14:31:00Z", "updated_at": "2024-11-29T14:31:01Z",
+             "submitted_at": "2024-11-29T14:31:00Z", "filled_at": "2024-11-29T14:31:01Z"}
+    with FakeTradingStream() as fake:
+        settings = AlpacaSettings(api_key="test-key", secret_key="test-secret", trading_stream_url=fake.url)
+        with AlpacaTradeUpdates(settings, events.append, **FAST) as updates:
+            assert updates.wait_connected(5) and fake.wait_listening(1, 5)
+            fake.publish("fill", order, price=101.5, qty=3, position_qty=3)
+            assert wait_until(lambda: len(events) == 1, 3)
+            assert fake.drop() == 1
+            assert updates.reconnected.wait(5) and fake.wait_listening(1, 5)
+        assert not updates.running
+    [event] = events
+    assert (event.event, event.price, event.qty, event.position_qty) == ("fill", 101.5, 3.0, 3.0)
+    assert (event.order.client_order_id, event.order.status, event.order.filled_avg_price) == ("mm-1", "filled", 101.5)
+
+
+def test_trade_updates_with_a_rejected_key_fail() -> None:
+    from fake_alpaca.stream_server import FakeTradingStream
+
+    from mismartera.integrations.alpaca.stream import AlpacaTradeUpdates
+
+    with FakeTradingStream() as fake:
+        settings = AlpacaSettings(api_key="test-key", secret_key="bad", trading_stream_url=fake.url)
+        updates = AlpacaTradeUpdates(settings, lambda event: None, **FAST).start()
+        try:
+            assert wait_until(lambda: updates.failed, 3)
+            assert updates.error == REJECTED_KEY
+        finally:
+            assert updates.stop()
+        assert fake.auth_attempts == 1
+
+
+def test_trading_stream_endpoint_follows_the_base_url() -> None:
+    from mismartera.integrations.alpaca.stream import trading_stream_endpoint
+
+    assert trading_stream_endpoint(AlpacaSettings(base_url="http://127.0.0.1:5/")) == "ws://127.0.0.1:5/stream"
+    assert trading_stream_endpoint(AlpacaSettings()) == "wss://paper-api.alpaca.markets/stream"
+    assert trading_stream_endpoint(AlpacaSettings(), paper=False) == "wss://api.alpaca.markets/stream"

@@ -24,14 +24,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 from alpaca.data.enums import DataFeed
 from alpaca.data.live.stock import StockDataStream
+from alpaca.trading.stream import TradingStream
 
 from mismartera.bars import Bar
 from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import ConfigError, UsageError
+from mismartera.integrations.alpaca.trading import PAPER_URL, TradeEvent, trade_event_from_alpaca
 
 log = logging.getLogger(__name__)
 
@@ -67,35 +70,235 @@ class StreamStatus:
     error: str | None
 
 
-class _ObservedStockStream(StockDataStream):
-    """alpaca-py's stream with hooks on its private connect/auth/close steps, which are the only
-    places that know a connection succeeded, was refused, or went away."""
+class _Observed:
+    """Hooks on alpaca-py's private connect/auth/close steps of its stream classes, which are the
+    only places that know a connection succeeded, was refused, or went away."""
 
-    def __init__(self, owner: AlpacaBarStream, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._owner = owner
+    _owner: _AlpacaSocket
 
     async def _auth(self) -> None:
         try:
-            await super()._auth()
+            await super()._auth()  # type: ignore[misc]
         except ValueError as exc:
             if any(word in str(exc).lower() for word in _AUTH_REFUSALS):
                 self._owner._fail(REJECTED_KEY, detail=str(exc))
-                await self.stop_ws()
+                await self.stop_ws()  # type: ignore[attr-defined]
             raise
 
     async def _start_ws(self) -> None:
-        await super()._start_ws()
+        await super()._start_ws()  # type: ignore[misc]
         self._owner._on_connected()
 
     async def close(self) -> None:
-        was_open = self._ws is not None and self._running
-        await super().close()
+        was_open = self._ws is not None and self._running  # type: ignore[attr-defined]
+        await super().close()  # type: ignore[misc]
         if was_open:
             self._owner._on_disconnected()
 
 
-class AlpacaBarStream:
+class _ObservedStockStream(_Observed, StockDataStream):
+    def __init__(self, owner: _AlpacaSocket, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owner = owner
+
+
+class _ObservedTradingStream(_Observed, TradingStream):
+    def __init__(self, owner: _AlpacaSocket, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owner = owner
+
+
+class _AlpacaSocket:
+    """One alpaca-py stream run in its own named thread: connection counters, the first-connection
+    watchdog, the failed state, and a `stop()` that returns within its timeout."""
+
+    thread_name = "alpaca-stream"
+    label = "Alpaca stream"
+
+    def __init__(self, settings: AlpacaSettings, endpoint: str, *, connect_timeout: float,
+                 on_reconnect: Callable[[int], None] | None, on_failure: Callable[[str], None] | None,
+                 reconnect_backoff: tuple[float, float]) -> None:
+        if not settings.has_keys:
+            raise ConfigError("Alpaca keys are missing: set ALPACA_API_KEY and ALPACA_SECRET_KEY")
+        self.endpoint = endpoint
+        self.reconnected = threading.Event()   # set on each reconnect; the engine clears it
+        self.connected = 0
+        self.reconnects = 0
+        self.error: str | None = None
+        self._settings = settings
+        self._connect_timeout = connect_timeout
+        self._on_reconnect = on_reconnect
+        self._on_failure = on_failure
+        self._backoff = reconnect_backoff
+        self._state = "starting"
+        self._lock = threading.Lock()
+        self._first_connection = threading.Event()
+        self._done = threading.Event()
+        self._stopping = False
+        self._stream: Any = None
+        self._thread: threading.Thread | None = None
+        self._watchdog: threading.Timer | None = None
+
+    # alpaca-py's defaults, plus bounded open/close handshakes so stop() stays quick
+    def _websocket_params(self) -> dict[str, Any]:
+        return {"ping_interval": 10, "ping_timeout": 30, "max_queue": 1024,
+                "open_timeout": min(10.0, self._connect_timeout), "close_timeout": 1.0}
+
+    def _build(self) -> Any:
+        """The subscribed alpaca-py stream object (subclasses)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def state(self) -> str:
+        """starting | connecting | streaming | reconnecting | failed | stopped"""
+        return self._state
+
+    @property
+    def failed(self) -> bool:
+        return self._state == "failed"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Any:
+        """Subscribe and run the stream in its own thread; returns at once."""
+        if self._thread is not None:
+            raise RuntimeError(f"{type(self).__name__}.start() called twice")
+        stream = self._build()
+        stream._reconnect_min_backoff, stream._reconnect_max_backoff = self._backoff
+        self._stream = stream
+        self._state = "connecting"
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        self._watchdog = threading.Timer(self._connect_timeout, self._check_first_connection)
+        self._watchdog.name = f"{self.thread_name}-watchdog"
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the first connection is authenticated (or the stream failed)."""
+        self._first_connection.wait(timeout)
+        return self.connected > 0
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Close the socket and end the thread; True when it ended within `timeout`."""
+        deadline = time.monotonic() + timeout
+        self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        thread = self._thread
+        if thread is not None:
+            self._request_shutdown(deadline - 0.5)
+            thread.join(max(0.0, deadline - 0.5 - time.monotonic()))
+            if thread.is_alive():
+                self._cancel_loop()
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if self._state != "failed":
+            self._state = "stopped"
+        return thread is None or not thread.is_alive()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ stream thread
+    def _run(self) -> None:
+        try:
+            self._stream.run()
+        except asyncio.CancelledError:
+            log.warning("%s cancelled while stopping", self.label)
+        except Exception as exc:   # the stream thread must not die silently
+            log.exception("%s crashed", self.label)
+            self._fail(f"{self.label} crashed: {exc}")
+        finally:
+            self._done.set()
+            self._first_connection.set()
+
+    def _on_connected(self) -> None:
+        with self._lock:
+            self.connected += 1
+            reconnect = self.connected > 1
+            if reconnect:
+                self.reconnects += 1
+            count = self.reconnects
+            if self._state != "failed" and not self._stopping:
+                self._state = "streaming"
+        self._first_connection.set()
+        log.info("%s connected to %s (%s)", self.label, self.endpoint, "reconnect" if reconnect else "first")
+        if reconnect:
+            self.reconnected.set()
+            if self._on_reconnect is not None:
+                self._on_reconnect(count)
+
+    def _on_disconnected(self) -> None:
+        if self._state == "streaming" and not self._stopping:
+            self._state = "reconnecting"
+            log.warning("%s disconnected from %s; reconnecting", self.label, self.endpoint)
+
+    def _fail(self, message: str, detail: str | None = None) -> None:
+        with self._lock:
+            if self._state == "failed":
+                return
+            self._state = "failed"
+            self.error = message
+        log.error("%s failed: %s%s", self.label, message, f" ({detail})" if detail else "")
+        self._first_connection.set()
+        if self._on_failure is not None:
+            self._on_failure(message)
+
+    def _check_first_connection(self) -> None:
+        """Watchdog: the first connection must be up within `connect_timeout`."""
+        if self.connected == 0 and not self._stopping and not self.failed:
+            self._fail(f"cannot reach the {self.label} at {self.endpoint} "
+                       f"(no connection within {self._connect_timeout:g} s)")
+            self._request_shutdown(time.monotonic() + 2.0)
+
+    # ------------------------------------------------------------------ shutdown
+    def _request_shutdown(self, deadline: float) -> None:
+        """Ask alpaca-py's loop to stop and close the socket so its receive wait ends now."""
+        stream = self._stream
+        if stream is None:
+            return
+        while time.monotonic() < deadline and not self._done.is_set():
+            loop = stream._loop
+            if loop is not None and loop.is_running():
+                try:
+                    asyncio.run_coroutine_threadsafe(self._shutdown(stream), loop)
+                except RuntimeError:   # the loop closed in between: already done
+                    pass
+                return
+            time.sleep(0.01)
+
+    @staticmethod
+    async def _shutdown(stream: Any) -> None:
+        await stream.stop_ws()
+        ws = stream._ws
+        if ws is not None:
+            await ws.close()
+
+    def _cancel_loop(self) -> None:
+        """Last resort when the loop ignored the stop request (e.g. stuck in a TCP connect)."""
+        stream = self._stream
+        loop = stream._loop if stream is not None else None
+        if loop is None or not loop.is_running():
+            return
+
+        def cancel_all() -> None:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+
+        try:
+            loop.call_soon_threadsafe(cancel_all)
+        except RuntimeError:
+            pass
+
+
+class AlpacaBarStream(_AlpacaSocket):
     """Minute bars of `symbols` from Alpaca's stream, in a thread, into `self.bars`.
 
     Args:
@@ -113,88 +316,37 @@ class AlpacaBarStream:
         reconnect_backoff: (min, max) seconds between reconnect attempts (alpaca-py: 1 to 30).
     """
 
+    thread_name = "alpaca-bar-stream"
+    label = "Alpaca stream"
+
     def __init__(self, settings: AlpacaSettings, symbols: Iterable[str], feed: str = "iex",
                  queue_size: int = 10000, *, data_timeout: float | None = 180.0, connect_timeout: float = 15.0,
                  on_reconnect: Callable[[int], None] | None = None,
                  on_failure: Callable[[str], None] | None = None,
                  reconnect_backoff: tuple[float, float] = (1.0, 30.0)) -> None:
-        if not settings.has_keys:
-            raise ConfigError("Alpaca keys are missing: set ALPACA_API_KEY and ALPACA_SECRET_KEY")
         if feed not in FEEDS:
             raise UsageError(f"unknown Alpaca feed {feed!r} (expected one of: {', '.join(FEEDS)})")
+        super().__init__(settings, stream_endpoint(settings.stream_url, feed), connect_timeout=connect_timeout,
+                         on_reconnect=on_reconnect, on_failure=on_failure, reconnect_backoff=reconnect_backoff)
         self.symbols = sorted({s.strip().upper() for s in symbols})
         if not self.symbols:
             raise UsageError("the Alpaca stream needs at least one symbol")
         if queue_size < 1:
             raise UsageError(f"queue_size must be at least 1, got {queue_size}")
         self.feed = feed
-        self.endpoint = stream_endpoint(settings.stream_url, feed)
         self.bars: queue.Queue[Bar] = queue.Queue(maxsize=queue_size)
-        self.reconnected = threading.Event()   # set on each reconnect; the engine clears it
-        self.connected = 0
-        self.reconnects = 0
         self.bars_received = 0
         self.bars_dropped = 0
-        self.error: str | None = None
-        self._settings = settings
         self._data_timeout = data_timeout
-        self._connect_timeout = connect_timeout
-        self._on_reconnect = on_reconnect
-        self._on_failure = on_failure
-        self._backoff = reconnect_backoff
-        self._state = "starting"
-        self._lock = threading.Lock()
-        self._first_connection = threading.Event()
-        self._done = threading.Event()
-        self._stopping = False
-        self._stream: _ObservedStockStream | None = None
-        self._thread: threading.Thread | None = None
-        self._watchdog: threading.Timer | None = None
 
-    # ------------------------------------------------------------------ public API
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def failed(self) -> bool:
-        return self._state == "failed"
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> AlpacaBarStream:
-        """Subscribe and run the stream in its own thread; returns at once."""
-        if self._thread is not None:
-            raise RuntimeError("AlpacaBarStream.start() called twice")
+    def _build(self) -> _ObservedStockStream:
         stream = _ObservedStockStream(
-            self,
-            api_key=self._settings.api_key,
-            secret_key=self._settings.secret_key,
-            feed=DataFeed(self.feed),
-            url_override=self.endpoint,
-            data_timeout=self._data_timeout,
-            # alpaca-py's defaults, plus bounded open/close handshakes so stop() stays quick
-            websocket_params={"ping_interval": 10, "ping_timeout": 30, "max_queue": 1024,
-                              "open_timeout": min(10.0, self._connect_timeout), "close_timeout": 1.0},
+            self, api_key=self._settings.api_key, secret_key=self._settings.secret_key, feed=DataFeed(self.feed),
+            url_override=self.endpoint, data_timeout=self._data_timeout,
+            websocket_params=self._websocket_params(),
         )
-        stream._reconnect_min_backoff, stream._reconnect_max_backoff = self._backoff
         stream.subscribe_bars(self._on_bar, *self.symbols)
-        self._stream = stream
-        self._state = "connecting"
-        self._thread = threading.Thread(target=self._run, name="alpaca-bar-stream", daemon=True)
-        self._thread.start()
-        self._watchdog = threading.Timer(self._connect_timeout, self._check_first_connection)
-        self._watchdog.name = "alpaca-bar-stream-watchdog"
-        self._watchdog.daemon = True
-        self._watchdog.start()
-        return self
-
-    def wait_connected(self, timeout: float) -> bool:
-        """Wait until the first connection is authenticated and subscribed (or the stream failed)."""
-        self._first_connection.wait(timeout)
-        return self.connected > 0
+        return stream
 
     def get(self, timeout: float | None = None) -> Bar | None:
         """The next bar, or None when none arrived within `timeout`."""
@@ -216,56 +368,12 @@ class AlpacaBarStream:
         return StreamStatus(self._state, self.endpoint, self.connected, self.reconnects, self.bars_received,
                             self.bars_dropped, self.bars.qsize(), self.error)
 
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Close the socket and end the thread; True when it ended within `timeout`."""
-        deadline = time.monotonic() + timeout
-        self._stopping = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        thread = self._thread
-        if thread is None:
-            self._state = "stopped" if self._state != "failed" else self._state
-            return True
-        self._request_shutdown(deadline - 0.5)
-        thread.join(max(0.0, deadline - 0.5 - time.monotonic()))
-        if thread.is_alive():
-            self._cancel_loop()
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if self._state != "failed":
-            self._state = "stopped"
-        return not thread.is_alive()
-
-    def __enter__(self) -> AlpacaBarStream:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # ------------------------------------------------------------------ stream thread
-    def _run(self) -> None:
-        assert self._stream is not None
-        try:
-            self._stream.run()
-        except asyncio.CancelledError:
-            log.warning("alpaca bar stream cancelled while stopping")
-        except Exception as exc:   # the stream thread must not die silently
-            log.exception("alpaca bar stream crashed")
-            self._fail(f"Alpaca stream crashed: {exc}")
-        finally:
-            self._done.set()
-            self._first_connection.set()
-
-    async def _on_bar(self, bar: object) -> None:
+    async def _on_bar(self, bar: Any) -> None:
         out = Bar(
-            symbol=bar.symbol,  # type: ignore[attr-defined]
-            ts=int(bar.timestamp.timestamp()),  # type: ignore[attr-defined]
-            open=float(bar.open),  # type: ignore[attr-defined]
-            high=float(bar.high),  # type: ignore[attr-defined]
-            low=float(bar.low),  # type: ignore[attr-defined]
-            close=float(bar.close),  # type: ignore[attr-defined]
-            volume=float(bar.volume),  # type: ignore[attr-defined]
-            trade_count=None if bar.trade_count is None else int(bar.trade_count),  # type: ignore[attr-defined]
-            vwap=None if bar.vwap is None else float(bar.vwap),  # type: ignore[attr-defined]
+            symbol=bar.symbol, ts=int(bar.timestamp.timestamp()), open=float(bar.open), high=float(bar.high),
+            low=float(bar.low), close=float(bar.close), volume=float(bar.volume),
+            trade_count=None if bar.trade_count is None else int(bar.trade_count),
+            vwap=None if bar.vwap is None else float(bar.vwap),
         )
         self.bars_received += 1
         try:
@@ -275,80 +383,50 @@ class AlpacaBarStream:
             log.warning("bar queue full (%d): dropped %s %d; the gap backfill will fetch it",
                         self.bars.maxsize, out.symbol, out.ts)
 
-    def _on_connected(self) -> None:
-        with self._lock:
-            self.connected += 1
-            reconnect = self.connected > 1
-            if reconnect:
-                self.reconnects += 1
-            count = self.reconnects
-            if self._state != "failed" and not self._stopping:
-                self._state = "streaming"
-        self._first_connection.set()
-        log.info("alpaca bar stream connected to %s (%s)", self.endpoint, "reconnect" if reconnect else "first")
-        if reconnect:
-            self.reconnected.set()
-            if self._on_reconnect is not None:
-                self._on_reconnect(count)
 
-    def _on_disconnected(self) -> None:
-        if self._state == "streaming" and not self._stopping:
-            self._state = "reconnecting"
-            log.warning("alpaca bar stream disconnected from %s; reconnecting", self.endpoint)
+class AlpacaTradeUpdates(_AlpacaSocket):
+    """The account's trade updates (alpaca-py's TradingStream) in a thread: each one is converted to
+    a `TradeEvent` and passed to `on_event` in that thread (the broker applies it under its lock).
 
-    def _fail(self, message: str, detail: str | None = None) -> None:
-        with self._lock:
-            if self._state == "failed":
-                return
-            self._state = "failed"
-            self.error = message
-        log.error("alpaca bar stream failed: %s%s", message, f" ({detail})" if detail else "")
-        self._first_connection.set()
-        if self._on_failure is not None:
-            self._on_failure(message)
+    Args:
+        settings: keys and `trading_stream_url` (ALPACA_TRADING_STREAM_URL), else `base_url` + /stream.
+        on_event: receives each `TradeEvent`.
+        paper: Alpaca's paper stream when no URL is configured.
+        connect_timeout, on_reconnect, on_failure, reconnect_backoff: as for `AlpacaBarStream`.
+    """
 
-    def _check_first_connection(self) -> None:
-        """Watchdog: the first connection must be up within `connect_timeout`."""
-        if self.connected == 0 and not self._stopping and not self.failed:
-            self._fail(f"cannot reach the Alpaca stream at {self.endpoint} "
-                       f"(no connection within {self._connect_timeout:g} s)")
-            self._request_shutdown(time.monotonic() + 2.0)
+    thread_name = "alpaca-trade-updates"
+    label = "Alpaca trade-updates stream"
 
-    # ------------------------------------------------------------------ shutdown
-    def _request_shutdown(self, deadline: float) -> None:
-        """Ask alpaca-py's loop to stop and close the socket so its receive wait ends now."""
-        stream = self._stream
-        if stream is None:
-            return
-        while time.monotonic() < deadline and not self._done.is_set():
-            loop = stream._loop
-            if loop is not None and loop.is_running():
-                try:
-                    asyncio.run_coroutine_threadsafe(self._shutdown(stream), loop)
-                except RuntimeError:   # the loop closed in between: already done
-                    pass
-                return
-            time.sleep(0.01)
+    def __init__(self, settings: AlpacaSettings, on_event: Callable[[TradeEvent], None], *, paper: bool = True,
+                 connect_timeout: float = 15.0, on_reconnect: Callable[[int], None] | None = None,
+                 on_failure: Callable[[str], None] | None = None,
+                 reconnect_backoff: tuple[float, float] = (1.0, 30.0)) -> None:
+        super().__init__(settings, trading_stream_endpoint(settings, paper), connect_timeout=connect_timeout,
+                         on_reconnect=on_reconnect, on_failure=on_failure, reconnect_backoff=reconnect_backoff)
+        self.events_received = 0
+        self._on_event = on_event
+        self._paper = paper
 
-    @staticmethod
-    async def _shutdown(stream: _ObservedStockStream) -> None:
-        await stream.stop_ws()
-        ws = stream._ws
-        if ws is not None:
-            await ws.close()
+    def _build(self) -> _ObservedTradingStream:
+        stream = _ObservedTradingStream(
+            self, api_key=self._settings.api_key, secret_key=self._settings.secret_key, paper=self._paper,
+            url_override=self.endpoint, websocket_params=self._websocket_params(),
+        )
+        stream.subscribe_trade_updates(self._on_update)
+        return stream
 
-    def _cancel_loop(self) -> None:
-        """Last resort when the loop ignored the stop request (e.g. stuck in a TCP connect)."""
-        stream = self._stream
-        loop = stream._loop if stream is not None else None
-        if loop is None or not loop.is_running():
-            return
-
-        def cancel_all() -> None:
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-
+    async def _on_update(self, update: Any) -> None:
+        self.events_received += 1
         try:
-            loop.call_soon_threadsafe(cancel_all)
-        except RuntimeError:
-            pass
+            self._on_event(trade_event_from_alpaca(update))
+        except Exception:   # one bad update must not end the stream
+            log.exception("trade update handler failed on %s %s", update.event, update.order.id)
+
+
+def trading_stream_endpoint(settings: AlpacaSettings, paper: bool = True) -> str:
+    """ALPACA_TRADING_STREAM_URL, else the trading base URL's /stream (http→ws), else Alpaca's."""
+    if settings.trading_stream_url:
+        return settings.trading_stream_url
+    base = (settings.base_url or (PAPER_URL if paper else "https://api.alpaca.markets")).rstrip("/")
+    return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/stream"
