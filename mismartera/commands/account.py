@@ -1,0 +1,71 @@
+"""`account …`: balance, positions, orders and fills of the live session, or of the last (or a given) run."""
+
+from __future__ import annotations
+
+from mismartera.commands.context import AppContext
+from mismartera.commands.registry import Option, command, group
+from mismartera.commands.results import Column, Record, Table
+
+GROUP = group("account", "The account of the running session or of the last run: balance, positions, orders, fills")
+
+ORDER_STATUSES = ("open", "new", "filled", "cancelled", "expired", "rejected")
+RUN = Option("run", "a stored run's id (default: the live session, else the last run)", type=int, complete="run",
+             metavar="RUN_ID")
+
+ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"), Column("Side", "side"),
+                 Column("Qty", "quantity", "qty"), Column("Type", "order_type"),
+                 Column("Limit", "limit_price", "price"),
+                 Column("Stop", "stop_price", "price"), Column("TIF", "time_in_force"), Column("Status", "status"),
+                 Column("Filled", "filled_quantity", "qty"), Column("Avg price", "average_fill_price", "price"),
+                 Column("Created", "created_at"), Column("Strategy", "strategy"), Column("Reason", "reason"))
+
+
+@command(GROUP, "balance", help="Cash, equity, buying power and P&L", args=(RUN,), json=True,
+         examples=("account balance", "account balance --run 3 --json"))
+def balance(ctx: AppContext, run: int | None = None) -> Record:
+    run_id, view = ctx.system.account(run)
+    return Record(f"Account (run {run_id})", [
+        ("Initial cash", view.initial_cash), ("Cash", view.cash), ("Equity", view.equity),
+        ("Buying power", view.buying_power), ("Realized P&L", view.realized_pnl),
+        ("Unrealized P&L", view.unrealized_pnl), ("P&L", view.pnl), ("Positions", len(view.positions)),
+    ], formats={k: "money" for k in ("Initial cash", "Cash", "Equity", "Buying power", "Realized P&L",
+                                     "Unrealized P&L", "P&L")},
+        data={"run_id": run_id, "initial_cash": view.initial_cash, "cash": view.cash, "equity": view.equity,
+              "buying_power": view.buying_power, "realized_pnl": view.realized_pnl,
+              "unrealized_pnl": view.unrealized_pnl, "pnl": view.pnl})
+
+
+@command(GROUP, "positions", help="Open positions with average price, last price and P&L", args=(RUN,), json=True,
+         examples=("account positions",))
+def positions(ctx: AppContext, run: int | None = None) -> Table:
+    run_id, view = ctx.system.account(run)
+    rows = [(p.symbol, p.quantity, p.average_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl)
+            for p in view.positions]
+    return Table(f"Positions (run {run_id})", (
+        Column("Symbol", "symbol"), Column("Qty", "quantity", "qty"), Column("Avg price", "average_price", "price"),
+        Column("Last", "last_price", "price"), Column("Value", "market_value", "money"),
+        Column("Unrealized", "unrealized_pnl", "money"), Column("Realized", "realized_pnl", "money")), rows,
+        caption=None if rows else "no open positions")
+
+
+@command(GROUP, "orders", help="Orders, optionally only those with one status",
+         args=(Option("status", "only orders with this status", choices=ORDER_STATUSES), RUN), json=True,
+         examples=("account orders", "account orders --status open", "account orders --status rejected --json"))
+def orders(ctx: AppContext, status: str | None = None, run: int | None = None) -> Table:
+    run_id, views = ctx.system.orders(status, run)
+    rows = [(o.id, o.symbol, o.side, o.quantity, o.order_type, o.limit_price, o.stop_price, o.time_in_force,
+             o.status, o.filled_quantity, o.average_fill_price, o.created_at, o.strategy, o.reason) for o in views]
+    return Table(f"Orders (run {run_id})" + (f", {status}" if status else ""), ORDER_COLUMNS, rows,
+                 caption=f"{len(rows)} order(s)")
+
+
+@command(GROUP, "fills", help="Fills with price and commission", args=(RUN,), json=True,
+         examples=("account fills", "account fills --json"))
+def fills(ctx: AppContext, run: int | None = None) -> Table:
+    run_id, views = ctx.system.fills(run)
+    rows = [(f.order_id, f.symbol, f.side, f.quantity, f.price, f.commission, f.filled_at) for f in views]
+    return Table(f"Fills (run {run_id})", (
+        Column("Order", "order_id"), Column("Symbol", "symbol"), Column("Side", "side"),
+        Column("Qty", "quantity", "qty"), Column("Price", "price", "price"),
+        Column("Commission", "commission", "money"),
+        Column("Time", "filled_at")), rows, caption=f"{len(rows)} fill(s)")

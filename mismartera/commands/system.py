@@ -1,0 +1,158 @@
+"""`system …`: start, pause, resume, stop and wait for a session; its status, live view and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mismartera.commands.context import AppContext
+from mismartera.commands.registry import Arg, Option, command, group
+from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
+from mismartera.errors import UsageError
+
+GROUP = group("system", "The trading session: start, pause, resume, stop, wait, status, watch, report")
+
+DEFAULT_CONFIG = "config/example_session.json"
+
+
+def status_result(status: Any) -> Group:
+    """A SystemStatus as a record, plus the workers and any error."""
+    fields: list[tuple[str, Any]] = [("State", status.state.value)]
+    formats = {"Equity": "money", "P&L": "money", "Cash": "money", "Bars/s": "int", "Bars": "int"}
+    if status.session_name:
+        fields += [("Session", status.session_name), ("Mode", status.mode), ("Run", status.run_id),
+                   ("Clock", status.clock), ("Day", f"{status.day or '—'} ({status.day_index} of {status.days_total})"),
+                   ("Progress", f"{status.progress * 100:.1f}%"), ("Bars", status.bars_done),
+                   ("Bars/s", status.bars_per_second)]
+    if status.account is not None:
+        fields += [("Equity", status.account.equity), ("Cash", status.account.cash), ("P&L", status.account.pnl),
+                   ("Positions", len(status.account.positions)), ("Open orders", status.open_orders)]
+    if status.message:
+        fields.append(("Message", status.message))
+    if status.error:
+        fields.append(("Error", f"{status.error_worker}: {status.error}"))
+    parts: list[Any] = [Record("System", fields, formats=formats)]
+    if status.workers:
+        parts.append(Table("Workers", (Column("Worker", "name"), Column("State", "state"),
+                                       Column("Items", "items_done", "int"), Column("Rate/s", "rate", "int"),
+                                       Column("On", "current"), Column("Detail", "detail"),
+                                       Column("Error", "last_error")),
+                           [(w.name, w.state, w.items_done, w.rate, w.current, w.detail, w.last_error)
+                            for w in status.workers]))
+    return Group(parts, data=status)
+
+
+def report_result(info: Any, days: list[Any]) -> Group:
+    """A run's metrics (scalars of the stored summary), its per-symbol P&L and its equity curve."""
+    summary = dict(info.summary or {})
+    fields: list[tuple[str, Any]] = [("Run", info.id), ("Session", info.session_name), ("State", info.state),
+                                     ("Started", info.started_at), ("Ended", info.ended_at)]
+    formats: dict[str, str] = {}
+    tables: list[Any] = []
+    for key, value in summary.items():
+        label = key.replace("_", " ").capitalize()
+        if isinstance(value, dict):
+            rows = [(k, *(v.values() if isinstance(v, dict) else (v,))) for k, v in value.items()]
+            if not rows:
+                continue
+            first = next(iter(value.values()))
+            names = list(first.keys()) if isinstance(first, dict) else ["value"]
+            columns = (Column("Name", "name"), *(Column(n.replace("_", " ").capitalize(), n,
+                                                         "money" if "pnl" in n or key.endswith("pnl") else None)
+                                                  for n in names))
+            tables.append(Table(label, columns, rows))
+        elif isinstance(value, list):
+            continue
+        else:
+            fields.append((label, value))
+            if any(word in key for word in ("pnl", "equity", "cash", "commission")):
+                formats[label] = "money"
+            elif key.endswith(("pct", "return", "drawdown", "rate", "exposure")):
+                formats[label] = "pct" if "pct" in key else ""
+    chart = Chart(f"Equity, run {info.id}", [(d.day.isoformat(), d.equity) for d in days], "equity")
+    data = {"run": {"id": info.id, "session_name": info.session_name, "state": info.state,
+                    "started_at": info.started_at, "ended_at": info.ended_at},
+            "summary": summary, "equity": [{"day": d.day, "equity": d.equity} for d in days]}
+    return Group([Record("Backtest report", fields, formats=formats), *tables, chart], data=data)
+
+
+@command(GROUP, "start", help="Start a session from a session-config file",
+         args=(Arg("config", f"session-config JSON file (default {DEFAULT_CONFIG})", required=False,
+                   complete="config", metavar="CONFIG"),
+               Option("speed", "replay speed: 0 = as fast as possible, N = N× real time", type=float),
+               Option("wait", "run to the end, showing progress, then print the report", type=bool),
+               Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float)),
+         json=True,
+         examples=("system start config/example_session.json", "system start config/demo.json --speed 60",
+                   "system start config/demo.json --wait --json"))
+def start(ctx: AppContext, config: str | None = None, speed: float | None = None, wait: bool = False,
+          timeout: float | None = None) -> Any:
+    path = Path(config or DEFAULT_CONFIG)
+    if timeout is not None and not wait:
+        raise UsageError("--timeout needs --wait")
+    if not wait:
+        status = ctx.system.start(path, speed)
+        return Group([Message(f"session {status.session_name} started (run {status.run_id}, "
+                              f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
+                     data=status)
+    status = ctx.system.run(path, speed, progress_factory=ctx.progress, timeout=timeout)
+    info, days = ctx.system.report(status.run_id)
+    return report_result(info, days)
+
+
+@command(GROUP, "pause", help="Pause the session: the clock freezes within one bar", examples=("system pause",))
+def pause(ctx: AppContext) -> Message:
+    status = ctx.system.pause()
+    return Message(f"paused at {status.clock:%Y-%m-%d %H:%M} UTC (run {status.run_id})", "ok",
+                   data={"state": status.state.value, "clock": status.clock})
+
+
+@command(GROUP, "resume", help="Resume a paused session", examples=("system resume",))
+def resume(ctx: AppContext) -> Message:
+    status = ctx.system.resume()
+    return Message(f"resumed (run {status.run_id})", "ok", data={"state": status.state.value})
+
+
+@command(GROUP, "stop", help="Stop the session between bars and join its threads",
+         args=(Option("timeout", "seconds to wait for the threads", type=float, default=10.0),),
+         examples=("system stop", "system stop --timeout 30"))
+def stop(ctx: AppContext, timeout: float = 10.0) -> Message:
+    status = ctx.system.stop(timeout)
+    return Message(f"stopped (run {status.run_id}): {status.message}", "ok",
+                   data={"state": status.state.value, "run_id": status.run_id, "message": status.message})
+
+
+@command(GROUP, "wait", help="Wait until the session ends (exit 5 on timeout)",
+         args=(Option("timeout", "give up after this many seconds", type=float),), json=True,
+         examples=("system wait", "system wait --timeout 60"))
+def wait(ctx: AppContext, timeout: float | None = None) -> Group:
+    return status_result(ctx.system.wait(timeout, progress_factory=ctx.progress))
+
+
+@command(GROUP, "status", help="The session's state, clock, progress, account and workers",
+         args=(Option("live", "keep the panels on screen, refreshed (like system watch)", type=bool),), json=True,
+         examples=("system status", "system status --json", "system status --live"))
+def status(ctx: AppContext, live: bool = False) -> Any:
+    if live:
+        return Watch(ctx.system.status)
+    return status_result(ctx.system.status())
+
+
+@command(GROUP, "watch", help="Live panels of the session until q or Ctrl-C", examples=("system watch",))
+def watch(ctx: AppContext) -> Watch:
+    return Watch(ctx.system.status)
+
+
+@command(GROUP, "report", help="A run's report: return, drawdown, Sharpe, trades, win rate, exposure, equity curve",
+         args=(Arg("run_id", "the run (default: the latest)", type=int, required=False, complete="run",
+                   metavar="RUN_ID"),
+               Option("csv", "also write the daily equity curve to this CSV file", complete="file",
+                      metavar="FILE")),
+         json=True, examples=("system report", "system report 3 --json", "system report --csv equity.csv"))
+def report(ctx: AppContext, run_id: int | None = None, csv: str | None = None) -> Group:
+    info, days = ctx.system.report(run_id)
+    result = report_result(info, days)
+    if csv:
+        _, rows = ctx.system.export_report_csv(csv, info.id)
+        return Group([*result.parts, Message(f"wrote {rows} day(s) to {csv}", "ok")], data=result.data)
+    return result

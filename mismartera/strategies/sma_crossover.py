@@ -1,0 +1,48 @@
+"""`sma_crossover`: long when the fast SMA of the 1m close is above the slow one, flat otherwise."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mismartera.bars import Bar
+from mismartera.errors import ConfigError
+from mismartera.strategies.base import Strategy, StrategyContext
+
+# Relative tolerance: two SMAs equal up to float noise count as a tie, and a tie never trades.
+TOLERANCE = 1e-9
+
+
+class SmaCrossover(Strategy):
+    """Once both SMAs are warm: flat and fast > slow → buy `quantity` at market; long and fast < slow →
+    sell the whole position. Nothing while an order of the symbol is still open."""
+
+    name = "sma_crossover"
+    defaults: ClassVar[dict[str, Any]] = {"fast": 10, "slow": 30, "quantity": 100}
+
+    def check_params(self) -> None:
+        fast, slow = self._positive_int("fast"), self._positive_int("slow")
+        self._positive_number("quantity")
+        if fast >= slow:
+            raise ConfigError(f"strategy {self.label}: params.fast {fast} must be below params.slow {slow}")
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        self.symbols = self.symbols or list(ctx.symbols)
+        fast, slow = self.params["fast"], self.params["slow"]
+        self._fast = {s: ctx.indicator(s, "sma", period=fast) for s in self.symbols}
+        self._slow = {s: ctx.indicator(s, "sma", period=slow) for s in self.symbols}
+        self._quantity = float(self.params["quantity"])
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        symbol = bar.symbol
+        fast, slow = self._fast[symbol], self._slow[symbol]
+        if not (fast.ready and slow.ready):
+            return
+        if ctx.open_orders(symbol):
+            return
+        f, s = fast.value, slow.value
+        tolerance = TOLERANCE * max(abs(s), 1.0)
+        held = ctx.position(symbol)
+        if held == 0 and f > s + tolerance:
+            ctx.buy(symbol, self._quantity)
+        elif held > 0 and f < s - tolerance:
+            ctx.sell(symbol, held)

@@ -1,0 +1,432 @@
+"""`Coordinator`: replays the session day by day, bar by bar, on its own thread.
+
+For each trading day of the window: take the day's bars from prefetch, merge the symbols in
+timestamp order (ties in config order), and for each bar
+
+    1. move the simulated clock to the bar's END (ts + 60): the bar becomes visible only now;
+    2. `broker.process_bar` fills orders placed earlier at this bar's open and marks the close;
+    3. append the bar to SessionData, update its indicators and the derived-bar builders;
+    4. call `on_bar` of each enabled strategy trading the symbol.
+
+At the day's end: strategies' `on_day_end`, the optional flatten at the close, `broker.end_of_day`
+(DAY orders expire), a daily equity row, and the day handed to upkeep. Then the next day.
+
+The hot loop checks one attribute (`_interrupt`) per bar; pause, stop and requests from other
+threads (manual orders) set it, and are handled between bars. With `speed > 0` each new minute is
+released at `speed`× real time, measured from an anchor that is reset after a pause.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import fields as dataclass_fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+from mismartera.bars import Bar
+from mismartera.data.derived import DerivedBuilder
+from mismartera.system.prefetch import Prefetch
+from mismartera.system.recorder import RunRecorder
+from mismartera.system.session_data import SessionData
+from mismartera.system.status import AccountView, PositionView
+from mismartera.system.strategy_host import StrategySlot
+from mismartera.system.upkeep import DayWork, Upkeep
+from mismartera.system.worker import TICK, Worker
+from mismartera.timekeeping.calendar import TradingSession
+
+log = logging.getLogger("mismartera.system")
+
+PUBLISH_EVERY = 0.25      # seconds between status/account snapshots
+HEARTBEAT_EVERY = 1.0     # seconds between runs-row heartbeats
+CHECK_MASK = 1023         # look at the wall clock every 1024 bars
+
+
+class StrategyStop(Exception):
+    """A strategy configured with `on_error: stop` raised; the session fails with its message."""
+
+
+def account_view(snapshot: Any) -> AccountView:
+    """Map the broker's AccountSnapshot onto the status contract (same field names)."""
+    names = [f.name for f in dataclass_fields(PositionView)]
+    positions = tuple(PositionView(**{n: getattr(p, n) for n in names}) for p in getattr(snapshot, "positions", ()))
+    return AccountView(snapshot.initial_cash, snapshot.cash, snapshot.equity, snapshot.buying_power,
+                       snapshot.realized_pnl, snapshot.unrealized_pnl, positions)
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Coordinator(Worker):
+    role = "coordinator"
+
+    def __init__(self, *, sessions: list[TradingSession], symbols: list[str], broker: Any, clock: Any,
+                 data: SessionData, slots: list[StrategySlot], held: dict[str, float], prefetch: Prefetch,
+                 upkeep: Upkeep, recorder: RunRecorder, derived: list[str], speed: float, flatten: bool,
+                 on_failure: Callable | None = None, on_finished: Callable[[Coordinator, bool], None] | None = None
+                 ) -> None:
+        super().__init__(inbox_size=256, on_failure=on_failure)
+        self.sessions = sessions
+        self.symbols = symbols
+        self.broker = broker
+        self.clock = clock
+        self.data = data
+        self.slots = slots
+        self.held = held
+        self.prefetch = prefetch
+        self.upkeep = upkeep
+        self.recorder = recorder
+        self.derived = derived
+        self.speed = speed
+        self.flatten = flatten
+        self._on_finished = on_finished
+        self._interrupt = False
+        # progress, read by SystemManager.status() (plain attribute reads)
+        self.day: date | None = None
+        self.day_index = 0
+        self.bars_done = 0
+        self.bars_in_market = 0
+        self.day_bars = 0
+        self.day_position = 0
+        self.account: AccountView | None = None
+        self.open_orders = 0
+        self.finished = False
+        self.summary: dict[str, Any] | None = None
+        self.started = time.monotonic()
+        self.run_seconds = 0.0
+        self._last_publish = 0.0
+        self._last_heartbeat = 0.0
+        self._anchor: tuple[float, int] | None = None
+        self._fills_today = 0
+
+    # ------------------------------------------------------------------ control from other threads
+    def pause(self) -> None:
+        super().pause()
+        self._interrupt = True
+
+    def resume(self) -> None:
+        super().resume()
+        self._interrupt = True
+
+    def request_stop(self) -> None:
+        super().request_stop()
+        self._interrupt = True
+
+    def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Run `fn` on the coordinator's thread between bars and return its result (manual orders)."""
+        future: Future = Future()
+        self.inbox.put((fn, future), timeout=timeout)
+        self._interrupt = True
+        return future.result(timeout=timeout)
+
+    def _serve_inbox(self) -> None:
+        while True:
+            item = self.next_item(timeout=0) if not self.inbox.empty() else None
+            if item is None:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except Exception as exc:
+                future.set_exception(exc)
+            self._publish_state()
+
+    def _handle_interrupt(self) -> bool:
+        """Between bars: serve requests, honour pause; False when the loop must stop."""
+        self._interrupt = False
+        self._serve_inbox()
+        if self.paused:
+            self._publish_state()
+            if not self.wait_while_paused(idle=self._idle):
+                return False
+            self._anchor = None  # pacing restarts from here
+        if self.stopping:
+            return False
+        if not self.inbox.empty():
+            self._interrupt = True
+        return True
+
+    def _idle(self) -> None:
+        self._serve_inbox()
+        self._periodic(force=False)
+
+    # ------------------------------------------------------------------ publishing
+    def _publish_state(self) -> None:
+        changed, fills = self.broker.drain_changes()
+        if changed or fills:
+            self.recorder.collect(changed, fills)
+        self.account = account_view(self.broker.account())
+        self.open_orders = len(self.broker.open_orders())
+        self.publish()
+
+    def _periodic(self, force: bool) -> None:
+        now = time.monotonic()
+        if force or now - self._last_publish >= PUBLISH_EVERY:
+            self._last_publish = now
+            self.beat(0, current=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"))
+            self._publish_state()
+            if self.recorder.pending > 5000:
+                self.recorder.flush()
+        if now - self._last_heartbeat >= HEARTBEAT_EVERY:
+            self._last_heartbeat = now
+            self.recorder.update_run(progress=self.progress, days_done=max(0, self.day_index - 1),
+                                     sim_time=self.clock.now())
+
+    @property
+    def progress(self) -> float:
+        total = len(self.sessions)
+        if not total:
+            return 1.0
+        if self.finished:
+            return 1.0
+        done = max(0, self.day_index - 1)
+        part = self.day_position / self.day_bars if self.day_bars else 0.0
+        return min(1.0, (done + part) / total)
+
+    # ------------------------------------------------------------------ fills
+    def _apply_fills(self, fills: list[Any]) -> None:
+        held = self.held
+        for fill in fills:
+            signed = fill.quantity if str(fill.side) == "buy" else -fill.quantity
+            quantity = held.get(fill.symbol, 0.0) + signed
+            if abs(quantity) < 1e-9:
+                held.pop(fill.symbol, None)
+            else:
+                held[fill.symbol] = quantity
+        self._fills_today += len(fills)
+
+    # ------------------------------------------------------------------ strategies
+    def _strategy_failed(self, slot: StrategySlot, hook: str, exc: Exception, bar: Bar | None) -> None:
+        where = f" on {bar.symbol} bar {bar.start.isoformat()}" if bar is not None else ""
+        message = f"strategy {slot.label} raised in {hook}{where}: {type(exc).__name__}: {exc}"
+        slot.error = message
+        if slot.on_error == "stop":
+            slot.ctx.log.error("%s (on_error: stop, stopping the session)", message, exc_info=exc)
+            raise StrategyStop(message) from exc
+        slot.enabled = False
+        slot.ctx.log.error("%s; strategy disabled for the rest of the session", message, exc_info=exc)
+
+    def _call_all(self, hook: str) -> None:
+        for slot in self.slots:
+            if not slot.enabled:
+                continue
+            try:
+                getattr(slot.strategy, hook)(slot.ctx)
+            except StrategyStop:
+                raise
+            except Exception as exc:
+                self._strategy_failed(slot, hook, exc, None)
+
+    # ------------------------------------------------------------------ the thread
+    def loop(self) -> None:
+        self.started = time.monotonic()
+        self._publish_state()
+        history = self.prefetch.wait_history(lambda: self.stopping)
+        if history is None:
+            self._wrap_up(finished=False)
+            return
+        self._load_history(history)
+        self._call_all("on_start")
+        finished = True
+        for index, session in enumerate(self.sessions):
+            if self.stopping or (self._interrupt and not self._handle_interrupt()):
+                finished = False
+                break
+            day_bars = self.prefetch.take(index, lambda: self.stopping)
+            if day_bars is None:
+                finished = False
+                break
+            if not self._run_day(index, session, day_bars):
+                finished = False
+                break
+        self.finished = finished
+        self._wrap_up(finished)
+
+    def _load_history(self, history: dict[str, dict[str, list[tuple]]]) -> None:
+        for interval, by_symbol in history.items():
+            if interval not in self.data.intervals:
+                continue
+            for symbol, rows in by_symbol.items():
+                series = self.data.series(symbol, interval)
+                feeds = self.data.feeds[symbol][interval]
+                for row in rows:
+                    series.append(Bar(symbol, *row, interval=interval))
+                    for indicator in feeds:
+                        indicator.update(row[1], row[2], row[3], row[4], row[5])
+                if rows:
+                    self.clock.set(max(self.clock.now(), _utc(rows[-1][0] + 60)))
+
+    def _run_day(self, index: int, session: TradingSession, day_bars: dict[str, list[tuple]]) -> bool:
+        """Replay one day; False when stopped part-way."""
+        symbols = self.symbols
+        events: list[tuple[int, int, tuple]] = []
+        for position, symbol in enumerate(symbols):
+            rows = day_bars.get(symbol, ())
+            events.extend([(row[0], position, row) for row in rows])
+        events.sort(key=lambda event: (event[0], event[1]))
+
+        self.day, self.day_index, self.day_bars, self.day_position = session.day, index + 1, len(events), 0
+        self._fills_today = 0
+        self.data.start_day()
+        self.data.new_session()
+        self.clock.set(session.open)
+        present: dict[str, list[int]] = {s: [] for s in symbols}
+        work = DayWork(session, present)
+        self.upkeep.track(work, lambda: int(self.clock.now().timestamp()))
+        builders = [[DerivedBuilder(interval, session) for interval in self.derived] for _ in symbols]
+        derived_rows: dict[tuple[str, str], list[tuple]] = {(s, i): [] for s in symbols for i in self.derived}
+        series = [self.data.series(s, "1m") for s in symbols]
+        feeds = [self.data.feeds[s]["1m"] for s in symbols]
+        present_lists = [present[s] for s in symbols]
+        subscribers = [[slot for slot in self.slots if symbol in slot.symbols] for symbol in symbols]
+        broker = self.broker
+        process_bar = broker.process_bar
+        clock_set = self.clock.set
+        held = self.held
+        speed = self.speed
+        clock_end = -1
+        done = 0
+        in_market = 0
+        self._anchor = None
+
+        for ts, position, row in events:
+            if self._interrupt and not self._handle_interrupt():
+                self._count(done, in_market)
+                return False
+            end = ts + 60
+            if end != clock_end:
+                if speed > 0 and not self._pace(end):
+                    self._count(done, in_market)
+                    return False
+                clock_end = end
+                clock_set(_utc(end))
+                if not done & CHECK_MASK:
+                    self.day_position = done
+                    self._periodic(force=False)
+            symbol = symbols[position]
+            _, open_, high, low, close, volume = row[:6]
+            fills = process_bar(symbol, ts, open_, high, low, close)
+            if fills:
+                self._apply_fills(fills)
+            bar = Bar(symbol, *row)
+            series[position].append(bar)
+            for indicator in feeds[position]:
+                indicator.update(open_, high, low, close, volume)
+            present_lists[position].append(ts)
+            if self.derived:
+                for builder in builders[position]:
+                    for made in builder.add(row):
+                        self._derived_bar(symbol, builder.to, made.row, derived_rows)
+            if symbol in held:
+                in_market += 1
+            for slot in subscribers[position]:
+                if slot.enabled:
+                    try:
+                        slot.strategy.on_bar(slot.ctx, bar)
+                    except StrategyStop:
+                        raise
+                    except Exception as exc:
+                        self._strategy_failed(slot, "on_bar", exc, bar)
+            done += 1
+            if not done & CHECK_MASK:
+                self.day_position = done
+                self._periodic(force=False)
+        self._count(done, in_market)
+        for position, symbol in enumerate(symbols):
+            for builder in builders[position]:
+                for made in builder.flush():
+                    self._derived_bar(symbol, builder.to, made.row, derived_rows)
+        work.derived = derived_rows
+        self._end_day(session, work)
+        return True
+
+    def _count(self, done: int, in_market: int) -> None:
+        self.bars_done += done
+        self.bars_in_market += in_market
+        self.day_position = done
+
+    def _derived_bar(self, symbol: str, interval: str, row: tuple, rows: dict[tuple[str, str], list[tuple]]) -> None:
+        rows[(symbol, interval)].append(row)
+        if interval in self.data.intervals:
+            self.data.append(Bar(symbol, *row, interval=interval))
+            for indicator in self.data.feeds[symbol][interval]:
+                indicator.update(row[1], row[2], row[3], row[4], row[5])
+
+    def _pace(self, end: int) -> bool:
+        """Wait until minute `end` is due at `speed`× real time; False when stopping."""
+        now = time.monotonic()
+        if self._anchor is None:
+            self._anchor = (now, end - 60)
+        wall, sim = self._anchor
+        due = wall + (end - sim) / self.speed
+        while now < due:
+            if self.stop_event.wait(min(TICK, due - now)):
+                return False
+            if self._interrupt:
+                if not self._handle_interrupt():
+                    return False
+                if self._anchor is None:  # resumed from a pause: restart the pacing here
+                    self._anchor = (time.monotonic(), end - 60)
+                    wall, sim = self._anchor
+                    due = wall + (end - sim) / self.speed
+            self._periodic(force=False)
+            now = time.monotonic()
+        return True
+
+    def _end_day(self, session: TradingSession, work: DayWork) -> None:
+        self.clock.set(max(self.clock.now(), session.close))
+        self._call_all("on_day_end")
+        if self.flatten and self.held:
+            prices = {}
+            for symbol in list(self.held):
+                last = self.data.last(symbol)
+                if last is not None:
+                    prices[symbol] = last.close
+            fills = self.broker.flatten_at(prices, session.close)
+            if fills:
+                self._apply_fills(fills)
+        self.broker.end_of_day(session.close)
+        self._publish_state()
+        assert self.account is not None
+        self.recorder.end_day(session.day, self.account, self._fills_today, self.progress_after(self.day_index),
+                              self.day_index, self.clock.now())
+        self.upkeep.track(work, lambda: 0)
+        self.upkeep.submit(work, lambda: self.stopping)
+        self._periodic(force=True)
+
+    def progress_after(self, days_done: int) -> float:
+        return days_done / len(self.sessions) if self.sessions else 1.0
+
+    def _wrap_up(self, finished: bool) -> None:
+        """The session ends (finished or stopped): strategies' `on_stop`, final writes, the summary."""
+        self.run_seconds = time.monotonic() - self.started
+        try:
+            self._call_all("on_stop")
+        except StrategyStop:
+            log.warning("a strategy raised in on_stop; ignored while stopping")
+        self._publish_state()
+        self.summary = self.build_summary()
+        if self._on_finished is not None:
+            self._on_finished(self, finished)
+
+    def build_summary(self) -> dict[str, Any]:
+        from mismartera.report.metrics import compute_report
+
+        initial = self.account.initial_cash if self.account is not None else 0.0
+        report = compute_report(initial, list(self.recorder.daily), list(self.recorder.all_fills),
+                                self.bars_in_market, self.bars_done)
+        summary = dict(report.to_json())
+        summary.setdefault("bars", self.bars_done)
+        summary["bars_in_market"] = self.bars_in_market
+        summary["bars_total"] = self.bars_done
+        summary["days"] = len(self.recorder.daily)
+        summary["days_planned"] = len(self.sessions)
+        summary["finished"] = self.finished
+        summary["run_seconds"] = round(self.run_seconds, 3)
+        summary["strategy_errors"] = {slot.label: slot.error for slot in self.slots if slot.error}
+        return summary

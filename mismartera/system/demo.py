@@ -1,0 +1,61 @@
+"""`mismartera demo`: seed the demo bars when the database lacks them, run config/demo.json, report.
+
+The config is looked up in `./config/demo.json`, then next to the installed package (a source
+checkout), so the README's `pip install . && mismartera demo` works from the repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mismartera
+from mismartera.config.session import SessionConfig, load_session_config
+from mismartera.errors import ConfigError
+
+DEMO_CONFIG = Path("config") / "demo.json"
+DEMO_SEED = 7
+
+
+def find_demo_config() -> Path:
+    candidates = [Path.cwd() / DEMO_CONFIG, Path(mismartera.__file__).resolve().parent.parent / DEMO_CONFIG]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(f"demo config not found (looked for {', '.join(str(c) for c in candidates)}); "
+                      "run mismartera demo from the repository folder")
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    seeded: bool
+    bars: int
+    days: int
+
+
+def ensure_demo_data(store: Any, tm: Any, config: SessionConfig, progress_factory: Any = None) -> DemoSeed:
+    """Seed the demo bars of `config`'s symbols and window unless every symbol already has bars there."""
+    from mismartera.data.demo import seed_demo
+
+    backtest = config.backtest_config
+    assert backtest is not None
+    sessions = tm.sessions(backtest.start_date, backtest.end_date)
+    if not sessions:
+        raise ConfigError(f"{config.session_name}: no trading days between {backtest.start_date} and "
+                          f"{backtest.end_date}")
+    start, end = int(sessions[0].open.timestamp()), int(sessions[-1].close.timestamp())
+    if all(store.count(symbol, "1m", start, end) > 0 for symbol in config.symbols):
+        return DemoSeed(False, 0, len(sessions))
+    total = sum(s.minutes for s in sessions) * len(config.symbols)
+    progress = progress_factory("seeding demo bars", total, "bars") if progress_factory is not None else None
+    try:
+        summary = seed_demo(store, tm, config.symbols, sessions[0].day, len(sessions), DEMO_SEED, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    return DemoSeed(True, summary.bars, summary.days)
+
+
+def load_demo_config() -> SessionConfig:
+    return load_session_config(find_demo_config())

@@ -1,0 +1,542 @@
+"""`SystemManager`: owns one session at a time and moves it through the state table.
+
+    start(config) → starting → running ⇄ paused → stopping → stopped     (failed from any active state)
+
+`start` builds the session (calendar window, strategies, broker, SessionData, a runs row) and starts
+the workers in order — prefetch, upkeep, coordinator. `stop` asks them to stop in reverse order and
+joins each within a deadline, naming any thread still alive. A worker that raises moves the system
+to `failed` (its name and error kept for `system status`) and the others are told to stop. When the
+coordinator reaches the end of the window the session stops itself ("finished").
+
+All transitions happen under one lock with `next_state`, so an illegal request raises the
+`StateError` whose message names the state and the legal moves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mismartera.config.session import SessionConfig, load_session_config
+from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
+from mismartera.system.coordinator import Coordinator
+from mismartera.system.prefetch import Prefetch
+from mismartera.system.recorder import RunRecorder, fill_view, order_view
+from mismartera.system.runs import DailyRow, RunHistory, RunInfo, write_report_csv
+from mismartera.system.session_data import SessionData
+from mismartera.system.state import SystemState, Trigger, next_state
+from mismartera.system.status import AccountView, FillView, OrderView, SystemStatus
+from mismartera.system.strategy_host import TIFS, EngineContext, StrategySlot
+from mismartera.system.upkeep import Upkeep
+from mismartera.system.worker import Worker, join_all
+from mismartera.timekeeping.clock import SimulatedClock, WallClock
+
+log = logging.getLogger("mismartera.system")
+
+STOP_TIMEOUT = 10.0
+WAIT_STEP = 0.1
+_WALL = WallClock()
+
+
+class SystemManager:
+    """The session owner. `app` is anything with `.db`, `.bars` and `.time` (the AppContext)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self.state = SystemState.STOPPED
+        self.config: SessionConfig | None = None
+        self.run_id: int | None = None
+        self.error: str | None = None
+        self.error_worker: str | None = None
+        self.message = ""
+        self.started_at = None
+        self.ended_at = None
+        self.coordinator: Coordinator | None = None
+        self.workers: list[Worker] = []
+        self.recorder: RunRecorder | None = None
+        self.data: SessionData | None = None
+        self._wall_clock = None
+        self._finalizing = False
+        atexit.register(self._at_exit)
+
+    # ------------------------------------------------------------------ transitions
+    def _move(self, trigger: Trigger) -> SystemState:
+        with self._lock:
+            self.state = next_state(self.state, trigger)
+            self._changed.notify_all()
+            return self.state
+
+    # ------------------------------------------------------------------ start
+    def start(self, config: SessionConfig | str | Path, speed: float | None = None) -> SystemStatus:
+        """Start a session from a config (object or file path); returns the status once running."""
+        with self._lock:
+            self._move(Trigger.START)
+            self.error = self.error_worker = None
+            self.message = "starting"
+        try:
+            self._build_and_start(config, speed)
+        except BaseException as exc:
+            with self._lock:
+                starting = self.state is SystemState.STARTING
+                if starting:
+                    self._move(Trigger.STOP)
+            if starting:
+                self._stop_workers(2.0)
+                with self._lock:
+                    if self.recorder is not None and self.recorder.run_id is not None:
+                        self._safe_finish("failed", error=f"start failed: {exc}")
+                    self._restore_clock()
+                    self._move(Trigger.STOP_COMPLETED)
+                    self.message = "start failed"
+            raise
+        return self.status()
+
+    def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
+        cfg = config if isinstance(config, SessionConfig) else load_session_config(config)
+        if cfg.mode != "backtest":
+            raise ConfigError(f"{cfg.session_name}: mode '{cfg.mode}' is not available in this version "
+                              "(expected backtest)")
+        if cfg.api_config.trade_api != "simulated":
+            raise ConfigError(f"{cfg.session_name}: api_config.trade_api '{cfg.api_config.trade_api}' is not "
+                              "available for backtests (expected simulated)")
+        if speed is not None:
+            if speed < 0:
+                raise UsageError(f"--speed {speed:g} is negative (expected 0 for as fast as possible, or N > 0)")
+            assert cfg.backtest_config is not None
+            cfg = cfg.model_copy(update={"backtest_config": cfg.backtest_config.model_copy(
+                update={"speed_multiplier": speed})})
+        return cfg
+
+    def _build_and_start(self, config: SessionConfig | str | Path, speed: float | None) -> None:
+        from mismartera.execution.simulated import SimulatedBroker
+        from mismartera.indicators import make_indicator
+        from mismartera.strategies.loader import load_strategy
+
+        cfg = self._load(config, speed)
+        backtest = cfg.backtest_config
+        assert backtest is not None
+        tm = self.app.time
+        sessions = tm.sessions(backtest.start_date, backtest.end_date)
+        if not sessions:
+            raise ConfigError(f"{cfg.session_name}: no trading days between {backtest.start_date} and "
+                              f"{backtest.end_date} (the exchange is closed on all of them)")
+        symbols = cfg.symbols
+        store = self.app.bars
+        self._check_data(store, symbols, sessions)
+        history_cfg = cfg.session_data_config.historical
+        history = []
+        if history_cfg.trailing_days:
+            first = tm.previous_trading_day(sessions[0].day, history_cfg.trailing_days)
+            history = tm.sessions(first, tm.previous_trading_day(sessions[0].day))
+
+        slots_spec = []
+        for index, entry in enumerate(cfg.strategies):
+            chosen = entry.symbols or symbols
+            unknown = [s for s in chosen if s not in symbols]
+            if unknown:
+                raise ConfigError(f"strategies[{index}].symbols: {', '.join(unknown)} not in "
+                                  f"session_data_config.symbols ({', '.join(symbols)})")
+            strategy = load_strategy(entry.name, entry.path, entry.params, list(chosen), entry.label)
+            slots_spec.append((strategy, list(chosen), entry.on_error))
+
+        clock = SimulatedClock(sessions[0].open)
+        broker = SimulatedBroker(cfg.trading_config, clock)
+        data = SessionData(symbols, cfg.session_data_config.streams, keep_days=max(1, history_cfg.trailing_days),
+                           make_indicator=make_indicator)
+        held: dict[str, float] = {}
+        slots = []
+        labels: dict[str, int] = {}
+        for strategy, chosen, on_error in slots_spec:
+            label = strategy.label
+            labels[label] = labels.get(label, 0) + 1
+            if labels[label] > 1:
+                label = f"{label}#{labels[label]}"
+            ctx = EngineContext(label, chosen, data, broker, clock, held)
+            slots.append(StrategySlot(strategy, ctx, chosen, on_error))
+
+        recorder = RunRecorder(self.app.db)
+        self.started_at = _WALL.now()
+        self.ended_at = None
+        run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), self.started_at,
+                                   len(sessions))
+        derived = [s for s in cfg.session_data_config.streams if s != "1m"]
+        prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
+                            history_cfg.intervals, on_failure=self._worker_failed)
+        upkeep = Upkeep(store, store_derived=True, on_failure=self._worker_failed)
+        coordinator = Coordinator(sessions=sessions, symbols=symbols, broker=broker, clock=clock, data=data,
+                                  slots=slots, held=held, prefetch=prefetch, upkeep=upkeep, recorder=recorder,
+                                  derived=derived, speed=backtest.speed_multiplier,
+                                  flatten=cfg.trading_config.close_positions_at_end_of_day,
+                                  on_failure=self._worker_failed, on_finished=self._coordinator_done)
+        with self._lock:
+            self.config, self.run_id, self.recorder, self.data = cfg, run_id, recorder, data
+            self.coordinator = coordinator
+            self.workers = [prefetch, upkeep, coordinator]
+            self._wall_clock = tm.clock
+            tm.clock = clock
+            self._finalizing = False
+            for worker in self.workers:
+                worker.start()
+            if self.state is SystemState.STARTING:
+                self._move(Trigger.START_COMPLETED)
+                self.message = "replaying"
+                recorder.update_run(state="running")
+        log.info("session %s started: run %s, %d day(s), %d symbol(s), speed %g", cfg.session_name, run_id,
+                 len(sessions), len(symbols), backtest.speed_multiplier)
+
+    @staticmethod
+    def _check_data(store: Any, symbols: list[str], sessions: list[Any]) -> None:
+        start, end = int(sessions[0].open.timestamp()), int(sessions[-1].close.timestamp())
+        missing = [s for s in symbols if store.count(s, "1m", start, end) == 0]
+        if missing:
+            raise NotFound(f"no 1m bars for {', '.join(missing)} between {sessions[0].day} and {sessions[-1].day} "
+                           "(load them first: data import-file, data import, or data demo)")
+
+    # ------------------------------------------------------------------ pause / resume
+    def pause(self) -> SystemStatus:
+        with self._lock:
+            self._move(Trigger.PAUSE)
+            for worker in self.workers:
+                worker.pause()
+            self.message = "paused"
+        return self.status()
+
+    def resume(self) -> SystemStatus:
+        with self._lock:
+            self._move(Trigger.RESUME)
+            for worker in self.workers:
+                worker.resume()
+            self.message = "replaying"
+        return self.status()
+
+    # ------------------------------------------------------------------ stop
+    def stop(self, timeout: float = STOP_TIMEOUT) -> SystemStatus:
+        """Stop the session between bars; workers are joined in reverse start order within `timeout`."""
+        if timeout <= 0:
+            raise UsageError(f"--timeout {timeout:g} must be > 0 seconds")
+        with self._lock:
+            failed = self.state is SystemState.FAILED
+            if not failed:
+                self._move(Trigger.STOP)
+                self._finalizing = True
+                self.message = "stopping"
+        if failed:
+            alive = self._stop_workers(timeout)
+            with self._lock:
+                self._restore_clock()
+                self._move(Trigger.STOP)
+                self.message = self._alive_message(alive) or f"stopped after failure in {self.error_worker}"
+            return self.status()
+        alive = self._stop_workers(timeout)
+        with self._lock:
+            if self.state is not SystemState.STOPPING:   # failed while stopping
+                return self.status()
+            coordinator = self.coordinator
+            if coordinator is not None and not coordinator.is_alive() and coordinator.error is None:
+                self._safe_finish("finished" if coordinator.finished else "stopped")
+            else:
+                self._safe_finish("stopped", error=self._alive_message(alive) or None)
+            self._restore_clock()
+            self.ended_at = _WALL.now()
+            self._move(Trigger.STOP_COMPLETED)
+            self.message = self._alive_message(alive) or ("finished" if coordinator and coordinator.finished
+                                                          else "stopped")
+        return self.status()
+
+    def _stop_workers(self, timeout: float) -> list[str]:
+        """Ask every worker to stop, coordinator first; join them within `timeout`; names still alive."""
+        ordered = list(reversed(self.workers))
+        for worker in ordered:
+            worker.request_stop()
+        alive = join_all(ordered, timeout)
+        if alive:
+            log.warning("threads still running after %.1fs: %s", timeout, ", ".join(alive))
+        return alive
+
+    @staticmethod
+    def _alive_message(alive: list[str]) -> str:
+        return f"threads still running after stop: {', '.join(alive)}" if alive else ""
+
+    def _restore_clock(self) -> None:
+        if self._wall_clock is not None:
+            self.app.time.clock = self._wall_clock
+            self._wall_clock = None
+
+    def _safe_finish(self, state: str, error: str | None = None) -> None:
+        recorder, coordinator = self.recorder, self.coordinator
+        if recorder is None:
+            return
+        try:
+            recorder.finish(state, account=coordinator.account if coordinator else None,
+                            summary=coordinator.summary if coordinator else None, error=error)
+        except Exception:
+            log.exception("could not record the end of run %s", self.run_id)
+
+    # ------------------------------------------------------------------ callbacks from worker threads
+    def _coordinator_done(self, coordinator: Coordinator, finished: bool) -> None:
+        """On the coordinator's thread, after its wrap-up: a natural end stops the session."""
+        with self._lock:
+            if self._finalizing or self.state not in (SystemState.RUNNING, SystemState.PAUSED):
+                return   # a user stop (or a failure) is already handling the end
+            self._move(Trigger.STOP)
+            self._finalizing = True
+            self.message = "finishing"
+        others = [w for w in reversed(self.workers) if w is not coordinator]
+        for worker in others:
+            worker.request_stop()
+        alive = join_all(others, STOP_TIMEOUT)
+        with self._lock:
+            if self.state is not SystemState.STOPPING:
+                return
+            self._safe_finish("finished" if finished else "stopped", error=self._alive_message(alive) or None)
+            self._restore_clock()
+            self.ended_at = _WALL.now()
+            self._move(Trigger.STOP_COMPLETED)
+            self.message = self._alive_message(alive) or ("finished" if finished else "stopped")
+
+    def _worker_failed(self, worker: Worker, exc: BaseException) -> None:
+        with self._lock:
+            if not self.state.active:
+                return
+            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MismarteraError) else str(exc)
+            self.error_worker = worker.role
+            self._move(Trigger.FAIL)
+            self.message = f"failed in {worker.role}"
+            for other in self.workers:
+                if other is not worker:
+                    other.request_stop()
+        log.error("session failed in %s: %s", worker.role, self.error)
+        if self.recorder is not None:
+            try:
+                self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
+            except Exception:
+                log.exception("could not record the failure of run %s", self.run_id)
+
+    def _at_exit(self) -> None:
+        if self.state in (SystemState.STARTING, SystemState.RUNNING, SystemState.PAUSED):
+            try:
+                self.stop(5.0)
+            except MismarteraError:
+                pass
+        elif self.state is SystemState.FAILED:
+            self._stop_workers(2.0)
+
+    # ------------------------------------------------------------------ wait
+    def wait(self, timeout: float | None = None, progress: Any = None, progress_factory: Any = None
+             ) -> SystemStatus:
+        """Block until the session is no longer running (finished, stopped or failed).
+
+        Waits in short steps so Ctrl-C lands promptly. Raises WaitTimeout after `timeout` seconds
+        and MismarteraError when the session failed. `progress_factory(description, total, unit)`
+        makes a progress display (closed on return) when `progress` is not given.
+        """
+        if timeout is not None and timeout <= 0:
+            raise UsageError(f"--timeout {timeout:g} must be > 0 seconds")
+        if progress is None and progress_factory is not None and self.coordinator is not None and self.state.active:
+            made = progress_factory("replaying", len(self.coordinator.sessions), "days")
+            try:
+                return self.wait(timeout, made)
+            finally:
+                made.close()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last_progress = -1.0
+        while True:
+            with self._lock:
+                state = self.state
+                if state in (SystemState.STOPPED, SystemState.FAILED):
+                    break
+                step = WAIT_STEP if deadline is None else max(0.0, min(WAIT_STEP, deadline - time.monotonic()))
+                if deadline is not None and step <= 0:
+                    status = self.status()
+                    raise WaitTimeout(f"session still {state.value} after {timeout:g}s (run {self.run_id}, "
+                                      f"day {status.day_index} of {status.days_total})")
+                self._changed.wait(step)
+            if progress is not None:
+                coordinator = self.coordinator
+                if coordinator is not None and coordinator.progress != last_progress:
+                    last_progress = coordinator.progress
+                    progress.update(completed=round(last_progress * len(coordinator.sessions), 2),
+                                    description=f"replaying {coordinator.day or ''}".strip())
+        coordinator = self.coordinator
+        if coordinator is not None and coordinator.is_alive():
+            coordinator.join(2.0)
+        if progress is not None and coordinator is not None:
+            progress.update(completed=round(coordinator.progress * len(coordinator.sessions), 2))
+        if self.state is SystemState.FAILED:
+            raise MismarteraError(f"session failed in {self.error_worker}: {self.error} (run {self.run_id})")
+        return self.status()
+
+    def run(self, config: SessionConfig | str | Path, speed: float | None = None, progress_factory: Any = None,
+            timeout: float | None = None) -> SystemStatus:
+        """Start a session and wait for its end; Ctrl-C / SIGTERM stops it gracefully (Interrupted, exit 130)."""
+        self.start(config, speed)
+        progress = None
+        if progress_factory is not None and self.coordinator is not None:
+            progress = progress_factory("replaying", len(self.coordinator.sessions), "days")
+        try:
+            return self.wait(timeout, progress)
+        except KeyboardInterrupt:
+            status = self._stop_quietly()
+            raise Interrupted(f"interrupted: session stopped at {status.clock} (run {self.run_id}, "
+                              f"day {status.day_index} of {status.days_total})") from None
+        except WaitTimeout:
+            self._stop_quietly()
+            raise
+        finally:
+            if progress is not None:
+                progress.close()
+
+    def _stop_quietly(self) -> SystemStatus:
+        try:
+            return self.stop(STOP_TIMEOUT)
+        except (StateError, KeyboardInterrupt):
+            return self.status()
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> SystemStatus:
+        """One snapshot of everything the shell shows; only reads references (never blocks on I/O)."""
+        coordinator = self.coordinator
+        cfg = self.config
+        if coordinator is None or cfg is None:
+            return SystemStatus(self.state, message=self.message, error=self.error, error_worker=self.error_worker)
+        elapsed = coordinator.run_seconds if not coordinator.is_alive() else time.monotonic() - coordinator.started
+        rate = coordinator.bars_done / elapsed if elapsed > 0 else 0.0
+        live = self.state in (SystemState.RUNNING, SystemState.PAUSED, SystemState.STARTING)
+        extra: dict[str, Any] = {"speed": cfg.backtest_config.speed_multiplier if cfg.backtest_config else None,
+                                 "symbols": cfg.symbols}
+        disabled = {slot.label: slot.error for slot in coordinator.slots if slot.error}
+        if disabled:
+            extra["strategy_errors"] = disabled
+        if self.data is not None and live:
+            extra["indicators"] = [{"symbol": s, "indicator": n, "value": v}
+                                   for s, n, v in self.data.indicator_values()]
+        return SystemStatus(
+            state=self.state, mode=cfg.mode, session_name=cfg.session_name, run_id=self.run_id,
+            clock=coordinator.clock.now(), day=coordinator.day, day_index=coordinator.day_index,
+            days_total=len(coordinator.sessions), progress=coordinator.progress, bars_done=coordinator.bars_done,
+            bars_per_second=rate, account=coordinator.account, open_orders=coordinator.open_orders,
+            recent_orders=tuple(self.recorder.recent_orders) if self.recorder else (),
+            recent_fills=tuple(self.recorder.recent_fills) if self.recorder else (),
+            workers=tuple(worker.status() for worker in self.workers), error=self.error,
+            error_worker=self.error_worker, started_at=self.started_at, ended_at=self.ended_at,
+            message=self.message, extra=extra)
+
+    @property
+    def live(self) -> bool:
+        """True while a session's broker can be asked (running or paused)."""
+        coordinator = self.coordinator
+        return (self.state in (SystemState.RUNNING, SystemState.PAUSED) and coordinator is not None
+                and coordinator.is_alive())
+
+    # ------------------------------------------------------------------ orders during a session
+    def _require_live(self, what: str) -> Coordinator:
+        coordinator = self.coordinator
+        if not self.live or coordinator is None:
+            raise StateError(f"cannot {what}: system is {self.state.value} (orders need a running or paused "
+                             "session: system start CONFIG)")
+        return coordinator
+
+    def submit_order(self, symbol: str, side: str, quantity: float, limit: float | None = None,
+                     stop: float | None = None, tif: str = "day") -> OrderView:
+        """Place a manual order in the running session; it fills on a later bar like any other."""
+        coordinator = self._require_live(f"{side}")
+        symbol = symbol.upper()
+        if symbol not in coordinator.symbols:
+            from mismartera.suggest import suffix
+
+            raise UsageError(f"{symbol} is not in this session{suffix(symbol, coordinator.symbols)} "
+                             f"(session symbols: {', '.join(coordinator.symbols)})")
+        if not quantity > 0:
+            raise UsageError(f"quantity {quantity:g} must be > 0")
+        for name, value in (("--limit", limit), ("--stop", stop)):
+            if value is not None and not value > 0:
+                raise UsageError(f"{name} {value:g} must be a price > 0")
+        if tif not in TIFS:
+            raise UsageError(f"--tif {tif!r} is not valid (expected day or gtc)")
+        ctx = EngineContext("manual", coordinator.symbols, coordinator.data, coordinator.broker, coordinator.clock,
+                            coordinator.held)
+        order = coordinator.call(lambda: order_view(ctx.order(symbol, side, quantity, limit=limit, stop=stop,
+                                                              tif=tif)))
+        if order.status == "rejected":
+            raise MismarteraError(f"order {order.id} rejected: {order.reason}")
+        return order
+
+    def cancel_order(self, order_id: int) -> OrderView:
+        coordinator = self._require_live("cancel")
+
+        def cancel() -> OrderView:
+            known = {o.id: o for o in coordinator.broker.orders()}
+            if order_id not in known:
+                ids = ", ".join(str(i) for i in sorted(known)[-10:]) or "none"
+                raise NotFound(f"order {order_id} not found in this session (recent ids: {ids})")
+            if not known[order_id].status.open:
+                raise StateError(f"cannot cancel order {order_id}: it is {known[order_id].status.value}")
+            coordinator.broker.cancel(order_id)
+            return order_view(known[order_id])
+
+        return coordinator.call(cancel)
+
+    # ------------------------------------------------------------------ account: the live session or a stored run
+    def history(self) -> RunHistory:
+        return RunHistory(self.app.db)
+
+    def _stored_run(self, run_id: int | None) -> int:
+        return self.history().run(run_id if run_id is not None else self.run_id).id
+
+    def account(self, run_id: int | None = None) -> tuple[int, AccountView]:
+        coordinator = self.coordinator
+        if run_id is None and self.live and coordinator is not None and coordinator.account is not None:
+            return self.run_id or 0, coordinator.account
+        rid = self._stored_run(run_id)
+        return rid, self.history().account(rid)
+
+    def orders(self, status: str | None = None, run_id: int | None = None) -> tuple[int, list[OrderView]]:
+        coordinator = self.coordinator
+        if run_id is None and self.live and coordinator is not None:
+            views = coordinator.call(lambda: [order_view(o) for o in coordinator.broker.orders()])
+            if status == "open":
+                views = [v for v in views if v.status in ("new", "partially_filled")]
+            elif status is not None:
+                views = [v for v in views if v.status == status]
+            return self.run_id or 0, views
+        rid = self._stored_run(run_id)
+        return rid, self.history().orders(rid, status)
+
+    def fills(self, run_id: int | None = None) -> tuple[int, list[FillView]]:
+        if run_id is None and self.live and self.recorder is not None:
+            return self.run_id or 0, [fill_view(f) for f in list(self.recorder.all_fills)]
+        rid = self._stored_run(run_id)
+        return rid, self.history().fills(rid)
+
+    # ------------------------------------------------------------------ reports of stored runs
+    def report(self, run_id: int | None = None) -> tuple[RunInfo, list[DailyRow]]:
+        """A run's stored summary and daily equity (the latest run by default)."""
+        history = self.history()
+        info = history.run(run_id)
+        if info.summary is None:
+            if info.id == self.run_id and self.state.active:
+                raise StateError(f"run {info.id} is still {self.state.value}; its report is written when it ends "
+                                 "(system wait, or system stop)")
+            raise NotFound(f"run {info.id} has no report (it ended {info.state}"
+                           + (f": {info.error}" if info.error else "") + ")")
+        return info, history.daily(info.id)
+
+    def demo(self, progress_factory: Any = None) -> tuple[RunInfo, list[DailyRow], Any]:
+        """Seed the demo bars if missing, run config/demo.json at speed 0 to the end, return its report."""
+        from mismartera.system.demo import ensure_demo_data, load_demo_config
+
+        config = load_demo_config()
+        seeded = ensure_demo_data(self.app.bars, self.app.time, config, progress_factory)
+        status = self.run(config, speed=0, progress_factory=progress_factory)
+        info, days = self.report(status.run_id)
+        return info, days, seeded
+
+    def export_report_csv(self, path: str, run_id: int | None = None) -> tuple[RunInfo, int]:
+        info, days = self.report(run_id)
+        return info, write_report_csv(path, info, days)

@@ -1,0 +1,104 @@
+"""The engine's side of the strategy interface: `EngineContext` (what `ctx` is) and `StrategySlot`
+(a loaded strategy with its context, symbols and enabled flag).
+
+The context is narrow on purpose: strategies read bars, indicators, positions, cash and the clock,
+and place or cancel orders; they never touch the broker or the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from mismartera.bars import Bar
+from mismartera.errors import UsageError
+from mismartera.execution.orders import Order, OrderStatus, OrderType, Side, TimeInForce
+from mismartera.strategies.base import Strategy
+from mismartera.system.session_data import SessionData
+
+TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC}
+
+
+class EngineContext:
+    """`ctx` of one strategy. Runs on the coordinator's thread only."""
+
+    def __init__(self, label: str, symbols: list[str], data: SessionData, broker: Any, clock: Any,
+                 held: dict[str, float]) -> None:
+        self.label = label
+        self.symbols = symbols
+        self.data = data
+        self._broker = broker
+        self._clock = clock
+        self._held = held
+        self.log = logging.getLogger(f"mismartera.strategy.{label}")
+
+    @property
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    @property
+    def clock(self) -> Any:
+        return self._clock
+
+    @property
+    def cash(self) -> float:
+        return self._broker.cash
+
+    @property
+    def equity(self) -> float:
+        return self._broker.equity
+
+    def bars(self, symbol: str, interval: str = "1m", count: int | None = None) -> list[Bar]:
+        return self.data.bars(symbol, interval, count)
+
+    def indicator(self, symbol: str, kind: str, interval: str = "1m", **params: Any) -> Any:
+        return self.data.indicator(symbol, kind, interval, **params)
+
+    def position(self, symbol: str) -> float:
+        """Shares held (negative when short), 0 when flat."""
+        return self._held.get(symbol, 0.0)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return self._broker.open_orders(symbol)
+
+    def order(self, symbol: str, side: str, quantity: float, *, order_type: str = "market",
+              limit: float | None = None, stop: float | None = None, tif: str = "day") -> Order:
+        if tif not in TIFS:
+            raise UsageError(f"time in force {tif!r} is not valid (expected day or gtc)")
+        kind = OrderType(order_type)
+        if limit is not None and kind is OrderType.MARKET:
+            kind = OrderType.LIMIT
+        elif stop is not None and kind is OrderType.MARKET:
+            kind = OrderType.STOP
+        placed = self._broker.submit(symbol, Side(side), quantity, order_type=kind, limit_price=limit,
+                                     stop_price=stop, time_in_force=TIFS[tif], strategy=self.label)
+        if placed.status == OrderStatus.REJECTED:
+            self.log.info("order %s %s %g %s", side, symbol, quantity, placed.reason)
+        return placed
+
+    def buy(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
+            tif: str = "day") -> Order:
+        return self.order(symbol, "buy", quantity, limit=limit, stop=stop, tif=tif)
+
+    def sell(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
+             tif: str = "day") -> Order:
+        return self.order(symbol, "sell", quantity, limit=limit, stop=stop, tif=tif)
+
+    def cancel(self, order_id: int) -> bool:
+        return bool(self._broker.cancel(order_id))
+
+
+class StrategySlot:
+    """A strategy, its context and whether it still runs (a raising strategy is disabled)."""
+
+    __slots__ = ("ctx", "enabled", "error", "label", "on_error", "strategy", "symbols")
+
+    def __init__(self, strategy: Strategy, ctx: EngineContext, symbols: list[str], on_error: str) -> None:
+        self.strategy = strategy
+        self.ctx = ctx
+        self.symbols = symbols
+        self.on_error = on_error
+        self.label = ctx.label
+        self.enabled = True
+        self.error: str | None = None
