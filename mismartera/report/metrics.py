@@ -40,9 +40,13 @@ class BacktestReport:
     def days(self) -> int:
         return len(self.equity_curve)
 
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON types (dates as ISO strings), e.g. for the runs table's summary column."""
-        return {
+    def to_json(self, round_trips: bool = False) -> dict[str, Any]:
+        """Plain JSON types (dates as ISO strings), e.g. for the runs table's summary column.
+
+        The round trips are left out unless asked for: a year of minute bars can close tens of
+        thousands of them, and they can always be rebuilt from the stored fills.
+        """
+        data = {
             "initial_cash": self.initial_cash,
             "final_equity": self.final_equity,
             "total_return_pct": self.total_return_pct,
@@ -54,17 +58,19 @@ class BacktestReport:
             "total_commission": self.total_commission,
             "per_symbol_pnl": dict(self.per_symbol_pnl),
             "equity_curve": [{"date": day.isoformat(), "equity": equity} for day, equity in self.equity_curve],
-            "round_trips": [
+        }
+        if round_trips:
+            data["round_trips"] = [
                 {"symbol": t.symbol, "direction": t.direction, "quantity": t.quantity,
                  "entry_price": t.entry_price, "exit_price": t.exit_price, "entry_at": t.entry_at.isoformat(),
                  "exit_at": t.exit_at.isoformat(), "commission": t.commission, "pnl": t.pnl}
                 for t in self.round_trips
-            ],
-        }
+            ]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BacktestReport:
-        """The inverse of `to_json` (a stored run summary back into a report)."""
+        """The inverse of `to_json` (a stored run summary back into a report; extra keys are ignored)."""
         try:
             return cls(
                 initial_cash=float(data["initial_cash"]),

@@ -85,9 +85,12 @@ def test_bad_inputs_are_data_errors(args: tuple, message: str) -> None:
 
 def test_json_round_trip() -> None:
     report = compute_report(10_000, list(zip(DAYS, [10_100.0, 10_050.0, 10_200.0], strict=True)), FILLS, 3, 9)
-    data = json.loads(json.dumps(report.to_json()))
+    data = json.loads(json.dumps(report.to_json(round_trips=True)))
     assert data["equity_curve"][0] == {"date": "2024-11-25", "equity": 10_100.0}
     assert BacktestReport.from_json(data) == report
+    compact = report.to_json()
+    assert "round_trips" not in compact and compact["trades"] == 4
+    assert BacktestReport.from_json(compact).round_trips == []
     with pytest.raises(DataError, match=r"^stored report summary is not readable \(KeyError: 'trades'\)$"):
         BacktestReport.from_json({k: v for k, v in data.items() if k != "trades"})
 
