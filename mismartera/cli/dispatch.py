@@ -18,9 +18,12 @@ from rich.text import Text
 from mismartera.cli.render import render
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Command
+from mismartera.commands.results import ClearScreen, ExitShell, RunScript, ShowHistory, Watch
 from mismartera.errors import ExitCode, MismarteraError, UsageError
 
 log = logging.getLogger("mismartera.cli")
+
+ShellRequest = (RunScript, ClearScreen, ExitShell, ShowHistory)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def describe_error(exc: BaseException, *, debug: bool = False, log_file: str | N
         log.info("command failed: %s", exc.message)
         usage = exc.usage if isinstance(exc, UsageError) else None
         return Failure(exc.exit_code, exc.message, usage)
-    log.error("internal error: %r\n%s", exc, "".join(traceback.format_exception(exc)))
+    log.error("internal error: %r\n%s", exc, "".join(traceback.format_exception(exc)), extra={"console": False})
     where = f" (details in {log_file})" if log_file else " (details in the log file)"
     return Failure(ExitCode.FAILED, f"internal error: {type(exc).__name__}: {exc}{where}")
 
@@ -48,19 +51,28 @@ def print_failure(err: Console, failure: Failure, *, prefix: str = "Error: ", ex
     if debug and exc is not None and not isinstance(exc, (MismarteraError, KeyboardInterrupt)):
         err.print(Text("".join(traceback.format_exception(exc)), style="dim"))
     lines = failure.message.splitlines() or [""]
-    err.print(Text(prefix + lines[0], style="bold red"))
+    err.print(Text(prefix + lines[0], style="bold red"), soft_wrap=True)
     for line in lines[1:]:
-        err.print(Text("  " + line, style="red"))
+        err.print(Text("  " + line, style="red"), soft_wrap=True)
     if failure.usage:
-        err.print(Text("usage: " + failure.usage, style="yellow"))
+        err.print(Text("usage: " + failure.usage, style="yellow"), soft_wrap=True)
 
 
 def execute(ctx: AppContext, cmd: Command, kwargs: dict[str, Any], *, as_json: bool, out: Console,
             err: Console, debug: bool = False, prefix: str = "Error: ") -> int:
-    """Run a command's handler, render its result, report any error. Returns the exit code."""
+    """Run a command's handler, show its result (or carry out what it asks of the shell), report any
+    error. Returns the exit code."""
     log.debug("run %s %s", cmd.path, {k: v for k, v in kwargs.items()})
     try:
         result = cmd.handler(ctx, **kwargs)
+        if isinstance(result, ShellRequest):
+            from mismartera.cli.actions import perform
+
+            return perform(result, as_json=as_json)
+        if isinstance(result, Watch) and not as_json:
+            from mismartera.cli.watch import watch
+
+            return watch(result)
         render(out, result, as_json=as_json)
         return int(ExitCode.OK)
     except (Exception, KeyboardInterrupt) as exc:

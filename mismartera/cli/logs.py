@@ -1,49 +1,73 @@
-"""Logging: everything to a rotating file in the state directory; only warnings and errors may be
-shown to the user (the REPL prints those above the prompt). Tracebacks go to the file, never the
-screen, unless `--debug`.
+"""Logging: everything to a rotating file in the state directory; only warnings and errors reach the
+screen, one line each (in the REPL they appear above the prompt, never inside the input line).
+Tracebacks go to the file, never the screen, unless `--debug`. Secrets are masked on every path.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
-import re
+import sys
 from pathlib import Path
 
+from mismartera.cli.redact import Redactor
+
 FORMAT = "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"
-_SECRET = re.compile(r"(?i)(secret|api[_-]?key|password|token)(['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+)")
 
 
 class RedactSecrets(logging.Filter):
-    """Mask anything that looks like `key=value` for a secret before it reaches a handler."""
+    """Mask secrets (key=value shapes and the configured key values) before a record reaches a handler."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
-        self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
+        self.redactor = Redactor(secrets or [])
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = _SECRET.sub(lambda m: m.group(1) + m.group(2) + "***", message)
-        for secret in self.secrets:
-            cleaned = cleaned.replace(secret, "***")
+        cleaned = self.redactor.mask(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
 
 
+class ConsoleHandler(logging.Handler):
+    """WARNING and above as one dim line on stderr, looked up at each record so that the REPL's
+    `patch_stdout` (active while the prompt is shown) can print it above the input line.
+    Records logged with `extra={"console": False}` stay in the file only."""
+
+    def __init__(self, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "console", True) is False:
+            return
+        try:
+            first = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            stream = sys.stderr
+            stream.write(f"{record.levelname.lower()}: {first}\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
 def setup_logging(log_file: Path, level: str = "INFO", secrets: list[str] | None = None,
-                  debug: bool = False) -> logging.Handler:
-    """Attach a rotating file handler to the root logger (idempotent)."""
+                  debug: bool = False, console: bool = True) -> logging.Handler:
+    """Attach a rotating file handler (and the one-line console handler) to the root logger (idempotent)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "_mismartera", False):
             return handler
+    redact = RedactSecrets(secrets)
     handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(redact)
     handler._mismartera = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    if console:
+        shown = ConsoleHandler()
+        shown.addFilter(redact)
+        root.addHandler(shown)
     root.setLevel(logging.DEBUG if debug else level)
     logging.getLogger("mismartera").setLevel(logging.DEBUG if debug else level)
     for noisy in ("alembic", "urllib3", "websockets", "asyncio"):

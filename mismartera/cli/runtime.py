@@ -1,14 +1,17 @@
 """The state of this mismartera process's user interface: the `AppContext`, the two consoles
-(stdout for results, stderr for errors and progress) and the debug flag. Built once in `main`.
+(stdout for results, stderr for errors and progress), the debug flag, and what the current mode
+allows (a live display, leaving the shell). Built once in `main`.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from rich.console import Console
 
+from mismartera.cli.redact import Redactor
 from mismartera.commands.context import AppContext
 
 
@@ -18,9 +21,31 @@ class Runtime:
     out: Console
     err: Console
     debug: bool = False
+    environ: Mapping[str, str] = field(default_factory=dict)  # for $NAME in scripts (main passes the environment)
+    redactor: Redactor = field(default_factory=Redactor)
+    interactive: bool = False      # the REPL is running (live panels and questions are possible)
+    script_depth: int = 0          # > 0 while a script runs: no live display, echo each command
+    exit_requested: bool = False   # `exit` / `quit` was run
+    ask: Callable[[str], bool] | None = None  # the REPL's yes/no question (None: answer no)
+
+    @property
+    def live_allowed(self) -> bool:
+        """A rich Live display needs the interactive shell on a terminal and no script running."""
+        return self.interactive and self.script_depth == 0 and self.out.is_terminal and sys.stdin.isatty()
 
 
 _current: Runtime | None = None
+_terminated = False
+
+
+def mark_terminated() -> None:
+    """SIGTERM arrived: the shell leaves instead of treating the interrupt as Ctrl-C."""
+    global _terminated
+    _terminated = True
+
+
+def terminated() -> bool:
+    return _terminated
 
 
 def install(runtime: Runtime) -> Runtime:
@@ -44,11 +69,16 @@ def err_console() -> Console:
 
 
 def ask_yes_no(console: Console):
-    """A confirm() for AppContext: asks on the terminal; answers no when stdin is not a terminal."""
+    """A confirm() for AppContext: asks on the terminal; answers no when stdin is not a terminal or a
+    script is running (a script never waits for a person)."""
 
     def confirm(question: str) -> bool:
         if not (sys.stdin.isatty() and console.is_terminal):
             return False
+        if _current is not None and _current.script_depth > 0:
+            return False
+        if _current is not None and _current.ask is not None:
+            return _current.ask(question)
         try:
             answer = console.input(f"{question} [y/N] ")
         except (EOFError, KeyboardInterrupt):

@@ -14,7 +14,7 @@ import typer
 from mismartera import __version__
 from mismartera.cli import runtime
 from mismartera.cli.dispatch import execute
-from mismartera.cli.parser import convert
+from mismartera.cli.parser import convert, find_command
 from mismartera.commands import load_all
 from mismartera.commands.registry import Arg, Command, Registry
 from mismartera.errors import ExitCode, UsageError
@@ -85,6 +85,26 @@ def _callback(cmd: Command) -> Any:
         epilog = "Examples:\n\n" + "\n\n".join(f"  mismartera {e}" for e in cmd.examples)
     run.__doc__ = cmd.help + ("\n\n" + cmd.description if cmd.description else "")
     return run, epilog
+
+
+def check_command(args: list[str], registry: Registry | None = None) -> None:
+    """Reject an unknown command before typer sees it, with the same did-you-mean line as the shell
+    (`unknown command 'sytem start' — did you mean 'system start'?`); the guess is never run."""
+    registry = registry or load_all()
+    words = []
+    for word in args[:2]:
+        if word.startswith("-"):
+            break
+        words.append(word)
+    if not words:
+        return
+    if registry.get("", words[0]) is not None:
+        words = words[:1]
+    if words[0] in registry.groups and len(words) == 1:
+        return  # `mismartera system` alone: typer shows the group's help
+    cmd, _ = find_command(registry, words)
+    if cmd.interactive_only:
+        raise UsageError(f"'{cmd.path}' works only in the interactive shell (run 'mismartera' with no arguments)")
 
 
 def build_app(registry: Registry | None = None) -> typer.Typer:

@@ -103,4 +103,37 @@ class Watch:
 
     def to_json(self) -> Any:
         return self.status().to_json()
-Result = Table | Record | Message | Chart | Group | Watch | None
+
+
+# ---------------------------------------------------------------- requests to the user interface
+# Some general commands act on the shell itself (run a script, clear the screen, leave). Their
+# handlers return one of these markers and `mismartera.cli` carries it out in the current mode.
+
+
+@dataclass(frozen=True)
+class RunScript:
+    """Run the commands of a script file (`run FILE`); `variables` fill `$NAME` / `${NAME}`."""
+
+    path: str
+    variables: dict[str, str] = field(default_factory=dict)
+    keep_going: bool = False
+
+
+@dataclass(frozen=True)
+class ClearScreen:
+    """Clear the terminal (nothing happens when output is not a terminal)."""
+
+
+@dataclass(frozen=True)
+class ExitShell:
+    """Leave the shell, or end a script early."""
+
+
+@dataclass(frozen=True)
+class ShowHistory:
+    """Show the last `limit` lines of the shell's history (secrets already masked there)."""
+
+    limit: int = 20
+
+
+Result = Table | Record | Message | Chart | Group | Watch | RunScript | ClearScreen | ExitShell | ShowHistory | None

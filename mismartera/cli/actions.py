@@ -1,0 +1,39 @@
+"""Carry out what a general command asks of the shell (`run FILE`, `clear`, `exit`, `history`), in
+whichever mode this process is in (REPL, script, one-shot)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mismartera.cli import runtime
+from mismartera.cli.render import render
+from mismartera.commands.results import ClearScreen, Column, ExitShell, RunScript, ShowHistory, Table
+from mismartera.errors import ExitCode
+
+
+def perform(request: Any, *, as_json: bool = False) -> int:
+    """Act on one request; returns the exit code."""
+    rt = runtime.current()
+    if isinstance(request, RunScript):
+        from mismartera.cli.script import run_file
+
+        return run_file(rt, request.path, request.variables, keep_going=request.keep_going)
+    if isinstance(request, ClearScreen):
+        if rt.out.is_terminal and rt.script_depth == 0:
+            rt.out.clear()
+        return int(ExitCode.OK)
+    if isinstance(request, ExitShell):
+        rt.exit_requested = True
+        return int(ExitCode.OK)
+    if isinstance(request, ShowHistory):
+        from mismartera.cli.history import read_history
+
+        everything = read_history(rt.ctx.settings.history_file)
+        entries = everything[-request.limit:]
+        first = len(everything) - len(entries) + 1
+        render(rt.out, Table("History", (Column("#", "n", "int"), Column("Command", "command")),
+                             [(first + i, line) for i, line in enumerate(entries)],
+                             data=[{"n": first + i, "command": line} for i, line in enumerate(entries)]),
+               as_json=as_json)
+        return int(ExitCode.OK)
+    raise TypeError(f"not a shell request: {request!r}")

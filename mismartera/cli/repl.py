@@ -1,0 +1,166 @@
+"""The interactive shell: reads lines at the `system@mismartera> ` prompt and hands each to dispatch.
+
+Only reading lives here: prompt_toolkit's `PromptSession` with registry completion (threaded),
+suggestions and Ctrl-R search over the masked history file, and the status toolbar redrawn twice a
+second. While the prompt is up, `patch_stdout` sends anything printed by other threads (warnings
+from the log, say) above the input line. Ctrl-C clears the line, or interrupts a running command;
+Ctrl-D, `exit` and `quit` leave — after asking, and stopping it, when a session is running.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import get_app
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import ThreadedCompleter
+from prompt_toolkit.output.vt100 import Vt100_Output
+from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import get_term_environment_variable
+
+from mismartera.cli import runtime
+from mismartera.cli.completer import CompletionData, ShellCompleter, load_from_store
+from mismartera.cli.dispatch import describe_error, execute, print_failure
+from mismartera.cli.history import MaskedFileHistory
+from mismartera.cli.parser import parse_line
+from mismartera.cli.shutdown import running_status, stop_running_session
+from mismartera.cli.toolbar import toolbar_fragments
+from mismartera.commands import load_all
+from mismartera.commands.registry import Registry
+from mismartera.errors import ExitCode, UsageError
+
+PROMPT = "system@mismartera> "
+STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
+log = logging.getLogger("mismartera.cli.repl")
+
+
+class _Output(Vt100_Output):
+    """prompt_toolkit draws the bottom toolbar only once it knows the rows below the cursor, which a
+    terminal tells through a cursor-position request (CPR) — never, where CPR is off or unanswered.
+    Claiming one row makes the layout take its own preferred height (as it does near the bottom of
+    the screen), so the toolbar is always drawn and no CPR round trip delays the first prompt."""
+
+    def get_rows_below_cursor_position(self) -> int:
+        return 1
+
+
+def run_repl(rt: runtime.Runtime) -> int:
+    """Read and run commands until the user leaves. Returns the process exit code."""
+    registry = load_all()
+    settings = rt.ctx.settings
+    data = CompletionData(load_from_store(lambda: rt.ctx.bars))
+    completer = ShellCompleter(registry, data, config_dirs=[Path("config"), settings.config_dir])
+    session: PromptSession[str] = PromptSession(
+        history=MaskedFileHistory(settings.history_file, rt.redactor.mask),
+        completer=ThreadedCompleter(completer),
+        complete_while_typing=False,
+        auto_suggest=AutoSuggestFromHistory(),
+        bottom_toolbar=lambda: toolbar_fragments(rt.ctx, _width()),
+        refresh_interval=0.5,
+        reserve_space_for_menu=6,
+        style=STYLE,
+        output=_Output.from_pty(sys.stdout, term=get_term_environment_variable()),
+    )
+    rt.interactive = True
+    rt.ask = _asker()
+    started = threading.Event()
+
+    def first_frame() -> None:
+        if not started.is_set():
+            started.set()
+            _start_background(rt, data)
+
+    try:
+        while True:
+            try:
+                with patch_stdout(raw=True):
+                    line = session.prompt([("class:prompt", PROMPT)], pre_run=first_frame)
+            except KeyboardInterrupt:
+                if runtime.terminated():
+                    break
+                continue
+            except EOFError:
+                if _may_leave(rt):
+                    break
+                continue
+            text = line.strip()
+            if not text:
+                continue
+            run_line(rt, registry, text)
+            data.request()
+            if runtime.terminated():
+                break
+            if rt.exit_requested:
+                rt.exit_requested = False
+                if _may_leave(rt):
+                    break
+    finally:
+        data.stop()
+        rt.interactive = False
+    stopped = stop_running_session(rt)
+    return stopped or (int(ExitCode.INTERRUPTED) if runtime.terminated() else int(ExitCode.OK))
+
+
+def run_line(rt: runtime.Runtime, registry: Registry, text: str) -> int:
+    """Parse and run one line; errors are reported, never raised."""
+    try:
+        parsed = parse_line(registry, text)
+    except UsageError as exc:
+        print_failure(rt.err, describe_error(exc))
+        return int(exc.exit_code)
+    try:
+        return execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out, err=rt.err,
+                       debug=rt.debug)
+    except KeyboardInterrupt:  # landed between the handler and its error reporting
+        print_failure(rt.err, describe_error(KeyboardInterrupt()))
+        return int(ExitCode.INTERRUPTED)
+
+
+def _width() -> int | None:
+    try:
+        return get_app().output.get_size().columns
+    except Exception:
+        return None
+
+
+def _asker():
+    from prompt_toolkit.shortcuts import prompt
+
+    def ask(question: str) -> bool:
+        try:
+            answer = prompt(f"{question} [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def _may_leave(rt: runtime.Runtime) -> bool:
+    """True when nothing runs, or the user agrees to stop the running session."""
+    status = running_status(rt)
+    if status is None:
+        return True
+    name = f" '{status.session_name}'" if status.session_name else ""
+    if rt.ask is not None and rt.ask(f"A session{name} is {status.state.value}. Stop it and leave?"):
+        return True
+    rt.err.print("still here; the session keeps running", style="dim", markup=False)
+    return False
+
+
+def _start_background(rt: runtime.Runtime, data: CompletionData) -> None:
+    """After the first prompt is drawn: fill the completion cache and warm the heavy imports."""
+    data.start()
+
+    def warm() -> None:
+        try:
+            rt.ctx.time.calendar  # noqa: B018 - loads exchange_calendars and pandas once, off the prompt's path
+        except Exception as exc:
+            log.debug("warming the calendar failed: %r", exc)
+
+    threading.Thread(target=warm, name="warm-imports", daemon=True).start()

@@ -1,0 +1,218 @@
+"""The interactive shell, driven in a pseudo-terminal: pexpect runs the real program, pyte keeps the
+screen as a terminal would show it, and the assertions read that screen."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pexpect
+import pyte
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "system@mismartera>"
+
+
+class Terminal:
+    """The real `mismartera` in a pty of fixed size, with its screen emulated."""
+
+    def __init__(self, home: Path, *, rows: int = 30, cols: int = 120, env: dict[str, str] | None = None,
+                 cwd: Path = ROOT) -> None:
+        self.rows, self.cols = rows, cols
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.Stream(self.screen)
+        self.raw: list[str] = []
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
+        full_env.update({"MISMARTERA_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm",
+                         "LINES": str(rows), "COLUMNS": str(cols)})
+        full_env.pop("NO_COLOR", None)
+        full_env.update(env or {})
+        self.child = pexpect.spawn(sys.executable, ["-m", "mismartera"], env=full_env, cwd=str(cwd),
+                                   dimensions=(rows, cols), encoding="utf-8", codec_errors="replace")
+
+    # ------------------------------------------------------------------ reading the screen
+    def pump(self, wait: float = 0.05) -> None:
+        while True:
+            try:
+                data = self.child.read_nonblocking(65536, timeout=wait)
+            except pexpect.TIMEOUT:
+                return
+            except pexpect.EOF:
+                return
+            self.raw.append(data)
+            self.stream.feed(data)
+            wait = 0.01
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def wait_for(self, what: str | Callable[[str], bool], timeout: float = 15.0) -> str:
+        check = what if callable(what) else (lambda text: what in text)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump()
+            if check(self.text):
+                return self.text
+            if not self.child.isalive():
+                self.pump()
+                if check(self.text):
+                    return self.text
+                break
+        raise AssertionError(f"expected {what!r} on the screen within {timeout}s\n"
+                             f"--- screen\n{self.text}\n--- raw tail\n{''.join(self.raw)[-1500:]!r}")
+
+    def prompt_line(self) -> str:
+        """The last screen line holding the prompt."""
+        lines = [line for line in self.text.splitlines() if line.startswith(PROMPT)]
+        return lines[-1] if lines else ""
+
+    def wait_prompt(self, timeout: float = 15.0) -> None:
+        self.wait_for(lambda text: self.prompt_line().rstrip() == PROMPT, timeout)
+
+    # ------------------------------------------------------------------ typing
+    def send(self, text: str) -> None:
+        self.child.send(text)
+
+    def line(self, text: str) -> None:
+        self.child.send(text + "\r")
+
+    def control(self, key: str) -> None:
+        self.child.sendcontrol(key)
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.child.isalive() and time.monotonic() < deadline:
+            self.pump(0.1)
+        self.pump()
+        assert not self.child.isalive(), f"still running\n{self.text}"
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else 128 + (self.child.signalstatus or 0)
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+@pytest.fixture
+def terminal(cli_home: Path) -> Iterator[Callable[..., Terminal]]:
+    started: list[Terminal] = []
+
+    def start(**kwargs) -> Terminal:
+        term = Terminal(cli_home, **kwargs)
+        started.append(term)
+        term.wait_prompt()
+        return term
+
+    yield start
+    for term in started:
+        term.close()
+
+
+def seed_bar(home: Path, symbol: str) -> None:
+    """One stored bar, written through BarStore into the test's home database."""
+    from mismartera.data.bar_store import BarStore
+    from mismartera.data.database import Database
+
+    db = Database(f"sqlite:///{home / 'data' / 'mismartera.db'}")
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    try:
+        BarStore(db).upsert(symbol, "1m", [(1732890600, 1.0, 2.0, 0.5, 1.5, 100.0, 3, 1.2)])
+    finally:
+        db.dispose()
+
+
+def test_prompt_and_toolbar_appear(terminal) -> None:
+    term = terminal()
+    assert term.prompt_line().rstrip() == PROMPT
+    term.wait_for("stopped")
+    assert "no session" in term.text
+
+
+def test_tab_completes_a_group_a_command_and_a_stored_symbol(terminal, cli_home: Path) -> None:
+    seed_bar(cli_home, "ZZTOP")
+    term = terminal()
+    term.send("ti\t")
+    term.wait_for(lambda text: term.prompt_line().startswith(f"{PROMPT} time"))
+    term.send(" sess\t")
+    term.wait_for(lambda text: term.prompt_line().startswith(f"{PROMPT} time session"))
+    term.control("c")
+    term.wait_prompt()
+    # a command whose argument completes symbols: find one in the registry rather than assume its name
+    from mismartera.commands import load_all
+
+    with_symbol = [c for c in load_all().unique()
+                   if [a.complete for a in c.args if a.positional][:1] == ["symbol"]]
+    if not with_symbol:
+        pytest.skip("no command takes a symbol yet")
+    path = with_symbol[0].path
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the symbol cache fills in a background thread
+        term.send(f"{path} ZZ\t")
+        try:
+            term.wait_for(lambda text: "ZZTOP" in term.prompt_line(), timeout=1.5)
+            break
+        except AssertionError:
+            term.control("c")
+            term.wait_prompt()
+    assert "ZZTOP" in term.prompt_line()
+    term.control("c")
+
+
+def test_ctrl_c_on_an_empty_line_does_not_exit(terminal) -> None:
+    term = terminal()
+    term.control("c")
+    term.control("c")
+    term.line("help time")
+    term.wait_for("time days")
+    assert term.child.isalive()
+
+
+def test_unknown_command_suggests_and_does_not_run(terminal) -> None:
+    term = terminal()
+    term.line("tme sesion 2024-11-29")
+    term.wait_for("unknown command 'tme sesion' — did you mean 'time session'?")
+    assert "early close" not in term.text
+    term.wait_prompt()
+
+
+def test_history_survives_a_restart_and_exit_leaves(terminal) -> None:
+    first = terminal()
+    first.line("time session 2024-11-29")
+    first.wait_for("early close")
+    first.wait_prompt()
+    first.line("exit")
+    assert first.wait_exit() == 0
+    second = terminal()
+    second.control("p")  # previous history entries: `exit`, then the command
+    second.wait_for(lambda text: second.prompt_line().startswith(f"{PROMPT} exit"))
+    second.control("p")
+    second.wait_for(lambda text: second.prompt_line().startswith(f"{PROMPT} time session 2024-11-29"))
+    second.control("c")
+    second.line("history 5")
+    second.wait_for(lambda text: "history 5" in text and "exit" in text and second.prompt_line().rstrip() == PROMPT)
+    second.control("d")
+    assert second.wait_exit() == 0
+
+
+def test_ctrl_r_searches_history(terminal) -> None:
+    first = terminal()
+    first.line("time holidays 2025")
+    first.wait_for("Thanksgiving")
+    first.line("quit")
+    first.wait_exit()
+    second = terminal()
+    second.control("r")
+    second.send("holid")
+    second.wait_for("time holidays 2025")
+    second.send("\r")  # accept the match
+    second.send("\r")  # run it
+    second.wait_for("Thanksgiving")
+    second.wait_prompt()
+    second.control("d")
+    assert second.wait_exit() == 0
