@@ -51,17 +51,21 @@ class RiskLimits:
         self.trading = trading
 
     def check(self, *, symbol: str, quantity: float, price: float, before: float, after: float,
-              lowest: float, commission: float, holding: Collection[str], buying_power: float) -> str | None:
+              commission: float, holding: Collection[str], buying_power: float,
+              lowest: float | None = None) -> str | None:
         """Check an order of `quantity` shares valued at `price` each.
 
         Args:
             before, after: the symbol's signed position, counting open orders, without and with this one.
-            lowest: the position if this order and every open sell filled but no open buy did.
+            lowest: the position if this order and every open sell filled but no open buy did
+                (open buys may never fill, so this decides whether a sell could go short);
+                defaults to `after`.
             commission: what the order would pay, reserved with its value.
             holding: symbols with a position or open orders, not counting this order.
             buying_power: what is left to open positions with (see `SimulatedBroker.buying_power`).
         """
         t = self.trading
+        lowest = after if lowest is None else lowest
         if not t.allow_short and lowest < -EPSILON:
             return (f"rejected: short selling is not allowed ({symbol} could go to {lowest:g} shares; "
                     f"set trading_config.allow_short to allow it)")

@@ -346,7 +346,7 @@ class SimulatedBroker:
         if self.trading.max_buying_power is not None:
             cap = min(cap, self.trading.max_buying_power)
         gross = math.fsum(abs(p.quantity) * self._mark_of(p) for p in list(self._positions.values()))
-        return max(0.0, cap - gross - math.fsum(self._reserved.values()))
+        return max(0.0, cap - gross - math.fsum(list(self._reserved.values())))
 
     def position(self, symbol: str) -> PositionSnapshot:
         """The position in `symbol` (quantity 0 if none was ever held)."""
