@@ -31,7 +31,7 @@ from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopOrderRequest
 
-from mismartera.config.settings import AlpacaSettings
+from mismartera.config.settings import AlpacaSettings, mask_secret
 from mismartera.errors import ConfigError, ExternalServiceError, NotFound, UsageError, WaitTimeout
 
 log = logging.getLogger(__name__)
@@ -388,3 +388,25 @@ class AlpacaTrading:
 def new_client_order_id() -> str:
     """A fresh id Alpaca stores with the order (at most 128 characters), so a retry can find it."""
     return "mm-" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """What `alpaca status` shows: which keys and endpoint are in use, and what Alpaca says."""
+
+    api_key: str           # masked
+    secret_key: str        # masked
+    base_url: str
+    paper: bool
+    account: BrokerAccount
+    clock: MarketClock
+
+
+def check_connection(settings: AlpacaSettings, *, paper: bool = True, policy: RetryPolicy | None = None,
+                     sleep: Callable[[float], None] = time.sleep) -> ConnectionReport:
+    """Ask Alpaca for the account and the clock with the configured keys (raises the one-line
+    error: missing keys, rejected key, unreachable server, timeout)."""
+    trading = AlpacaTrading(settings, paper=paper, policy=policy or RetryPolicy(timeout=5.0, attempts=2), sleep=sleep)
+    account = trading.account()
+    return ConnectionReport(mask_secret(settings.api_key), mask_secret(settings.secret_key), trading.base_url, paper,
+                            account, trading.clock())
