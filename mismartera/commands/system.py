@@ -42,38 +42,41 @@ def status_result(status: Any) -> Group:
     return Group(parts, data=status)
 
 
+# Summary keys shown in the report, in order: (key, label, format).
+REPORT_FIELDS = (
+    ("initial_cash", "Initial cash", "money"), ("final_equity", "Final equity", "money"),
+    ("total_return_pct", "Total return", "pct"), ("max_drawdown_pct", "Max drawdown", "pct"),
+    ("sharpe", "Sharpe (daily, annualised)", None), ("trades", "Trades (round trips)", "int"),
+    ("win_rate_pct", "Win rate", "pct"), ("exposure_pct", "Exposure", "pct"),
+    ("total_commission", "Commission", "money"), ("bars_total", "Bars replayed", "int"),
+    ("days", "Trading days", "int"), ("run_seconds", "Run time (s)", None),
+)
+
+
 def report_result(info: Any, days: list[Any]) -> Group:
-    """A run's metrics (scalars of the stored summary), its per-symbol P&L and its equity curve."""
+    """A run's metrics, its per-symbol P&L and its equity curve."""
     summary = dict(info.summary or {})
-    fields: list[tuple[str, Any]] = [("Run", info.id), ("Session", info.session_name), ("State", info.state),
-                                     ("Started", info.started_at), ("Ended", info.ended_at)]
+    fields: list[tuple[str, Any]] = [("Run", info.id), ("Session", info.session_name), ("State", info.state)]
+    if days:
+        fields.append(("Period", f"{days[0].day.isoformat()} to {days[-1].day.isoformat()}"))
     formats: dict[str, str] = {}
-    tables: list[Any] = []
-    for key, value in summary.items():
-        label = key.replace("_", " ").capitalize()
-        if isinstance(value, dict):
-            rows = [(k, *(v.values() if isinstance(v, dict) else (v,))) for k, v in value.items()]
-            if not rows:
-                continue
-            first = next(iter(value.values()))
-            names = list(first.keys()) if isinstance(first, dict) else ["value"]
-            columns = (Column("Name", "name"), *(Column(n.replace("_", " ").capitalize(), n,
-                                                         "money" if "pnl" in n or key.endswith("pnl") else None)
-                                                  for n in names))
-            tables.append(Table(label, columns, rows))
-        elif isinstance(value, list):
-            continue
-        else:
-            fields.append((label, value))
-            if any(word in key for word in ("pnl", "equity", "cash", "commission")):
-                formats[label] = "money"
-            elif key.endswith(("pct", "return", "drawdown", "rate", "exposure")):
-                formats[label] = "pct" if "pct" in key else ""
-    chart = Chart(f"Equity, run {info.id}", [(d.day.isoformat(), d.equity) for d in days], "equity")
+    for key, label, fmt in REPORT_FIELDS:
+        if key in summary:
+            fields.append((label, summary[key]))
+            if fmt:
+                formats[label] = fmt
+    for label, message in (summary.get("strategy_errors") or {}).items():
+        fields.append((f"Strategy {label}", f"disabled: {message}"))
+    parts: list[Any] = [Record("Backtest report", fields, formats=formats)]
+    per_symbol = summary.get("per_symbol_pnl") or {}
+    if per_symbol:
+        parts.append(Table("P&L by symbol", (Column("Symbol", "symbol"), Column("P&L", "pnl", "money")),
+                           sorted(per_symbol.items())))
+    parts.append(Chart(f"Equity, run {info.id}", [(d.day.isoformat(), d.equity) for d in days], "equity"))
     data = {"run": {"id": info.id, "session_name": info.session_name, "state": info.state,
                     "started_at": info.started_at, "ended_at": info.ended_at},
             "summary": summary, "equity": [{"day": d.day, "equity": d.equity} for d in days]}
-    return Group([Record("Backtest report", fields, formats=formats), *tables, chart], data=data)
+    return Group(parts, data=data)
 
 
 @command(GROUP, "start", help="Start a session from a session-config file",

@@ -28,6 +28,7 @@ from typing import Any
 
 from mismartera.bars import Bar
 from mismartera.data.derived import DerivedBuilder
+from mismartera.errors import MismarteraError
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
@@ -44,7 +45,7 @@ HEARTBEAT_EVERY = 1.0     # seconds between runs-row heartbeats
 CHECK_MASK = 1023         # look at the wall clock every 1024 bars
 
 
-class StrategyStop(Exception):
+class StrategyStop(MismarteraError):
     """A strategy configured with `on_error: stop` raised; the session fails with its message."""
 
 
@@ -91,6 +92,7 @@ class Coordinator(Worker):
         self.bars_in_market = 0
         self.day_bars = 0
         self.day_position = 0
+        self.day_live = 0
         self.account: AccountView | None = None
         self.open_orders = 0
         self.finished = False
@@ -271,6 +273,7 @@ class Coordinator(Worker):
         events.sort(key=lambda event: (event[0], event[1]))
 
         self.day, self.day_index, self.day_bars, self.day_position = session.day, index + 1, len(events), 0
+        self.day_live = 0
         self._fills_today = 0
         self.data.start_day()
         self.data.new_session()
@@ -305,9 +308,8 @@ class Coordinator(Worker):
                     return False
                 clock_end = end
                 clock_set(_utc(end))
-                if not done & CHECK_MASK:
-                    self.day_position = done
-                    self._periodic(force=False)
+                if speed > 0:  # paced: cheap to keep the live count exact
+                    self.day_position = self.day_live = done
             symbol = symbols[position]
             _, open_, high, low, close, volume = row[:6]
             fills = process_bar(symbol, ts, open_, high, low, close)
@@ -334,7 +336,7 @@ class Coordinator(Worker):
                         self._strategy_failed(slot, "on_bar", exc, bar)
             done += 1
             if not done & CHECK_MASK:
-                self.day_position = done
+                self.day_position = self.day_live = done
                 self._periodic(force=False)
         self._count(done, in_market)
         for position, symbol in enumerate(symbols):
@@ -349,6 +351,12 @@ class Coordinator(Worker):
         self.bars_done += done
         self.bars_in_market += in_market
         self.day_position = done
+        self.day_live = 0
+
+    @property
+    def bars_seen(self) -> int:
+        """Bars replayed so far, including the day in progress (for status)."""
+        return self.bars_done + self.day_live
 
     def _derived_bar(self, symbol: str, interval: str, row: tuple, rows: dict[tuple[str, str], list[tuple]]) -> None:
         rows[(symbol, interval)].append(row)

@@ -406,7 +406,8 @@ class SystemManager:
         if coordinator is None or cfg is None:
             return SystemStatus(self.state, message=self.message, error=self.error, error_worker=self.error_worker)
         elapsed = coordinator.run_seconds if not coordinator.is_alive() else time.monotonic() - coordinator.started
-        rate = coordinator.bars_done / elapsed if elapsed > 0 else 0.0
+        bars = coordinator.bars_seen
+        rate = bars / elapsed if elapsed > 0 else 0.0
         live = self.state in (SystemState.RUNNING, SystemState.PAUSED, SystemState.STARTING)
         extra: dict[str, Any] = {"speed": cfg.backtest_config.speed_multiplier if cfg.backtest_config else None,
                                  "symbols": cfg.symbols}
@@ -419,7 +420,7 @@ class SystemManager:
         return SystemStatus(
             state=self.state, mode=cfg.mode, session_name=cfg.session_name, run_id=self.run_id,
             clock=coordinator.clock.now(), day=coordinator.day, day_index=coordinator.day_index,
-            days_total=len(coordinator.sessions), progress=coordinator.progress, bars_done=coordinator.bars_done,
+            days_total=len(coordinator.sessions), progress=coordinator.progress, bars_done=bars,
             bars_per_second=rate, account=coordinator.account, open_orders=coordinator.open_orders,
             recent_orders=tuple(self.recorder.recent_orders) if self.recorder else (),
             recent_fills=tuple(self.recorder.recent_fills) if self.recorder else (),
