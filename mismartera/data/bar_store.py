@@ -7,8 +7,9 @@ objects are built on either path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -27,6 +28,12 @@ class SeriesSummary:
     first_ts: int
     last_ts: int
     rows: int
+
+
+def _insert_sql(dialect: str) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    values = ", ".join([mark] * 10)
+    return f"INSERT INTO bars (symbol, interval, {', '.join(COLUMNS)}) VALUES ({values})"
 
 
 def _upsert_sql(dialect: str) -> str:
@@ -56,23 +63,32 @@ class BarStore:
         With `conn`, the caller's transaction is used (so a whole file is one transaction);
         otherwise one transaction covers all the rows.
         """
+        return self._write(self._upsert_sql, symbol, interval, rows, conn)
+
+    def insert(self, symbol: str, interval: str, rows: Iterable[Sequence], conn: Connection | None = None) -> int:
+        """Plain insert, for callers that know none of the rows exist yet (about a third faster than
+        `upsert` on SQLite); a row that does exist raises the database's IntegrityError."""
+        return self._write(_insert_sql, symbol, interval, rows, conn)
+
+    def _upsert_sql(self, dialect: str) -> str:
+        if self._sql is None:
+            self._sql = _upsert_sql(dialect)
+        return self._sql
+
+    def _write(self, sql_for: Callable[[str], str], symbol: str, interval: str, rows: Iterable[Sequence],
+               conn: Connection | None) -> int:
         if conn is None:
             with self.db.begin() as own:
-                return self.upsert(symbol, interval, rows, own)
-        if self._sql is None:
-            self._sql = _upsert_sql(conn.dialect.name)
+                return self._write(sql_for, symbol, interval, rows, own)
+        sql = sql_for(conn.dialect.name)
         sent = 0
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append((symbol, interval, *row))
-            if len(batch) >= BATCH_SIZE:
-                conn.exec_driver_sql(self._sql, batch)
-                sent += len(batch)
-                batch = []
-        if batch:
-            conn.exec_driver_sql(self._sql, batch)
+        source = iter(rows)
+        while True:
+            batch = [(symbol, interval, *row) for row in islice(source, BATCH_SIZE)]
+            if not batch:
+                return sent
+            conn.exec_driver_sql(sql, batch)
             sent += len(batch)
-        return sent
 
     def delete(self, symbol: str, interval: str | None = None, start_ts: int | None = None,
                end_ts: int | None = None, conn: Connection | None = None) -> int:
@@ -133,14 +149,18 @@ class BarStore:
             row = conn.execute(statement).first()
         return tuple(row) if row is not None else None
 
-    def count(self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None) -> int:
+    def count(self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None,
+              conn: Connection | None = None) -> int:
+        """Rows of one series, optionally in [start_ts, end_ts); with `conn`, inside the caller's transaction."""
         statement = select(func.count()).select_from(bars).where(bars.c.symbol == symbol, bars.c.interval == interval)
         if start_ts is not None:
             statement = statement.where(bars.c.ts >= start_ts)
         if end_ts is not None:
             statement = statement.where(bars.c.ts < end_ts)
-        with self.db.connect() as conn:
+        if conn is not None:
             return conn.execute(statement).scalar_one()
+        with self.db.connect() as own:
+            return own.execute(statement).scalar_one()
 
     def series(self, symbol: str | None = None) -> list[SeriesSummary]:
         """Each stored (symbol, interval) with its first and last bar and row count."""
