@@ -111,7 +111,7 @@ def account_panel(account: AccountView | None, open_orders: int) -> Panel:
     parts: list[RenderableType] = [fields]
     if account.positions:
         positions = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
-        for name in ("symbol", "qty", "avg", "last", "unreal."):
+        for name in ("symbol", "qty", "avg", "last", "P&L"):
             positions.add_column(name, justify="left" if name == "symbol" else "right", no_wrap=True)
         for p in account.positions:
             positions.add_row(p.symbol, f"{p.quantity:g}", f"{p.average_price:,.2f}",
@@ -125,19 +125,25 @@ def account_panel(account: AccountView | None, open_orders: int) -> Panel:
 def orders_panel(orders: tuple[OrderView, ...], fills: tuple[FillView, ...], limit: int = 6) -> Panel:
     """The last orders and fills, newest first."""
     order_table = Table(title="orders", title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
-    for name in ("time", "id", "symbol", "side", "qty", "type", "status"):
-        order_table.add_column(name, no_wrap=True, justify="right" if name in ("id", "qty") else "left")
+    order_table.add_column("time", no_wrap=True)
+    order_table.add_column("id", no_wrap=True, justify="right")
+    order_table.add_column("order", no_wrap=True)
+    order_table.add_column("status", overflow="ellipsis", no_wrap=True)
     for order in sorted(orders, key=lambda o: o.created_at, reverse=True)[:limit]:
         style = "red" if order.status == "rejected" else ("green" if order.status == "filled" else "")
-        order_table.add_row(_et(order.created_at, "%m-%d %H:%M"), str(order.id), order.symbol, order.side,
-                            f"{order.quantity:g}", order.order_type,
+        price = order.limit_price or order.stop_price
+        what = f"{order.side} {order.quantity:g} {order.symbol} {order.order_type}"
+        what += f" {price:,.2f}" if price else ""
+        order_table.add_row(_et(order.created_at, "%H:%M"), str(order.id), what,
                             Text(order.status + (f" ({order.reason})" if order.reason else ""), style=style))
     fill_table = Table(title="fills", title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
-    for name in ("time", "order", "symbol", "side", "qty", "price", "comm."):
-        fill_table.add_column(name, no_wrap=True, justify="left" if name in ("time", "symbol", "side") else "right")
+    fill_table.add_column("time", no_wrap=True)
+    fill_table.add_column("order", no_wrap=True, justify="right")
+    fill_table.add_column("fill", no_wrap=True)
+    fill_table.add_column("comm.", no_wrap=True, justify="right")
     for fill in sorted(fills, key=lambda f: f.filled_at, reverse=True)[:limit]:
-        fill_table.add_row(_et(fill.filled_at, "%m-%d %H:%M"), str(fill.order_id), fill.symbol, fill.side,
-                           f"{fill.quantity:g}", f"{fill.price:,.2f}", f"{fill.commission:,.2f}")
+        what = f"{fill.side} {fill.quantity:g} {fill.symbol} @ {fill.price:,.2f}"
+        fill_table.add_row(_et(fill.filled_at, "%H:%M"), str(fill.order_id), what, f"{fill.commission:,.2f}")
     parts: list[RenderableType] = [order_table if orders else Text("no orders yet", style="dim"),
                                    fill_table if fills else Text("no fills yet", style="dim")]
     return Panel(Group(*parts), title="orders and fills", title_align="left", box=box.ROUNDED)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from mismartera.commands.results import Chart, Column, Group, Message, Record, Table
+from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
@@ -156,6 +156,10 @@ def render(console: Console, result: Any, *, as_json: bool = False) -> None:
         console.print(_record(result))
     elif isinstance(result, Chart):
         console.print(_chart(result, console.width))
+    elif isinstance(result, Watch):
+        from mismartera.cli.dashboard import dashboard
+
+        console.print(dashboard(result.status()))
     elif hasattr(result, "__rich__") or hasattr(result, "__rich_console__"):
         console.print(result)
     else:

@@ -42,5 +42,5 @@ def stop_running_session(rt: Runtime, timeout: float = STOP_TIMEOUT) -> int:
         failure = describe_error(exc, debug=rt.debug, log_file=str(rt.ctx.settings.log_file))
         print_failure(rt.err, failure, exc=exc, debug=rt.debug)
         return int(failure.code)
-    rt.out.print(Text("session stopped: " + summary_line(rt.ctx.system.status())), soft_wrap=True)
+    rt.out.print(Text("session " + summary_line(rt.ctx.system.status())), soft_wrap=True)
     return int(ExitCode.OK)

@@ -1,0 +1,123 @@
+"""Tab completion from the registry: names, options, and values (choices, symbols, configs, dates)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from mismartera.cli.completer import CompletionData, ShellCompleter, Snapshot, load_from_store
+from mismartera.commands import load_all
+from mismartera.commands.registry import Arg, Command, Option, Registry
+
+
+def complete(completer: ShellCompleter, text: str) -> list[str]:
+    """The word under the cursor after applying each completion."""
+    event = CompleteEvent(completion_requested=True)
+    applied = [text[:len(text) + c.start_position] + c.text
+               for c in completer.get_completions(Document(text, len(text)), event)]
+    return [line.split(" ")[-1] for line in applied]
+
+
+def private_registry() -> Registry:
+    registry = Registry()
+    registry.add_group("data", "bars")
+    registry.add_group("", "general")
+    noop = lambda ctx, **kw: None  # noqa: E731
+    registry.add(Command("data", "show", "show bars", noop, json=True,
+                         args=(Arg("symbol", "a symbol", complete="symbol"),
+                               Option("interval", "bar interval", complete="interval", default="1m"),
+                               Option("start", "first day", type=date),
+                               Option("side", "side", choices=("buy", "sell")),
+                               Option("raw", "no formatting", type=bool))))
+    registry.add(Command("data", "import-file", "import", noop, args=(Arg("file", "csv", complete="file"),)))
+    registry.add(Command("data", "run", "run a config", noop, args=(Arg("config", "cfg", complete="config"),)))
+    registry.add(Command("", "help", "help", noop, args=(Arg("topic", "t", multiple=True, complete="command"),)))
+    return registry
+
+
+def test_first_word_offers_groups_and_general_commands() -> None:
+    completer = ShellCompleter(load_all())
+    assert complete(completer, "sys") == ["system"]
+    assert "time" in complete(completer, "") and "help" in complete(completer, "")
+    assert set(complete(completer, "q")) == {"quit"}
+
+
+def test_commands_of_a_group() -> None:
+    completer = ShellCompleter(load_all())
+    assert complete(completer, "time se") == ["session"]
+    assert set(complete(completer, "system st")) >= {"start", "stop", "status"}
+
+
+def test_options_not_yet_used_and_json() -> None:
+    completer = ShellCompleter(private_registry())
+    assert complete(completer, "data show AAPL --") == ["--interval", "--start", "--side", "--raw", "--json"]
+    assert complete(completer, "data show AAPL --raw --r") == []
+    assert complete(completer, "data show AAPL --json --j") == []
+
+
+def test_values_by_kind() -> None:
+    data = CompletionData()
+    data.current = Snapshot(("AAPL", "AMD", "MSFT"), date(2024, 11, 25), date(2024, 11, 29))
+    completer = ShellCompleter(private_registry(), data, today=lambda: date(2024, 12, 4))
+    assert complete(completer, "data show a") == ["AAPL", "AMD"]
+    assert complete(completer, "data show AAPL --interval 1") == ["1m", "15m", "1h", "1d"]
+    assert complete(completer, "data show AAPL --side S") == ["sell"]
+    days = complete(completer, "data show AAPL --start 2024-11")
+    assert days[:2] == ["2024-11-29", "2024-11-25"] and "2024-11-30" not in days  # weekends left out
+    assert complete(completer, "data show AAPL --start 2024-12-0")[0] == "2024-12-04"
+    # after an option's value, the next positional is completed again
+    assert complete(completer, "data show --interval 5m M") == ["MSFT"]
+
+
+def test_config_files_then_paths(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "example.json").write_text("{}")
+    (folder / "notes.txt").write_text("")
+    completer = ShellCompleter(private_registry(), config_dirs=[folder])
+    assert complete(completer, "data run ") == [str(folder / "example.json")]
+    (tmp_path / "bars.csv").write_text("")
+    assert complete(completer, f"data import-file {tmp_path}/ba") == [f"{tmp_path}/bars.csv"]
+
+
+def test_help_topics() -> None:
+    completer = ShellCompleter(private_registry())
+    assert complete(completer, "help d") == ["data"]
+    assert complete(completer, "help data im") == ["import-file"]
+
+
+def test_refresh_runs_in_a_named_background_thread_and_survives_errors() -> None:
+    calls: list[str] = []
+
+    def load() -> Snapshot:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return Snapshot(("SPY",))
+
+    data = CompletionData(load)
+    data.start(interval=60)
+    data.request()  # the first load fails; the requested second one fills the cache
+    deadline = time.monotonic() + 5
+    while data.current.symbols != ("SPY",) and time.monotonic() < deadline:
+        data.request()
+        time.sleep(0.02)
+    data.stop()
+    assert data.current.symbols == ("SPY",)
+    assert set(calls) == {"completion-refresh"}
+
+
+def test_load_from_store_reads_symbols_and_the_stored_range(database) -> None:
+    from mismartera.data.bar_store import BarStore
+
+    store = BarStore(database)
+    store.upsert("MSFT", "1m", [(1732545000, 1, 1, 1, 1, 1, 1, 1)])
+    store.upsert("AAPL", "1m", [(1732890600, 1, 1, 1, 1, 1, 1, 1)])
+    snapshot = load_from_store(lambda: store)()
+    assert snapshot.symbols == ("AAPL", "MSFT")
+    assert (snapshot.first_day, snapshot.last_day) == (date(2024, 11, 25), date(2024, 11, 29))
