@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Option, command, group
 from mismartera.commands.results import Column, Record, Table
@@ -12,12 +14,10 @@ ORDER_STATUSES = ("open", "new", "filled", "cancelled", "expired", "rejected")
 RUN = Option("run", "a stored run's id (default: the live session, else the last run)", type=int, complete="run",
              metavar="RUN_ID")
 
-ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"), Column("Side", "side"),
-                 Column("Qty", "quantity", "qty"), Column("Type", "order_type"),
-                 Column("Limit", "limit_price", "price"),
-                 Column("Stop", "stop_price", "price"), Column("TIF", "time_in_force"), Column("Status", "status"),
-                 Column("Filled", "filled_quantity", "qty"), Column("Avg price", "average_fill_price", "price"),
-                 Column("Created", "created_at"), Column("Strategy", "strategy"), Column("Reason", "reason"))
+ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"),
+                 Column("Side", "side"), Column("Qty", "quantity", "qty"), Column("Type", "order_type"),
+                 Column("Price", "price", "price"), Column("Status", "status"),
+                 Column("Fill price", "average_fill_price", "price"), Column("Note", "note"))
 
 
 @command(GROUP, "balance", help="Cash, equity, buying power and P&L", args=(RUN,), json=True,
@@ -53,10 +53,11 @@ def positions(ctx: AppContext, run: int | None = None) -> Table:
          examples=("account orders", "account orders --status open", "account orders --status rejected --json"))
 def orders(ctx: AppContext, status: str | None = None, run: int | None = None) -> Table:
     run_id, views = ctx.system.orders(status, run)
-    rows = [(o.id, o.symbol, o.side, o.quantity, o.order_type, o.limit_price, o.stop_price, o.time_in_force,
-             o.status, o.filled_quantity, o.average_fill_price, o.created_at, o.strategy, o.reason) for o in views]
+    rows = [(o.id, o.symbol, o.side, o.quantity, o.order_type,
+             o.limit_price if o.limit_price is not None else o.stop_price, f"{o.status} {o.time_in_force}",
+             o.average_fill_price, o.reason or o.strategy) for o in views]
     return Table(f"Orders (run {run_id})" + (f", {status}" if status else ""), ORDER_COLUMNS, rows,
-                 caption=f"{len(rows)} order(s)")
+                 data=[asdict(o) for o in views], caption=f"{len(rows)} order(s)")
 
 
 @command(GROUP, "fills", help="Fills with price and commission", args=(RUN,), json=True,
