@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
+from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
@@ -156,6 +156,8 @@ def render(console: Console, result: Any, *, as_json: bool = False) -> None:
         console.print(_record(result))
     elif isinstance(result, Chart):
         console.print(_chart(result, console.width))
+    elif isinstance(result, RawText):
+        console.out(result.text, highlight=False, end="")
     elif isinstance(result, Watch):
         from mismartera.cli.dashboard import dashboard
 

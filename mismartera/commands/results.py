@@ -136,4 +136,15 @@ class ShowHistory:
     limit: int = 20
 
 
-Result = Table | Record | Message | Chart | Group | Watch | RunScript | ClearScreen | ExitShell | ShowHistory | None
+@dataclass(frozen=True)
+class RawText:
+    """Text for machines (e.g. CSV on stdout), written exactly as is: no wrapping, styling or markup."""
+
+    text: str
+
+    def to_json(self) -> Any:
+        return {"text": self.text}
+
+
+Result = (Table | Record | Message | Chart | Group | Watch | RunScript | ClearScreen | ExitShell | ShowHistory | RawText
+          | None)
