@@ -210,3 +210,17 @@ def test_dropped_socket_end_to_end_every_minute_once_in_order() -> None:
     assert [b.close for b in seen if b.symbol == "AAPL"] == [100, 101, 102, 103, 104]
     # minutes 2-3 came from REST; minute 4 from whichever of REST or the stream came first
     assert feed.backfilled >= 4 and feed.delivered == 10 and stream.reconnects == 1
+
+
+def test_rest_backfill_through_alpaca_py_against_the_fake_data_api() -> None:
+    from fake_alpaca.server import API_KEY, SECRET_KEY, FakeAlpaca
+
+    from mismartera.integrations.alpaca.live_feed import rest_backfill
+
+    with FakeAlpaca(page_size=2) as server:
+        server.add_bars("MSFT", [(T0 + 60 * m, 400.0 + m, 401.0 + m, 399.0 + m, 400.5 + m, 10.0, 3, 400.2 + m)
+                                 for m in range(6)])
+        fetch = rest_backfill(AlpacaSettings(api_key=API_KEY, secret_key=SECRET_KEY, data_url=server.url))
+        got = fetch("MSFT", T0 + 60, T0 + 240)
+    assert [(b.ts - T0) // 60 for b in got] == [1, 2, 3, 4]
+    assert got[0] == Bar("MSFT", T0 + 60, 401.0, 402.0, 400.0, 401.5, 10.0, trade_count=3, vwap=401.2)

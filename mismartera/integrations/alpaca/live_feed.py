@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from mismartera.bars import Bar
+from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import MismarteraError, UsageError
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,18 @@ class LiveBarFeed:
                     and symbol not in self._pending.get(minute, {}):
                 self._pending.setdefault(minute, {})[symbol] = bar
                 self.backfilled += 1
+
+
+def rest_backfill(settings: AlpacaSettings, feed: str = "iex", timeout: float = 10.0) -> Backfill:
+    """A `Backfill` that asks Alpaca's historical API (`historical.fetch_bars`, all pages, retried)."""
+    from mismartera.integrations.alpaca.historical import fetch_bars
+
+    def fetch(symbol: str, first: int, last: int) -> list[Bar]:
+        rows = fetch_bars(settings, [symbol], datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC),
+                          "1m", feed, timeout=timeout)
+        return [Bar.from_row(symbol, row) for row in rows.get(symbol, [])]
+
+    return fetch
 
 
 def _clock_text(ts: int) -> str:
