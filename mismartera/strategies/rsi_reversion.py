@@ -31,11 +31,12 @@ class RsiReversion(Strategy):
         self._quantity = float(self.params["quantity"])
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        rsi = self._rsi[bar.symbol]
-        if not rsi.ready or ctx.open_orders(bar.symbol):
+        value = self._rsi[bar.symbol].value
+        if value is None:
             return
         held = ctx.position(bar.symbol)
-        if held == 0 and rsi.value < self._low:
-            ctx.buy(bar.symbol, self._quantity)
-        elif held > 0 and rsi.value > self._high:
+        if held == 0 and value < self._low:
+            if not ctx.open_orders(bar.symbol):
+                ctx.buy(bar.symbol, self._quantity)
+        elif held > 0 and value > self._high and not ctx.open_orders(bar.symbol):
             ctx.sell(bar.symbol, held)

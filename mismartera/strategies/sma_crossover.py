@@ -35,14 +35,15 @@ class SmaCrossover(Strategy):
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         symbol = bar.symbol
         fast, slow = self._fast[symbol], self._slow[symbol]
-        if not (fast.ready and slow.ready):
-            return
-        if ctx.open_orders(symbol):
-            return
         f, s = fast.value, slow.value
+        if f is None or s is None:   # not warm yet
+            return
         tolerance = TOLERANCE * max(abs(s), 1.0)
         held = ctx.position(symbol)
+        # Decide first, then look at open orders only when there is something to do (the check
+        # copies the broker's orders, and most bars decide nothing).
         if held == 0 and f > s + tolerance:
-            ctx.buy(symbol, self._quantity)
-        elif held > 0 and f < s - tolerance:
+            if not ctx.open_orders(symbol):
+                ctx.buy(symbol, self._quantity)
+        elif held > 0 and f < s - tolerance and not ctx.open_orders(symbol):
             ctx.sell(symbol, held)

@@ -53,7 +53,6 @@ class RunRecorder:
         self.daily: list[tuple[date, float]] = []
         self.recent_orders: deque[OrderView] = deque(maxlen=RECENT)
         self.recent_fills: deque[FillView] = deque(maxlen=RECENT)
-        self.orders_seen: dict[int, OrderView] = {}
 
     # ------------------------------------------------------------------ the runs row
     def open_run(self, session_name: str, mode: str, config: dict[str, Any], started_at: datetime,
@@ -78,7 +77,6 @@ class RunRecorder:
         now = WALL.now()
         for order in changed:
             view = order_view(order)
-            self.orders_seen[order.id] = view
             self.recent_orders.append(view)
             self._orders[order.id] = {
                 "run_id": self.run_id, "client_order_id": f"run{self.run_id}-{order.client_order_id}",
