@@ -150,8 +150,7 @@ class FakeBrokerage:
             return Reply(fault.status, {"code": fault.status * 100000, "message": fault.message}, extra)
         if (headers.get("apca-api-key-id"), headers.get("apca-api-secret-key")) not in self.valid_keys:
             return Reply(401, {"code": 40110000, "message": "request is not authorized"})
-        with self._lock:
-            reply = self._route(method, path, query, json.loads(body) if body else None)
+        reply = self.answer(method, path, query, json.loads(body) if body else None)
         if fault is not None:
             # the server did the work; the answer is what gets lost (the case a retry must survive)
             self._release.wait(fault.hang)
@@ -165,6 +164,11 @@ class FakeBrokerage:
                     self._faults.remove(fault)
                 return fault
         return None
+
+    def answer(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
+        """The trading routes alone (no key check, no faults): what a host server delegates to."""
+        with self._lock:
+            return self._route(method, path, query, body)
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
         if (method, path) == ("GET", "/v2/account"):

@@ -163,3 +163,25 @@ def test_bad_requests_are_refused_before_any_call() -> None:
         trading.submit("AAPL", "buy", 1, "trailing")
     with pytest.raises(UsageError, match="unknown order status filter"):
         trading.orders("pending")
+
+
+def test_trading_routes_on_the_shared_fake_server() -> None:
+    from fake_alpaca.server import API_KEY, SECRET_KEY, FakeAlpaca
+    from fake_alpaca.trading_routes import attach
+
+    with FakeAlpaca() as server:
+        brokerage = attach(server, FakeBrokerage(cash=5_000.0, auto_fill=False))
+        brokerage.prices["AAPL"] = 50.0
+        sleeps: list[float] = []
+        trading = AlpacaTrading(AlpacaSettings(api_key=API_KEY, secret_key=SECRET_KEY, base_url=server.url),
+                                policy=QUICK, sleep=sleeps.append)
+        server.fail(429, retry_after=1.5)
+        assert trading.account().cash == 5_000.0
+        assert sleeps == [1.5]
+        order = trading.submit("AAPL", "buy", 4)
+        brokerage.fill(order.id)
+        assert [(p.symbol, p.qty) for p in trading.positions()] == [("AAPL", 4.0)]
+        assert trading.order_by_client_id(order.client_order_id).status == "filled"
+        wrong = AlpacaTrading(AlpacaSettings(api_key=API_KEY, secret_key="nope", base_url=server.url), policy=QUICK)
+        with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the API key \(HTTP 403"):
+            wrong.clock()
