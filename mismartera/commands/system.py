@@ -106,7 +106,7 @@ def start(ctx: AppContext, config: str | None = None, speed: float | None = None
 @command(GROUP, "pause", help="Pause the session: the clock freezes within one bar", examples=("system pause",))
 def pause(ctx: AppContext) -> Message:
     status = ctx.system.pause()
-    return Message(f"paused at {status.clock:%Y-%m-%d %H:%M} UTC (run {status.run_id})", "ok",
+    return Message(f"paused at {ctx.time.to_exchange(status.clock):%Y-%m-%d %H:%M %Z} (run {status.run_id})", "ok",
                    data={"state": status.state.value, "clock": status.clock})
 
 

@@ -465,7 +465,9 @@ class SystemManager:
         order = coordinator.call(lambda: order_view(ctx.order(symbol, side, quantity, limit=limit, stop=stop,
                                                               tif=tif)))
         if order.status == "rejected":
-            raise MismarteraError(f"order {order.id} rejected: {order.reason}")
+            reason = order.reason or "rejected"
+            raise MismarteraError(f"order {order.id} " + (reason if reason.startswith("rejected") else
+                                                          f"rejected: {reason}"))
         return order
 
     def cancel_order(self, order_id: int) -> OrderView:
