@@ -18,6 +18,7 @@ import atexit
 import logging
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,15 @@ log = logging.getLogger("mismartera.system")
 STOP_TIMEOUT = 10.0
 WAIT_STEP = 0.1
 _WALL = WallClock()
+_MANAGERS: weakref.WeakSet[SystemManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_sessions_at_exit() -> None:
+    """A process that ends with a session still running (one-shot `system start`) stops it cleanly,
+    so its runs row says stopped instead of running forever."""
+    for manager in list(_MANAGERS):
+        manager._at_exit()
 
 
 class SystemManager:
@@ -63,7 +73,7 @@ class SystemManager:
         self.data: SessionData | None = None
         self._wall_clock = None
         self._finalizing = False
-        atexit.register(self._at_exit)
+        _MANAGERS.add(self)
 
     # ------------------------------------------------------------------ transitions
     def _move(self, trigger: Trigger) -> SystemState:

@@ -203,3 +203,22 @@ def test_session_data_readers_never_see_half_written_bars() -> None:
         data.bars("AAB")
     with pytest.raises(Exception, match=r"interval '5m' is not a stream of this session"):
         data.bars("AAA", "5m")
+
+
+def test_a_run_is_stored_on_each_database(db_url: str, tmp_path: Path) -> None:
+    ctx = AppContext(load_settings({"MISMARTERA_HOME": str(tmp_path / "home"), "MISMARTERA_DB_URL": db_url}))
+    try:
+        seed_demo(ctx.bars, ctx.time, SYMBOLS, _days("2024-11-29", "2024-11-29")[0], 1, 6)
+        status = ctx.system.run(config("2024-11-29", "2024-11-29",
+                                       [{"name": "sma_crossover", "params": {"fast": 3, "slow": 8, "quantity": 5}}],
+                                       streams=("1m", "15m")))
+        history = ctx.system.history()
+        run = history.run(status.run_id)
+        assert run.state == "finished" and run.summary["days"] == 1 and run.started_at.tzinfo is not None
+        orders_stored = history.orders(status.run_id)
+        fills_stored = history.fills(status.run_id)
+        assert fills_stored and {f.order_id for f in fills_stored} <= {o.id for o in orders_stored}
+        assert [d.day.isoformat() for d in history.daily(status.run_id)] == ["2024-11-29"]
+        assert ctx.bars.count("AAPL", "15m") == 14
+    finally:
+        ctx.close()

@@ -90,6 +90,19 @@ def test_start_pause_resume_stop_each_within_two_seconds(app: AppContext) -> Non
     assert run.state == "stopped" and run.summary is not None and run.summary["finished"] is False
 
 
+def test_speed_paces_the_clock_at_n_times_real_time(app: AppContext) -> None:
+    system = app.system
+    began = time.monotonic()
+    system.start(config(speed=3000))   # 50 simulated minutes per real second
+    wait_for(lambda: system.status().bars_done > 0)
+    time.sleep(0.6)
+    elapsed = time.monotonic() - began
+    status = system.status()
+    minutes = (status.clock - app.time.session(START).open).total_seconds() / 60
+    system.stop()
+    assert 0.4 * 50 * elapsed <= minutes <= 50 * elapsed + 2
+
+
 def test_stop_from_paused_and_a_finished_run(app: AppContext) -> None:
     system = app.system
     system.start(config(speed=1200))
