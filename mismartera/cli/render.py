@@ -36,6 +36,8 @@ def format_value(value: Any, fmt: str | None = None) -> str:
             return local.strftime("%H:%M %Z")
         if fmt == "date":
             return local.strftime("%Y-%m-%d")
+        if fmt == "minute":
+            return local.strftime("%Y-%m-%d %H:%M")
         return local.strftime("%Y-%m-%d %H:%M:%S %Z")
     if isinstance(value, date):
         return value.isoformat()

@@ -8,11 +8,12 @@ so export → delete → import gives identical bars.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from mismartera.data.bar_store import BarStore
+from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.errors import DataError, NotFound
 
 HEADER = "timestamp,open,high,low,close,volume,trade_count,vwap\n"
@@ -27,6 +28,15 @@ def _number(value: float | int | None) -> str:
     return repr(value)
 
 
+def csv_lines(rows: Iterable[BarRow], tz: ZoneInfo = EXCHANGE_TZ) -> Iterator[str]:
+    """The CSV text of bar rows, header first, one line at a time (each ending in a newline)."""
+    yield HEADER
+    for ts, o, h, low, c, v, n, w in rows:
+        stamp = datetime.fromtimestamp(ts, tz).isoformat()
+        vwap = "" if w is None else repr(w)
+        yield f"{stamp},{o!r},{h!r},{low!r},{c!r},{_number(v)},{_number(n)},{vwap}\n"
+
+
 def export_csv(store: BarStore, symbol: str, interval: str, start_ts: int, end_ts: int, path: Path,
                tz: ZoneInfo = EXCHANGE_TZ) -> int:
     """Write `symbol`'s bars with start_ts <= ts < end_ts to `path` (replaced whole). Returns the row count."""
@@ -38,11 +48,7 @@ def export_csv(store: BarStore, symbol: str, interval: str, start_ts: int, end_t
     temporary = path.with_name(path.name + ".partial")
     try:
         with temporary.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(HEADER)
-            for ts, o, h, low, c, v, n, w in rows:
-                stamp = datetime.fromtimestamp(ts, tz).isoformat()
-                vwap = "" if w is None else repr(w)
-                handle.write(f"{stamp},{o!r},{h!r},{low!r},{c!r},{_number(v)},{_number(n)},{vwap}\n")
+            handle.writelines(csv_lines(rows, tz))
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)

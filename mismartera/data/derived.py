@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from mismartera.errors import UsageError
-from mismartera.timekeeping.calendar import TradingSession
+from mismartera.data.bar_store import BarRow, BarStore
+from mismartera.errors import NotFound, UsageError
+from mismartera.timekeeping.calendar import TimeManager, TradingSession
 
 DERIVED_SECONDS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600}
 TARGETS = (*DERIVED_SECONDS, "1d")
 
-BarRow = tuple  # (ts, open, high, low, close, volume, trade_count, vwap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +140,40 @@ def aggregate(rows: Sequence[BarRow], to: str, session: TradingSession) -> list[
         out.extend(builder.add(row))
     out.extend(builder.flush())
     return out
+
+
+@dataclass(frozen=True)
+class DerivedSummary:
+    symbol: str
+    to: str
+    days: int
+    source_bars: int
+    bars: int
+    incomplete: int
+
+
+def store_derived(store: BarStore, tm: TimeManager, symbol: str, start: date, end: date, to: str) -> DerivedSummary:
+    """Build `to` bars from the stored 1-minute bars of each trading day in [start, end] and upsert them.
+
+    Incomplete windows are stored too (they are what the data holds); the summary counts them.
+    """
+    check_target(to)
+    if end < start:
+        raise UsageError(f"end {end.isoformat()} is before start {start.isoformat()}")
+    sessions = tm.sessions(start, end)
+    if not sessions:
+        raise UsageError(f"no trading days between {start.isoformat()} and {end.isoformat()}")
+    minute_bars = store.read(symbol, "1m", int(sessions[0].open.timestamp()), int(sessions[-1].close.timestamp()))
+    if not minute_bars:
+        raise NotFound(f"no {symbol} 1m bars between {start.isoformat()} and {end.isoformat()} to build {to} bars from")
+    derived: list[DerivedBar] = []
+    index = 0
+    for session in sessions:
+        close_ts = int(session.close.timestamp())
+        begin = index
+        while index < len(minute_bars) and minute_bars[index][0] < close_ts:
+            index += 1
+        derived.extend(aggregate(minute_bars[begin:index], to, session))
+    store.upsert(symbol, to, [bar.row for bar in derived])
+    return DerivedSummary(symbol, to, len(sessions), len(minute_bars), len(derived),
+                          sum(1 for bar in derived if not bar.complete))
