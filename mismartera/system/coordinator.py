@@ -19,16 +19,18 @@ released at `speed`× real time, measured from an anchor that is reset after a p
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from typing import Any
 
 from mismartera.bars import Bar
 from mismartera.data.derived import DerivedBuilder
-from mismartera.errors import MismarteraError
+from mismartera.errors import MismarteraError, StateError, WaitTimeout
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
@@ -118,11 +120,28 @@ class Coordinator(Worker):
         self._interrupt = True
 
     def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Run `fn` on the coordinator's thread between bars and return its result (manual orders)."""
+        """Run `fn` on the coordinator's thread between bars and return its result (manual orders).
+
+        Raises StateError when the session ends before the request ran, WaitTimeout when the
+        coordinator does not get to it within `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
         future: Future = Future()
-        self.inbox.put((fn, future), timeout=timeout)
+        try:
+            self.inbox.put((fn, future), timeout=timeout)
+        except queue.Full:
+            raise WaitTimeout(f"the session did not take the request within {timeout:g}s (too many pending)") from None
         self._interrupt = True
-        return future.result(timeout=timeout)
+        while True:
+            try:
+                return future.result(timeout=TICK)
+            except FutureTimeout:
+                if not self.is_alive() and not future.done():
+                    future.cancel()
+                    raise StateError("the session ended before the request ran") from None
+                if time.monotonic() > deadline:
+                    future.cancel()
+                    raise WaitTimeout(f"the session did not answer within {timeout:g}s") from None
 
     def _serve_inbox(self) -> None:
         while True:
