@@ -215,6 +215,7 @@ class SystemManager:
             for worker in self.workers:
                 worker.pause()
             self.message = "paused"
+        self._record_state("paused")
         return self.status()
 
     def resume(self) -> SystemStatus:
@@ -223,7 +224,15 @@ class SystemManager:
             for worker in self.workers:
                 worker.resume()
             self.message = "replaying"
+        self._record_state("running")
         return self.status()
+
+    def _record_state(self, state: str) -> None:
+        if self.recorder is not None:
+            try:
+                self.recorder.update_run(state=state)
+            except Exception:
+                log.exception("could not record state %s of run %s", state, self.run_id)
 
     # ------------------------------------------------------------------ stop
     def stop(self, timeout: float = STOP_TIMEOUT) -> SystemStatus:

@@ -41,6 +41,7 @@ class RunInfo:
     error: str | None
     summary: dict[str, Any] | None
     config: dict[str, Any]
+    heartbeat_at: datetime | None = None
 
     @property
     def initial_cash(self) -> float:
@@ -77,7 +78,7 @@ class RunHistory:
         return RunInfo(row["id"], row["session_name"], row["mode"], row["state"], _aware(row["started_at"]),
                        _aware(row["ended_at"]), row["progress"], row["days_done"], row["days_total"],
                        _aware(row["sim_time"]), row["error"],
-                       row["summary"], row["config"] or {})
+                       row["summary"], row["config"] or {}, _aware(row["heartbeat_at"]))
 
     def orders(self, run_id: int, status: str | None = None) -> list[OrderView]:
         statement = select(orders).where(orders.c.run_id == run_id).order_by(orders.c.id)

@@ -79,6 +79,8 @@ def test_start_pause_resume_stop_each_within_two_seconds(app: AppContext) -> Non
     assert later.state is SystemState.PAUSED
     assert later.clock == frozen.clock and later.bars_done == frozen.bars_done
     assert {w.name: w.state for w in later.workers}["coordinator"] == "paused"
+    row = system.history().run(later.run_id)
+    assert row.state == "paused" and row.heartbeat_at is not None and row.progress < 1.0
     timed(system.resume)
     wait_for(lambda: system.status().bars_done > later.bars_done)
     assert app.time.clock.simulated  # `time now` follows the session clock while it runs
