@@ -94,15 +94,15 @@ def test_start_pause_resume_stop_each_within_two_seconds(app: AppContext) -> Non
 
 def test_speed_paces_the_clock_at_n_times_real_time(app: AppContext) -> None:
     system = app.system
-    began = time.monotonic()
     system.start(config(speed=3000))   # 50 simulated minutes per real second
     wait_for(lambda: system.status().bars_done > 0)
-    time.sleep(0.6)
-    elapsed = time.monotonic() - began
-    status = system.status()
-    minutes = (status.clock - app.time.session(START).open).total_seconds() / 60
+    first_wall, first_clock = time.monotonic(), system.status().clock
+    time.sleep(0.8)
+    elapsed = time.monotonic() - first_wall
+    minutes = (system.status().clock - first_clock).total_seconds() / 60
     system.stop()
-    assert 0.4 * 50 * elapsed <= minutes <= 50 * elapsed + 2
+    assert minutes <= 50 * elapsed + 1          # never ahead of the pace
+    assert minutes >= 0.3 * 50 * elapsed        # and not far behind it (slack for a loaded machine)
 
 
 def test_stop_from_paused_and_a_finished_run(app: AppContext) -> None:
