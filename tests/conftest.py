@@ -97,6 +97,26 @@ def cli_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def example_bars(cli_home: Path) -> Path:
+    """Demo 1-minute bars for config/example_session.json (AAPL, MSFT, 2024-11-25..29) in cli_home's
+    database, written through the same seeding code as `mismartera demo`. Returns cli_home."""
+    from datetime import date
+
+    from mismartera.data.bar_store import BarStore
+    from mismartera.data.database import Database
+    from mismartera.data.demo import seed_demo
+    from mismartera.timekeeping.calendar import TimeManager
+
+    (cli_home / "data").mkdir(parents=True, exist_ok=True)
+    db = Database(f"sqlite:///{cli_home / 'data' / 'mismartera.db'}")
+    try:
+        seed_demo(BarStore(db), TimeManager(), ["AAPL", "MSFT"], date(2024, 11, 25), 4, 7)
+    finally:
+        db.dispose()
+    return cli_home
+
+
+@pytest.fixture
 def run_cli(cli_home: Path):
     """Run the real `mismartera` program in a subprocess with a private home; returns CliResult."""
 

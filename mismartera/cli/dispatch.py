@@ -50,7 +50,10 @@ def print_failure(err: Console, failure: Failure, *, prefix: str = "Error: ", ex
                   debug: bool = False) -> None:
     if debug and exc is not None and not isinstance(exc, (MismarteraError, KeyboardInterrupt)):
         err.print(Text("".join(traceback.format_exception(exc)), style="dim"))
-    lines = failure.message.splitlines() or [""]
+    from mismartera.cli import runtime
+
+    mask = runtime.current().redactor.mask if runtime.installed() else (lambda text: text)
+    lines = mask(failure.message).splitlines() or [""]
     err.print(Text(prefix + lines[0], style="bold red"), soft_wrap=True)
     for line in lines[1:]:
         err.print(Text("  " + line, style="red"), soft_wrap=True)

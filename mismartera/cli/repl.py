@@ -91,6 +91,7 @@ def run_repl(rt: runtime.Runtime) -> int:
             text = line.strip()
             if not text:
                 continue
+            _mask_typed_line(rt, line)
             run_line(rt, registry, text)
             data.request()
             if runtime.terminated():
@@ -119,6 +120,16 @@ def run_line(rt: runtime.Runtime, registry: Registry, text: str) -> int:
     except KeyboardInterrupt:  # landed between the handler and its error reporting
         print_failure(rt.err, describe_error(KeyboardInterrupt()))
         return int(ExitCode.INTERRUPTED)
+
+
+def _mask_typed_line(rt: runtime.Runtime, line: str) -> None:
+    """Redraw the line just entered with its secrets masked, so a typed key does not stay on screen."""
+    masked = rt.redactor.mask(line)
+    if masked == line or not rt.out.is_terminal:
+        return
+    rows = max(1, -(-(len(PROMPT) + len(line)) // max(1, rt.out.width)))
+    sys.stdout.write(f"\x1b[{rows}F\x1b[J{PROMPT}{masked}\n")
+    sys.stdout.flush()
 
 
 def _width() -> int | None:

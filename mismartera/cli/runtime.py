@@ -54,6 +54,10 @@ def install(runtime: Runtime) -> Runtime:
     return runtime
 
 
+def installed() -> bool:
+    return _current is not None
+
+
 def current() -> Runtime:
     if _current is None:
         raise RuntimeError("mismartera.cli.runtime.install() was not called")

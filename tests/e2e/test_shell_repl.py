@@ -216,3 +216,109 @@ def test_ctrl_r_searches_history(terminal) -> None:
     second.wait_prompt()
     second.control("d")
     assert second.wait_exit() == 0
+
+
+def test_running_session_in_the_toolbar_then_exit_asks_and_stops_it(terminal, example_bars: Path) -> None:
+    term = terminal()
+    term.line("system start config/example_session.json --speed 60")
+    term.wait_for("session example started")
+    term.wait_for(lambda text: text.splitlines()[-1].lstrip().startswith("running")
+                  or any(line.lstrip().startswith("running  backtest example") for line in text.splitlines()))
+    assert "day 1/4" in term.text
+    term.line("exit")
+    term.wait_for("A session 'example' is running. Stop it and leave? [y/N]")
+    term.line("n")
+    term.wait_for("the session keeps running")
+    term.wait_prompt()
+    term.line("quit")
+    term.wait_for(lambda text: text.count("Stop it and leave?") == 2)
+    term.line("y")
+    assert term.wait_exit() == 0
+    assert "session stopped │ backtest example" in term.text
+
+
+def test_watch_shows_panels_and_q_restores_the_terminal(terminal, example_bars: Path) -> None:
+    term = terminal()
+    term.line("system start config/example_session.json --speed 60")
+    term.wait_for("session example started")
+    term.wait_prompt()
+    term.line("system watch")
+    term.wait_for(lambda text: all(name in text for name in ("coordinator", "upkeep", "prefetch", "account",
+                                                             "orders and fills", "q, Esc or Ctrl-C")))
+    assert term.screen.cursor.hidden
+    term.send("q")
+    term.wait_prompt()
+    assert not term.screen.cursor.hidden
+    assert "╭─ coordinator" not in term.text and "q, Esc or Ctrl-C" not in term.text  # no leftover frame
+    term.line("time session 2024-11-29")  # the prompt still works
+    term.wait_for("early close")
+    term.wait_prompt()
+    term.line("system watch")  # Esc leaves too
+    term.wait_for("q, Esc or Ctrl-C")
+    term.send("\x1b")
+    term.wait_prompt()
+    term.line("system watch")  # and Ctrl-C, without leaving the shell
+    term.wait_for("q, Esc or Ctrl-C")
+    term.control("c")
+    term.wait_prompt()
+    assert term.child.isalive() and not term.screen.cursor.hidden
+    term.line("system stop")
+    term.wait_for("stopped (run")
+
+
+def test_watch_keeps_the_final_frame_when_the_session_ends(terminal, example_bars: Path) -> None:
+    term = terminal(rows=40)
+    term.line("system start config/example_session.json --speed 30000")
+    term.wait_for("session example started")
+    term.wait_prompt()
+    term.line("system watch")
+    term.wait_for("'system report' shows the results", timeout=60)
+    term.wait_prompt()
+    assert "╭─ coordinator" in term.text and "day 4/4" in term.text
+    assert "q, Esc or Ctrl-C" not in term.text
+
+
+def test_ctrl_c_interrupts_a_blocking_command_without_leaving(terminal, example_bars: Path) -> None:
+    term = terminal()
+    term.line("system start config/example_session.json --speed 60")
+    term.wait_for("session example started")
+    term.wait_prompt()
+    term.line("system wait")
+    time.sleep(1.0)
+    term.control("c")
+    term.wait_for("Error: interrupted")
+    term.wait_prompt()
+    term.line("system status")
+    term.wait_for("Open orders")
+    term.wait_prompt()
+    term.line("system stop")
+    term.wait_for("stopped (run")
+
+
+def test_secrets_stay_out_of_the_history_file_and_the_screen(terminal, cli_home: Path) -> None:
+    key = "PKSHELLKEY4242"
+    term = terminal(env={"ALPACA_API_KEY": key, "ALPACA_SECRET_KEY": "shellsecret77"})
+    term.line(f"log-level {key}")
+    term.wait_for("is not one of")
+    term.wait_prompt()
+    term.line("time session 2024-11-29 --secret-key=shellsecret77")
+    term.wait_for("unknown option")
+    term.wait_prompt()
+    term.line("quit")
+    assert term.wait_exit() == 0
+    history = (cli_home / "state" / "history").read_text()
+    assert "log-level ***" in history and "--secret-key=***" in history
+    # what is on the screen (the typed lines are redrawn masked), in the history file and in the log
+    shown = term.text + history + (cli_home / "state" / "mismartera.log").read_text()
+    assert "system@mismartera> log-level ***" in term.text
+    assert key not in shown and "shellsecret77" not in shown
+
+
+def test_sigterm_leaves_the_shell_and_stops_the_session(terminal, example_bars: Path) -> None:
+    term = terminal()
+    term.line("system start config/example_session.json --speed 60")
+    term.wait_for("session example started")
+    term.wait_prompt()
+    term.child.kill(15)
+    assert term.wait_exit() == 130
+    assert "session stopped" in term.text
