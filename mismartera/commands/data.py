@@ -17,6 +17,22 @@ GROUP = group("data", "Market data: import (CSV, Alpaca, demo), derive, inspect,
 INTERVALS = tuple(INTERVAL_SECONDS)
 DERIVED = ("5m", "15m", "30m", "1h", "1d")
 
+# The first line is the summary `help` lists; the rest shows in `--help`.
+IMPORT_FILE_HELP = """Import bars of one symbol from a CSV file (checked row by row, one transaction)
+
+Layouts: Date,Time,Open,High,Low,Close,Volume (date YYYY-MM-DD or MM/DD/YYYY, time HH:MM[:SS]),
+or timestamp,open,high,low,close,volume[,trade_count,vwap] (ISO 8601, with or without an offset).
+A bad row is reported by line (the first 20, then a count) and skipped; --strict imports nothing
+then. Re-importing a file changes nothing; bars outside regular hours are kept and counted."""
+IMPORT_API_HELP = """Import bars from Alpaca's market-data API (dates inclusive, all pages)
+
+Needs ALPACA_API_KEY and ALPACA_SECRET_KEY; ALPACA_DATA_URL overrides the endpoint. Nothing is
+written unless every symbol returned bars; importing again changes nothing."""
+AGGREGATE_HELP = """Build and store 5m/15m/30m/1h/1d bars from stored 1-minute bars
+
+Windows start at the session open; the last one of a day is cut at the close (early closes
+included). A window with missing minutes is built from what exists and counted as incomplete."""
+
 
 def _utc(ts: int | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
@@ -44,7 +60,7 @@ def _progress(ctx: AppContext, description: str, total: float | None, unit: str)
 
 
 # ---------------------------------------------------------------------------------------------- imports
-@command(GROUP, "import-file", help="Import bars of one symbol from a CSV file (checked row by row, one transaction)",
+@command(GROUP, "import-file", help=IMPORT_FILE_HELP,
          args=(Arg("path", "the CSV file", complete="file", metavar="PATH"),
                Arg("symbol", "the symbol the bars belong to", complete="symbol", metavar="SYMBOL"),
                Option("interval", "bar length of the file", choices=INTERVALS, default="1m", complete="interval"),
@@ -52,9 +68,7 @@ def _progress(ctx: AppContext, description: str, total: float | None, unit: str)
                Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
          json=True,
          examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"),
-         description="Layouts: Date,Time,Open,High,Low,Close,Volume (date YYYY-MM-DD or MM/DD/YYYY, time "
-                     "HH:MM[:SS]) or timestamp,open,high,low,close,volume[,trade_count,vwap] (ISO 8601). "
-                     "Re-importing a file changes nothing; bars outside regular hours are kept and counted.")
+)
 def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = "America/New_York",
                 strict: bool = False) -> Group:
     from mismartera.data.csv_import import import_file as run_import
@@ -91,7 +105,7 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
         "seconds": round(summary.seconds, 3)})
 
 
-@command(GROUP, "import-api", help="Import bars from Alpaca's market-data API (dates inclusive, all pages)",
+@command(GROUP, "import-api", help=IMPORT_API_HELP,
          args=(Arg("symbols", "comma-separated symbols, e.g. AAPL,MSFT", complete="symbol", metavar="SYMBOLS"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
@@ -100,8 +114,7 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
                Option("feed", "Alpaca data feed", choices=("iex", "sip"), default="iex")),
          json=True, examples=("data import-api AAPL,MSFT 2024-11-01 2024-11-29",
                               "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"),
-         description="Needs ALPACA_API_KEY and ALPACA_SECRET_KEY; ALPACA_DATA_URL overrides the endpoint. "
-                     "Nothing is written unless every symbol returned bars.")
+)
 def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: str = "1m",
                feed: str = "iex") -> Table:
     from mismartera.data.ranges import parse_symbols
@@ -146,16 +159,14 @@ def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date 
 
 
 # ---------------------------------------------------------------------------------------------- derived, quality
-@command(GROUP, "aggregate", help="Build and store 5m/15m/30m/1h/1d bars from stored 1-minute bars",
+@command(GROUP, "aggregate", help=AGGREGATE_HELP,
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("to", "the derived bar length", choices=DERIVED, default="5m", complete="interval")),
          json=True, examples=("data aggregate AAPL 2024-11-01 2024-11-29 --to 5m",
                               "data aggregate SPY 2024-11-01 2024-11-29 --to 1d"),
-         description="Windows start at the session open; the last one of a day is cut at the close "
-                     "(early closes included). Windows with missing minutes are built from what exists "
-                     "and counted as incomplete.")
+)
 def aggregate(ctx: AppContext, symbol: str, start: date, end: date, to: str = "5m") -> Record:
     from mismartera.data.derived import store_derived
 

@@ -58,13 +58,14 @@ class HttpPolicy:
     Args:
         timeout: seconds one HTTP request may take (connect and each read).
         attempts: tries in all for a request answered 429/5xx or refused a connection.
-        backoff: first wait between tries (doubled each time) when there is no Retry-After.
+        backoff: urllib3's backoff factor when there is no Retry-After: the second retry waits
+            2 × backoff, the third 4 × backoff (the first retry is immediate).
         max_wait: cap on any one wait, Retry-After included.
     """
 
     timeout: float = 10.0
     attempts: int = 4
-    backoff: float = 0.5
+    backoff: float = 0.25
     max_wait: float = 30.0
 
 
