@@ -68,6 +68,8 @@ class LiveCoordinator(Coordinator):
 
     def loop(self) -> None:
         try:
+            if self.stream.state == "starting":   # started here so a failed start leaves no thread
+                self.stream.start()
             self.started = time.monotonic()
             self._publish_state()
             history = self.prefetch.wait_history(lambda: self.stopping)
@@ -186,3 +188,130 @@ class LiveCoordinator(Coordinator):
     def _periodic(self, force: bool) -> None:
         self._sync_held()
         super()._periodic(force)
+
+
+# ---------------------------------------------------------------------- building a live session
+
+def check_live_config(cfg: Any) -> Any:
+    """What `system start` refuses in a live config, beyond the config model's own checks."""
+    from mismartera.errors import ConfigError
+
+    if cfg.api_config.data_api != "alpaca":
+        raise ConfigError(f"{cfg.session_name}: mode live needs api_config.data_api 'alpaca' (live bars come from "
+                          f"Alpaca's stream; found '{cfg.api_config.data_api}')")
+    return cfg
+
+
+def live_session_day(tm: Any, now: datetime) -> TradingSession:
+    """Today's session if it has not closed yet, else the next trading day's."""
+    day = tm.to_exchange(now).date()
+    session = tm.session(day)
+    if session is None or now >= session.close:
+        session = tm.session(tm.next_trading_day(day))
+    return session
+
+
+def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
+    """`SystemManager.start` for `mode: live`: the Alpaca broker (or the simulated one), the trailing
+    history from Alpaca's REST API into the store, the stream, and the workers — prefetch (history
+    only), upkeep, `LiveCoordinator`. Mirrors `SystemManager._build_and_start` for backtests."""
+    from mismartera.execution.simulated import SimulatedBroker
+    from mismartera.indicators import make_indicator
+    from mismartera.integrations.alpaca.historical import import_bars
+    from mismartera.integrations.alpaca.live_feed import LiveBarFeed, rest_backfill
+    from mismartera.integrations.alpaca.stream import AlpacaBarStream
+    from mismartera.strategies.loader import load_strategy
+    from mismartera.system.prefetch import Prefetch
+    from mismartera.system.recorder import RunRecorder
+    from mismartera.system.session_data import SessionData
+    from mismartera.system.state import SystemState, Trigger
+    from mismartera.system.strategy_host import EngineContext, StrategySlot
+    from mismartera.system.upkeep import Upkeep
+
+    app = manager.app
+    settings = app.settings.alpaca
+    clock = clock or LiveClock()
+    tm = app.time
+    session = live_session_day(tm, clock.now())
+    symbols = cfg.symbols
+    store = app.bars
+    history_cfg = cfg.session_data_config.historical
+    history = []
+    if history_cfg.trailing_days:
+        first = tm.previous_trading_day(session.day, history_cfg.trailing_days)
+        last = tm.previous_trading_day(session.day)
+        history = tm.sessions(first, last)
+        for interval in history_cfg.intervals:
+            import_bars(store, settings, symbols, first, last, interval)
+
+    slots_spec = []
+    for index, entry in enumerate(cfg.strategies):
+        chosen = entry.symbols or symbols
+        unknown = [s for s in chosen if s not in symbols]
+        if unknown:
+            from mismartera.errors import ConfigError
+
+            raise ConfigError(f"strategies[{index}].symbols: {', '.join(unknown)} not in "
+                              f"session_data_config.symbols ({', '.join(symbols)})")
+        slots_spec.append((load_strategy(entry.name, entry.path, entry.params, list(chosen), entry.label),
+                           list(chosen), entry.on_error))
+
+    trade_api = cfg.api_config.trade_api
+    if trade_api == "simulated":
+        broker: Any = SimulatedBroker(cfg.trading_config, clock)
+        closers: tuple[Callable[[], Any], ...] = ()
+    else:
+        from mismartera.execution.alpaca_broker import AlpacaBroker
+
+        broker = AlpacaBroker(cfg.trading_config, clock, settings, paper=trade_api == "alpaca_paper").start()
+        closers = (broker.stop,)
+    try:
+        stream = AlpacaBarStream(settings, symbols)
+        backfill = rest_backfill(settings)
+        open_ts, close_ts = int(session.open.timestamp()), int(session.close.timestamp())
+
+        def make_feed(start_ts: int) -> LiveBarFeed:
+            return LiveBarFeed(stream, symbols, backfill, lambda: clock.now().timestamp(), start_ts=start_ts,
+                               is_trading_minute=lambda ts: open_ts <= ts < close_ts)
+
+        data = SessionData(symbols, cfg.session_data_config.streams, keep_days=max(1, history_cfg.trailing_days),
+                           make_indicator=make_indicator)
+        held: dict[str, float] = {}
+        slots = []
+        labels: dict[str, int] = {}
+        for strategy, chosen, on_error in slots_spec:
+            label = strategy.label
+            labels[label] = labels.get(label, 0) + 1
+            if labels[label] > 1:
+                label = f"{label}#{labels[label]}"
+            slots.append(StrategySlot(strategy, EngineContext(label, chosen, data, broker, clock, held), chosen,
+                                      on_error))
+        recorder = RunRecorder(app.db)
+        manager.started_at = clock.now()
+        manager.ended_at = None
+        run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), manager.started_at, 1)
+        prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=manager._worker_failed)
+        upkeep = Upkeep(store, store_derived=True, on_failure=manager._worker_failed)
+        coordinator = LiveCoordinator(
+            stream=stream, make_feed=make_feed, closers=(stream.stop, *closers), sessions=[session],
+            symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
+            upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
+            speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
+            on_failure=manager._worker_failed, on_finished=manager._coordinator_done)
+    except BaseException:
+        for close in closers:
+            close()
+        raise
+    with manager._lock:
+        manager.config, manager.run_id, manager.recorder, manager.data = cfg, run_id, recorder, data
+        manager.coordinator = coordinator
+        manager.workers = [prefetch, upkeep, coordinator]
+        manager._finalizing = False
+        for worker in manager.workers:
+            worker.start()
+        if manager.state is SystemState.STARTING:
+            manager._move(Trigger.START_COMPLETED)
+            manager.message = "live"
+            recorder.update_run(state="running")
+    log.info("live session %s started: run %s, %s, %d symbol(s), trade api %s", cfg.session_name, run_id,
+             session.day, len(symbols), trade_api)

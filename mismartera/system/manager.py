@@ -109,9 +109,10 @@ class SystemManager:
 
     def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
         cfg = config if isinstance(config, SessionConfig) else load_session_config(config)
-        if cfg.mode != "backtest":
-            raise ConfigError(f"{cfg.session_name}: mode '{cfg.mode}' is not available in this version "
-                              "(expected backtest)")
+        if cfg.mode == "live":
+            from mismartera.system.live import check_live_config
+
+            return check_live_config(cfg)
         if cfg.api_config.trade_api != "simulated":
             raise ConfigError(f"{cfg.session_name}: api_config.trade_api '{cfg.api_config.trade_api}' is not "
                               "available for backtests (expected simulated)")
@@ -129,6 +130,11 @@ class SystemManager:
         from mismartera.strategies.loader import load_strategy
 
         cfg = self._load(config, speed)
+        if cfg.mode == "live":
+            from mismartera.system.live import start_live
+
+            start_live(self, cfg)
+            return
         backtest = cfg.backtest_config
         assert backtest is not None
         tm = self.app.time

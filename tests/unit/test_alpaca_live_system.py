@@ -1,0 +1,140 @@
+"""`system start` of a live config through `SystemManager`, against the fakes (the shared fake
+Alpaca server for REST data and trading, the fake websockets): the session runs and waits for the
+open, stop is quick and leaves no thread, a rejected stream key fails the session with the message."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fake_alpaca.brokerage import FakeBrokerage
+from fake_alpaca.server import API_KEY, SECRET_KEY, FakeAlpaca
+from fake_alpaca.stream_server import FakeDataStream, FakeTradingStream
+from fake_alpaca.trading_routes import attach
+
+from mismartera.commands.context import AppContext
+from mismartera.config.session import parse_session_config
+from mismartera.config.settings import load_settings
+from mismartera.errors import ConfigError, ExternalServiceError
+from mismartera.system.live import live_session_day
+from mismartera.system.manager import SystemManager
+from mismartera.system.state import SystemState
+from mismartera.timekeeping.calendar import TimeManager
+from mismartera.timekeeping.clock import WallClock
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config" / "live_paper.json"
+THREADS = {"mismartera-coordinator", "mismartera-prefetch", "mismartera-upkeep", "alpaca-bar-stream",
+           "alpaca-trade-updates", "alpaca-broker-poll"}
+
+
+@dataclass
+class Fakes:
+    rest: FakeAlpaca
+    data_ws: FakeDataStream
+    trade_ws: FakeTradingStream
+
+    def env(self, home: Path) -> dict[str, str]:
+        return {"MISMARTERA_HOME": str(home), "ALPACA_API_KEY": API_KEY, "ALPACA_SECRET_KEY": SECRET_KEY,
+                "ALPACA_BASE_URL": self.rest.url, "ALPACA_DATA_URL": self.rest.url,
+                "ALPACA_STREAM_URL": self.data_ws.url, "ALPACA_TRADING_STREAM_URL": self.trade_ws.url}
+
+
+@pytest.fixture
+def fakes() -> Iterator[Fakes]:
+    keys = {(API_KEY, SECRET_KEY)}
+    with FakeAlpaca() as rest, FakeDataStream(keys) as data_ws, FakeTradingStream(keys) as trade_ws:
+        attach(rest, FakeBrokerage(cash=50_000.0, stream=trade_ws))
+        yield Fakes(rest, data_ws, trade_ws)
+
+
+def config(**changes: object) -> object:
+    data = json.loads(SAMPLE.read_text())
+    data["session_data_config"]["historical"]["trailing_days"] = 1
+    for key, value in changes.items():
+        if "__" in key:
+            section, name = key.split("__")
+            data[section][name] = value
+        else:
+            data[key] = value
+    return parse_session_config(data, "live.json")
+
+
+def manager_for(env: dict[str, str]) -> SystemManager:
+    return SystemManager(AppContext(load_settings(env)))
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def seed_history(rest: FakeAlpaca) -> None:
+    tm = TimeManager()
+    session = live_session_day(tm, WallClock().now())
+    previous = tm.session(tm.previous_trading_day(session.day))
+    assert previous is not None
+    start = int(previous.open.timestamp())
+    for symbol in ("SPY", "AAPL"):
+        rest.add_bars(symbol, [(start + 60 * m, 100.0, 101.0, 99.0, 100.5, 1000.0, 5, 100.2) for m in range(40)])
+
+
+def test_live_session_starts_waits_and_stops_quickly(fakes: Fakes, tmp_path: Path) -> None:
+    seed_history(fakes.rest)
+    manager = manager_for(fakes.env(tmp_path))
+    status = manager.start(config())
+    try:
+        assert status.state is SystemState.RUNNING and status.mode == "live"
+        coordinator = manager.coordinator
+        assert coordinator is not None
+        assert fakes.data_ws.wait_listening(1, 5) and fakes.trade_ws.wait_listening(1, 5)
+        session = coordinator.sessions[0]
+        if WallClock().now() < session.open:
+            assert wait_until(lambda: coordinator.waiting.startswith("waiting for open "))
+        assert manager.app.bars.count("SPY", "1m") == 40          # the trailing day came from REST
+        assert fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
+        assert manager.status().account is not None and manager.status().account.cash == 50_000.0
+    finally:
+        started = time.monotonic()
+        stopped = manager.stop()
+        took = time.monotonic() - started
+    assert stopped.state is SystemState.STOPPED
+    assert took < 2.0, took
+    assert wait_until(lambda: not {t.name for t in threading.enumerate()} & THREADS, 1)
+
+
+def test_rejected_stream_key_fails_the_session(fakes: Fakes, tmp_path: Path) -> None:
+    fakes.data_ws.valid_keys = {("someone", "else")}
+    manager = manager_for(fakes.env(tmp_path))
+    manager.start(config(session_data_config__historical={"trailing_days": 0}))
+    try:
+        assert wait_until(lambda: manager.state is SystemState.FAILED, 5), manager.status()
+        assert manager.error == "Alpaca rejected the API key"
+        assert manager.error_worker == "coordinator"
+    finally:
+        manager.stop()
+    assert wait_until(lambda: not {t.name for t in threading.enumerate()} & THREADS, 2)
+
+
+def test_rejected_trading_key_refuses_to_start(fakes: Fakes, tmp_path: Path) -> None:
+    env = {**fakes.env(tmp_path), "ALPACA_SECRET_KEY": "wrong"}
+    manager = manager_for(env)
+    with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the API key"):
+        manager.start(config(session_data_config__historical={"trailing_days": 0}))
+    assert manager.state is SystemState.STOPPED
+
+
+def test_live_needs_alpaca_data(tmp_path: Path) -> None:
+    manager = manager_for({"MISMARTERA_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match=r"mode live needs api_config\.data_api 'alpaca'"):
+        manager.start(config(api_config={"data_api": "database", "trade_api": "alpaca_paper"}))
+    with pytest.raises(ConfigError, match="set ALPACA_API_KEY and ALPACA_SECRET_KEY"):
+        manager.start(config(session_data_config__historical={"trailing_days": 0}))
