@@ -102,6 +102,17 @@ def test_live_session_starts_waits_and_stops_quickly(fakes: Fakes, tmp_path: Pat
         assert manager.app.bars.count("SPY", "1m") == 40          # the trailing day came from REST
         assert fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
         assert manager.status().account is not None and manager.status().account.cash == 50_000.0
+        # a manual order goes to the paper account and its fill comes back over trade updates
+        brokerage = fakes.rest.state["brokerage"]
+        brokerage.prices["SPY"] = 100.0
+        coordinator.call(lambda: coordinator.broker.mark("SPY", 100.0))
+        placed = manager.submit_order("SPY", "buy", 3)
+        assert placed.status in ("new", "filled")
+        assert wait_until(lambda: [o.status for o in manager.orders()[1]] == ["filled"])
+        assert wait_until(lambda: manager.status().account.cash == 49_700.0)
+        assert [(p.symbol, p.quantity) for p in manager.status().account.positions] == [("SPY", 3.0)]
+        assert manager.pause().state is SystemState.PAUSED
+        assert manager.resume().state is SystemState.RUNNING
     finally:
         started = time.monotonic()
         stopped = manager.stop()
