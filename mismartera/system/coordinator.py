@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 from mismartera.bars import Bar
@@ -289,7 +290,7 @@ class Coordinator(Worker):
         for position, symbol in enumerate(symbols):
             rows = day_bars.get(symbol, ())
             events.extend([(row[0], position, row) for row in rows])
-        events.sort(key=lambda event: (event[0], event[1]))
+        events.sort(key=itemgetter(0, 1))   # time order; ties in config symbol order
 
         self.day, self.day_index, self.day_bars, self.day_position = session.day, index + 1, len(events), 0
         self.day_live = 0

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mismartera.bars import Bar
+from mismartera.errors import UsageError
+from mismartera.suggest import suffix
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,7 @@ class SessionData:
         found = self._indicators.get(key)
         if found is None:
             if self._make is None:
-                raise RuntimeError("SessionData has no indicator factory")
+                raise UsageError("this session has no indicator factory (SessionData built without one)")
             found = self._make(kind, **params)
             for bar in self._series[(symbol, interval)]:
                 found.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
@@ -121,9 +123,6 @@ class SessionData:
 
     def _check(self, symbol: str, interval: str) -> None:
         if (symbol, interval) not in self._series:
-            from mismartera.errors import UsageError
-            from mismartera.suggest import suffix
-
             if symbol not in self.symbols:
                 raise UsageError(f"symbol {symbol!r} is not in this session{suffix(symbol, self.symbols)} "
                                  f"(session symbols: {', '.join(self.symbols)})")
