@@ -80,25 +80,29 @@ def report_result(info: Any, days: list[Any]) -> Group:
 
 
 @command(GROUP, "start", help="Start a session from a session-config file",
-         args=(Arg("config", f"session-config JSON file (default {DEFAULT_CONFIG})", required=False,
+         args=(Arg("path", f"session-config JSON file (default {DEFAULT_CONFIG})", required=False,
                    complete="config", metavar="CONFIG"),
+               Option("config", "the session-config file, as an option (instead of CONFIG)", complete="config",
+                      metavar="FILE"),
                Option("speed", "replay speed: 0 = as fast as possible, N = N× real time", type=float),
                Option("wait", "run to the end, showing progress, then print the report", type=bool),
                Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float)),
          json=True,
          examples=("system start config/example_session.json", "system start config/demo.json --speed 60",
-                   "system start config/demo.json --wait --json"))
-def start(ctx: AppContext, config: str | None = None, speed: float | None = None, wait: bool = False,
-          timeout: float | None = None) -> Any:
-    path = Path(config or DEFAULT_CONFIG)
+                   "system start --config config/demo.json --wait --json"))
+def start(ctx: AppContext, path: str | None = None, config: str | None = None, speed: float | None = None,
+          wait: bool = False, timeout: float | None = None) -> Any:
+    if path and config:
+        raise UsageError("give the config file once: as CONFIG or as --config, not both")
+    file = Path(path or config or DEFAULT_CONFIG)
     if timeout is not None and not wait:
         raise UsageError("--timeout needs --wait")
     if not wait:
-        status = ctx.system.start(path, speed)
+        status = ctx.system.start(file, speed)
         return Group([Message(f"session {status.session_name} started (run {status.run_id}, "
                               f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
                      data=status)
-    status = ctx.system.run(path, speed, progress_factory=ctx.progress, timeout=timeout)
+    status = ctx.system.run(file, speed, progress_factory=ctx.progress, timeout=timeout)
     info, days = ctx.system.report(status.run_id)
     return report_result(info, days)
 

@@ -68,8 +68,13 @@ def test_system_start_example_config_wait(run_cli, cli_home: Path, tmp_path: Pat
     assert lines[0].startswith("run_id,day,equity") and len(lines) == 5
     orders = run_cli("account", "orders", "--status", "filled", "--json")
     assert orders.code == 0 and {o["status"] for o in json.loads(orders.out)} == {"filled"}
+    again = run_cli("system", "start", "--config", "config/example_session.json", "--wait", "--json")
+    assert again.code == 0, again
+    report = json.loads(again.out)
+    assert report["run"]["id"] == 2 and report["summary"]["trades"] > 0
+    assert [d["day"] for d in report["equity"]] == ["2024-11-25", "2024-11-26", "2024-11-27", "2024-11-29"]
     missing = run_cli("system", "report", "99")
-    assert missing.code == 1 and "run 99 not found (the latest run is 1)" in missing.err
+    assert missing.code == 1 and "run 99 not found (the latest run is 2)" in missing.err
 
 
 def test_wrong_state_and_bad_config_exit_codes(run_cli, tmp_path: Path) -> None:
