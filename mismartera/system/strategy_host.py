@@ -66,6 +66,10 @@ class EngineContext:
               limit: float | None = None, stop: float | None = None, tif: str = "day") -> Order:
         if tif not in TIFS:
             raise UsageError(f"time in force {tif!r} is not valid (expected day or gtc)")
+        if side not in ("buy", "sell"):
+            raise UsageError(f"side {side!r} is not valid (expected buy or sell)")
+        if order_type not in ("market", "limit", "stop"):
+            raise UsageError(f"order type {order_type!r} is not valid (expected market, limit or stop)")
         kind = OrderType(order_type)
         if limit is not None and kind is OrderType.MARKET:
             kind = OrderType.LIMIT

@@ -222,3 +222,38 @@ def test_a_run_is_stored_on_each_database(db_url: str, tmp_path: Path) -> None:
         assert ctx.bars.count("AAPL", "15m") == 14
     finally:
         ctx.close()
+
+
+ORDERS = '''
+class Orders(Strategy):
+    name = "orders"
+    step = 0
+    def on_bar(self, ctx, bar):
+        if bar.symbol != "AAPL":
+            return
+        self.step += 1
+        if self.step == 1:
+            self.limit = ctx.buy("AAPL", 10, limit=1.0, tif="gtc")
+            self.short = ctx.sell("AAPL", 5)
+            self.cash_then = ctx.cash
+        elif self.step == 2:
+            self.open_then = [o.id for o in ctx.open_orders("AAPL")]
+            ctx.cancel(self.limit.id)
+        elif self.step == 3:
+            ctx.order("AAPL", "buy", 1, order_type="bogus")
+'''
+
+
+def test_strategy_orders_through_the_context(app: AppContext, tmp_path: Path) -> None:
+    seed_demo(app.bars, app.time, SYMBOLS, _days("2024-11-29", "2024-11-29")[0], 1, 8)
+    path = write_strategy(tmp_path, "orders", ORDERS)
+    status = app.system.run(config("2024-11-29", "2024-11-29", [{"path": path}]))
+    slot = app.system.coordinator.slots[0]
+    strategy = slot.strategy
+    assert strategy.limit.status == "new" and strategy.short.status == "rejected"
+    assert strategy.cash_then == 100_000 and strategy.open_then == [strategy.limit.id]
+    assert not slot.enabled and "order type 'bogus' is not valid (expected market, limit or stop)" in slot.error
+    _, stored = app.system.orders(run_id=status.run_id)
+    by_id = {o.id: o for o in stored}
+    assert by_id[strategy.limit.id].status == "cancelled" and by_id[strategy.limit.id].strategy == "orders"
+    assert by_id[strategy.short.id].status == "rejected" and by_id[strategy.short.id].reason
