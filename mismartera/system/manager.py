@@ -246,6 +246,15 @@ class SystemManager:
         if timeout <= 0:
             raise UsageError(f"--timeout {timeout:g} must be > 0 seconds")
         with self._lock:
+            if self.state is SystemState.STOPPING:
+                # Already on its way (the window ended, or another stop): stopping twice is
+                # waiting for the first one.
+                deadline = time.monotonic() + timeout
+                while self.state is SystemState.STOPPING and time.monotonic() < deadline:
+                    self._changed.wait(WAIT_STEP)
+                if self.state is SystemState.STOPPING:
+                    raise WaitTimeout(f"session still stopping after {timeout:g}s (run {self.run_id})")
+                return self.status()
             failed = self.state is SystemState.FAILED
             if not failed:
                 self._move(Trigger.STOP)

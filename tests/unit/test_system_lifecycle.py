@@ -136,6 +136,30 @@ def test_illegal_moves_name_the_state_and_the_legal_moves(app: AppContext) -> No
     system.stop()
 
 
+SLOW_STOP = '''
+import time
+from mismartera.strategies import Strategy
+
+class SlowStop(Strategy):
+    name = "slow_stop"
+    def on_stop(self, ctx):
+        time.sleep(0.5)
+'''
+
+
+def test_stop_while_stopping_waits_for_the_first_stop(app: AppContext, tmp_path: Path) -> None:
+    path = tmp_path / "slow_stop.py"
+    path.write_text(SLOW_STOP)
+    system = app.system
+    system.start(config(speed=1200, strategies=[{"path": str(path)}]))
+    first = threading.Thread(target=system.stop, name="test-first-stop")
+    first.start()
+    wait_for(lambda: system.state is SystemState.STOPPING)
+    assert timed(system.stop, 5.0).state is SystemState.STOPPED
+    first.join(5)
+    assert engine_threads() == []
+
+
 def test_wait_times_out_with_exit_code_5(app: AppContext) -> None:
     system = app.system
     system.start(config(speed=60))
