@@ -54,17 +54,24 @@ class LiveCoordinator(Coordinator):
         stream: the started `AlpacaBarStream` (its `failed`/`error` are watched).
         make_feed: builds the `LiveBarFeed` for the session, given the first minute (bar start).
         closers: called (in order) when the loop ends, e.g. `stream.stop`, `broker.stop`.
+        on_message: told what the session is doing ("waiting for open 09:30 ET", "live"), for status.
         **kwargs: as for `Coordinator` (`sessions` holds the one session; `speed` is ignored).
     """
 
     def __init__(self, *, stream: Any, make_feed: Callable[[int], Any], closers: tuple[Callable[[], Any], ...] = (),
-                 **kwargs: Any) -> None:
+                 on_message: Callable[[str], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stream = stream
         self._make_feed = make_feed
         self._closers = closers
+        self._on_message = on_message
         self.feed: Any = None
         self.waiting = ""
+
+    def _say(self, text: str) -> None:
+        self.beat(0, current=text)
+        if self._on_message is not None:
+            self._on_message(text)
 
     def loop(self) -> None:
         try:
@@ -95,14 +102,17 @@ class LiveCoordinator(Coordinator):
         opens = session.open.astimezone(EXCHANGE_TZ).strftime("%H:%M ET")
         while self.clock.now() < session.open:
             self._check_stream()
-            self.waiting = f"waiting for open {opens}"
-            self.beat(0, current=self.waiting)
+            if not self.waiting:
+                self.waiting = f"waiting for open {opens}"
+                self._say(self.waiting)
             if self._interrupt and not self._handle_interrupt():
                 return False
             if self.stop_event.wait(TICK):
                 return False
             self._periodic(force=False)
         self.waiting = ""
+        if not self.stopping:
+            self._say("live")
         return not self.stopping
 
     def _check_stream(self) -> None:
@@ -297,7 +307,8 @@ def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
             symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
-            on_failure=manager._worker_failed, on_finished=manager._coordinator_done)
+            on_failure=manager._worker_failed, on_finished=manager._coordinator_done,
+            on_message=lambda text: _tell(manager, text))
     except BaseException:
         for close in closers:
             close()
@@ -315,3 +326,12 @@ def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
             recorder.update_run(state="running")
     log.info("live session %s started: run %s, %s, %d symbol(s), trade api %s", cfg.session_name, run_id,
              session.day, len(symbols), trade_api)
+
+
+def _tell(manager: Any, text: str) -> None:
+    """Show the live session's phase as the manager's message while it is running."""
+    from mismartera.system.state import SystemState
+
+    with manager._lock:
+        if manager.state is SystemState.RUNNING:
+            manager.message = text

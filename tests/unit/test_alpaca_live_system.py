@@ -99,6 +99,7 @@ def test_live_session_starts_waits_and_stops_quickly(fakes: Fakes, tmp_path: Pat
         session = coordinator.sessions[0]
         if WallClock().now() < session.open:
             assert wait_until(lambda: coordinator.waiting.startswith("waiting for open "))
+            assert manager.status().message == coordinator.waiting
         assert manager.app.bars.count("SPY", "1m") == 40          # the trailing day came from REST
         assert fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
         assert manager.status().account is not None and manager.status().account.cash == 50_000.0
