@@ -221,8 +221,18 @@ class SystemManager:
             for worker in self.workers:
                 worker.pause()
             self.message = "paused"
+        self._await_coordinator_paused(1.0)
         self._record_state("paused")
         return self.status()
+
+    def _await_coordinator_paused(self, timeout: float) -> None:
+        """Return once the coordinator sits at its pause gate (so the clock the caller sees next is
+        the frozen one), or after `timeout` when it is busy elsewhere (e.g. loading a day)."""
+        coordinator = self.coordinator
+        deadline = time.monotonic() + timeout
+        while (coordinator is not None and coordinator.is_alive() and self.state is SystemState.PAUSED
+               and coordinator.status().state != "paused" and time.monotonic() < deadline):
+            time.sleep(0.005)
 
     def resume(self) -> SystemStatus:
         with self._lock:
