@@ -15,7 +15,6 @@ from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError
 
 DEMO_CONFIG = Path("config") / "demo.json"
-DEMO_SEED = 7
 
 
 def find_demo_config() -> Path:
@@ -36,7 +35,7 @@ class DemoSeed:
 
 def ensure_demo_data(store: Any, tm: Any, config: SessionConfig, progress_factory: Any = None) -> DemoSeed:
     """Seed the demo bars of `config`'s symbols and window unless every symbol already has bars there."""
-    from mismartera.data.demo import seed_demo
+    from mismartera.data.demo import DEFAULT_SEED, seed_demo
 
     backtest = config.backtest_config
     assert backtest is not None
@@ -50,7 +49,7 @@ def ensure_demo_data(store: Any, tm: Any, config: SessionConfig, progress_factor
     total = sum(s.minutes for s in sessions) * len(config.symbols)
     progress = progress_factory("seeding demo bars", total, "bars") if progress_factory is not None else None
     try:
-        summary = seed_demo(store, tm, config.symbols, sessions[0].day, len(sessions), DEMO_SEED, progress)
+        summary = seed_demo(store, tm, config.symbols, sessions[0].day, len(sessions), DEFAULT_SEED, progress)
     finally:
         if progress is not None:
             progress.close()
