@@ -30,6 +30,8 @@ from mismartera.timekeeping.clock import WallClock
 
 log = logging.getLogger("mismartera.system")
 
+STORE_EVERY = 10.0   # seconds between writes of the live 1m bars
+
 
 class LiveClock:
     """The wall clock behind the coordinator's clock interface. `set` does nothing: live time moves
@@ -55,11 +57,13 @@ class LiveCoordinator(Coordinator):
         make_feed: builds the `LiveBarFeed` for the session, given the first minute (bar start).
         closers: called (in order) when the loop ends, e.g. `stream.stop`, `broker.stop`.
         on_message: told what the session is doing ("waiting for open 09:30 ET", "live"), for status.
+        store_every: seconds between writes of the revealed 1m bars to the store.
         **kwargs: as for `Coordinator` (`sessions` holds the one session; `speed` is ignored).
     """
 
     def __init__(self, *, stream: Any, make_feed: Callable[[int], Any], closers: tuple[Callable[[], Any], ...] = (),
-                 on_message: Callable[[str], None] | None = None, **kwargs: Any) -> None:
+                 on_message: Callable[[str], None] | None = None, store_every: float = STORE_EVERY,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stream = stream
         self._make_feed = make_feed
@@ -67,6 +71,10 @@ class LiveCoordinator(Coordinator):
         self._on_message = on_message
         self.feed: Any = None
         self.waiting = ""
+        self.bars_stored = 0
+        self.store_every = store_every
+        self._unstored: dict[str, list[tuple]] = {}
+        self._last_store = time.monotonic()
 
     def _say(self, text: str) -> None:
         self.beat(0, current=text)
@@ -134,7 +142,7 @@ class LiveCoordinator(Coordinator):
         work = DayWork(session, present)
         self.upkeep.track(work, lambda: int(self.clock.now().timestamp()))
         self._builders = {s: [DerivedBuilder(interval, session) for interval in self.derived] for s in symbols}
-        self._rows: dict[tuple[str, str], list[tuple]] = {(s, i): [] for s in symbols for i in [*self.derived, "1m"]}
+        self._rows: dict[tuple[str, str], list[tuple]] = {(s, i): [] for s in symbols for i in self.derived}
         self._present = present
         self._subscribers = {s: [slot for slot in self.slots if s in slot.symbols] for s in symbols}
         done = 0
@@ -154,7 +162,8 @@ class LiveCoordinator(Coordinator):
             for builder in self._builders[symbol]:
                 for made in builder.flush():
                     self._derived_bar(symbol, builder.to, made.row, self._rows)
-        work.derived = self._rows   # the day's 1m bars are stored with the derived ones
+        self._store_bars()
+        work.derived = self._rows
         self._end_day(session, work)
         return True
 
@@ -169,7 +178,7 @@ class LiveCoordinator(Coordinator):
         for indicator in self.data.feeds[symbol]["1m"]:
             indicator.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
         self._present[symbol].append(bar.ts)
-        self._rows[(symbol, "1m")].append(row)
+        self._unstored.setdefault(symbol, []).append(row)
         for builder in self._builders[symbol]:
             for made in builder.add(row):
                 self._derived_bar(symbol, builder.to, made.row, self._rows)
@@ -197,7 +206,22 @@ class LiveCoordinator(Coordinator):
 
     def _periodic(self, force: bool) -> None:
         self._sync_held()
+        if self._unstored and (force or time.monotonic() - self._last_store >= self.store_every):
+            self._store_bars()
         super()._periodic(force)
+
+    def _store_bars(self) -> None:
+        """Write the 1m bars revealed since the last write (one transaction), so a live bar is stored
+        within `store_every` seconds, so a crash loses at most that much of the day."""
+        self._last_store = time.monotonic()
+        pending, self._unstored = self._unstored, {}
+        store = self.upkeep.store
+        if store is None or not pending:
+            return
+        with store.db.begin() as conn:
+            for symbol, rows in pending.items():
+                store.upsert(symbol, "1m", rows, conn=conn)
+        self.bars_stored += sum(len(rows) for rows in pending.values())
 
 
 # ---------------------------------------------------------------------- building a live session

@@ -133,7 +133,7 @@ def live(tmp_path) -> Iterator[Live]:
                 stream=stream, make_feed=make_feed, closers=(stream.stop, broker.stop),
                 sessions=[SESSION], symbols=SYMBOLS, broker=broker, clock=live_clock, data=data, slots=[slot],
                 held=held, prefetch=prefetch, upkeep=upkeep, recorder=recorder, derived=["5m"], speed=0.0,
-                flatten=False, on_failure=lambda worker, exc: failures.append(str(exc)))
+                flatten=False, on_failure=lambda worker, exc: failures.append(str(exc)), store_every=0.2)
             parts = Live(clock, data_ws, brokerage, store, coordinator, stream, broker, strategy, failures)
             assert stream.wait_connected(5) and data_ws.wait_listening(1, 5) and trade_ws.wait_listening(1, 5)
             for worker in (prefetch, upkeep, coordinator):
@@ -168,6 +168,7 @@ def test_live_session_minutes_in_order_orders_fills_and_stored_bars(live: Live) 
     live.clock.t = OPEN + 60 * 6 + 1
     live.push(5)
     assert wait_until(lambda: len(live.strategy.seen) == 12), live.strategy.seen
+    assert wait_until(lambda: live.store.count("MSFT", "1m") == 6)   # stored while the session runs
     assert live.strategy.seen == [(s, m) for m in range(6) for s in SYMBOLS]
     assert wait_until(lambda: live.broker.open_orders() == [] and len(live.broker.fills()) == 4)
     assert wait_until(lambda: coordinator.held == {})
