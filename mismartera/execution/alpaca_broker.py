@@ -214,10 +214,10 @@ class AlpacaBroker:
             if t.max_per_trade is not None or t.max_per_symbol is not None:
                 return f"rejected: no price for {order.symbol} yet (the limits need one bar of it first)"
             price = 0.0   # no value limit to check; Alpaca checks buying power itself
-        pending = {o.symbol: 0.0 for o in self._orders.values() if o.status.open and o.id != order.id}
+        pending: dict[str, float] = {}   # symbol -> signed quantity still to fill of its open orders
         for o in self._orders.values():
             if o.status.open and o.id != order.id:
-                pending[o.symbol] += self._signed(o, o.quantity - o.filled_quantity)
+                pending[o.symbol] = pending.get(o.symbol, 0.0) + self._signed(o, o.quantity - o.filled_quantity)
         before = self._held(order.symbol) + pending.get(order.symbol, 0.0)
         after = before + self._signed(order, order.quantity)
         holding = {s for s in set(self._positions) | set(pending)
