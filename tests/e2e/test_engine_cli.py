@@ -94,17 +94,27 @@ def test_sigterm_stops_a_waiting_session_gracefully(cli_home: Path, tmp_path: Pa
     proc = subprocess.Popen([sys.executable, "-m", "mismartera", "system", "start", "config/example_session.json",
                              "--speed", "60", "--wait"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, (out, err)
-    assert "interrupted: session stopped at" in err
     from mismartera.commands.context import AppContext
     from mismartera.config.settings import load_settings
+    from mismartera.errors import NotFound
     from mismartera.system.runs import RunHistory
 
     ctx = AppContext(load_settings({"MISMARTERA_HOME": str(cli_home)}))
     try:
+        deadline = time.monotonic() + 30
+        while True:   # signal only once the session runs (not while the program is still starting)
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            try:
+                if RunHistory(ctx.db).run().state == "running":
+                    break
+            except NotFound:
+                pass
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, (out, err)
+        assert "interrupted: session stopped at" in err
         run = RunHistory(ctx.db).run()
         assert run.state == "stopped" and run.summary is not None and run.summary["finished"] is False
     finally:
