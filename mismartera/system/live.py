@@ -304,9 +304,13 @@ def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
         backfill = rest_backfill(settings)
         open_ts, close_ts = int(session.open.timestamp()), int(session.close.timestamp())
 
+        gap = cfg.session_data_config.gap_filler   # how hard a failing backfill is retried
+
         def make_feed(start_ts: int) -> LiveBarFeed:
             return LiveBarFeed(stream, symbols, backfill, lambda: clock.now().timestamp(), start_ts=start_ts,
-                               is_trading_minute=lambda ts: open_ts <= ts < close_ts)
+                               is_trading_minute=lambda ts: open_ts <= ts < close_ts,
+                               retry_interval=gap.retry_interval_seconds,
+                               give_up_after=max(1, gap.max_retries) * gap.retry_interval_seconds)
 
         data = SessionData(symbols, cfg.session_data_config.streams, keep_days=max(1, history_cfg.trailing_days),
                            make_indicator=make_indicator)
