@@ -7,7 +7,8 @@ objects are built on either path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -30,23 +31,25 @@ class SeriesSummary:
     rows: int
 
 
-def _insert_sql(dialect: str) -> str:
-    mark = "?" if dialect == "sqlite" else "%s"
-    values = ", ".join([mark] * 10)
-    return f"INSERT INTO bars (symbol, interval, {', '.join(COLUMNS)}) VALUES ({values})"
+# Symbol and interval are the same for every row of a write. When both are plain names (letters,
+# digits and . / _ -, none of which can end an SQL string literal or start a driver placeholder)
+# they are written into the statement, which saves two bound parameters and a new tuple per row:
+# about 15% of SQLite's insert time. Anything else is bound as usual.
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9./_-]{1,16}$")
 
 
-def _upsert_sql(dialect: str) -> str:
+def _write_sql(dialect: str, symbol: str, interval: str, upsert: bool) -> tuple[str, bool]:
+    """The INSERT (or upsert) statement, and whether each row must be prefixed with symbol and interval."""
     mark = "?" if dialect == "sqlite" else "%s"
-    values = ", ".join([mark] * 10)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
-    changed = " OR ".join(f"bars.{c} IS DISTINCT FROM excluded.{c}" for c in COLUMNS[1:])
-    if dialect == "sqlite":
-        changed = " OR ".join(f"bars.{c} IS NOT excluded.{c}" for c in COLUMNS[1:])
-    return (
-        "INSERT INTO bars (symbol, interval, ts, open, high, low, close, volume, trade_count, vwap) "
-        f"VALUES ({values}) ON CONFLICT (symbol, interval, ts) DO UPDATE SET {updates} WHERE {changed}"
-    )
+    literal = bool(_PLAIN_NAME.match(symbol) and _PLAIN_NAME.match(interval))
+    keys = f"'{symbol}', '{interval}'" if literal else f"{mark}, {mark}"
+    sql = f"INSERT INTO bars (symbol, interval, {', '.join(COLUMNS)}) VALUES ({keys}, {', '.join([mark] * 8)})"
+    if upsert:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+        distinct = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
+        changed = " OR ".join(f"bars.{c} {distinct} excluded.{c}" for c in COLUMNS[1:])
+        sql += f" ON CONFLICT (symbol, interval, ts) DO UPDATE SET {updates} WHERE {changed}"
+    return sql, not literal
 
 
 class BarStore:
@@ -54,7 +57,6 @@ class BarStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._sql: str | None = None
 
     # ------------------------------------------------------------------ writes
     def upsert(self, symbol: str, interval: str, rows: Iterable[Sequence], conn: Connection | None = None) -> int:
@@ -63,28 +65,26 @@ class BarStore:
         With `conn`, the caller's transaction is used (so a whole file is one transaction);
         otherwise one transaction covers all the rows.
         """
-        return self._write(self._upsert_sql, symbol, interval, rows, conn)
+        return self._write(True, symbol, interval, rows, conn)
 
     def insert(self, symbol: str, interval: str, rows: Iterable[Sequence], conn: Connection | None = None) -> int:
         """Plain insert, for callers that know none of the rows exist yet (about a third faster than
         `upsert` on SQLite); a row that does exist raises the database's IntegrityError."""
-        return self._write(_insert_sql, symbol, interval, rows, conn)
+        return self._write(False, symbol, interval, rows, conn)
 
-    def _upsert_sql(self, dialect: str) -> str:
-        if self._sql is None:
-            self._sql = _upsert_sql(dialect)
-        return self._sql
-
-    def _write(self, sql_for: Callable[[str], str], symbol: str, interval: str, rows: Iterable[Sequence],
+    def _write(self, upsert: bool, symbol: str, interval: str, rows: Iterable[Sequence],
                conn: Connection | None) -> int:
         if conn is None:
             with self.db.begin() as own:
-                return self._write(sql_for, symbol, interval, rows, own)
-        sql = sql_for(conn.dialect.name)
+                return self._write(upsert, symbol, interval, rows, own)
+        sql, prefix = _write_sql(conn.dialect.name, symbol, interval, upsert)
         sent = 0
         source = iter(rows)
         while True:
-            batch = [(symbol, interval, *row) for row in islice(source, BATCH_SIZE)]
+            if prefix:
+                batch = [(symbol, interval, *row) for row in islice(source, BATCH_SIZE)]
+            else:
+                batch = [row if type(row) is tuple else tuple(row) for row in islice(source, BATCH_SIZE)]
             if not batch:
                 return sent
             conn.exec_driver_sql(sql, batch)
