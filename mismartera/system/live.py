@@ -70,7 +70,10 @@ class LiveCoordinator(Coordinator):
         self._closers = closers
         self._on_message = on_message
         self.feed: Any = None
-        self.waiting = ""
+        session = self.sessions[0]
+        self.day, self.day_index = session.day, 1   # known from the start: status shows it at once
+        self._opens = session.open.astimezone(EXCHANGE_TZ).strftime("%H:%M ET")
+        self.waiting = f"waiting for open {self._opens}" if self.clock.now() < session.open else ""
         self.bars_stored = 0
         self.store_every = store_every
         self._unstored: dict[str, list[tuple]] = {}
@@ -106,13 +109,11 @@ class LiveCoordinator(Coordinator):
 
     # ------------------------------------------------------------------ before the open
     def _wait_for_open(self, session: TradingSession) -> bool:
-        self.day, self.day_index = session.day, 1
-        opens = session.open.astimezone(EXCHANGE_TZ).strftime("%H:%M ET")
+        if self.clock.now() < session.open:
+            self.waiting = f"waiting for open {self._opens}"
+            self._say(self.waiting)
         while self.clock.now() < session.open:
             self._check_stream()
-            if not self.waiting:
-                self.waiting = f"waiting for open {opens}"
-                self._say(self.waiting)
             if self._interrupt and not self._handle_interrupt():
                 return False
             if self.stop_event.wait(TICK):
@@ -350,7 +351,7 @@ def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
             worker.start()
         if manager.state is SystemState.STARTING:
             manager._move(Trigger.START_COMPLETED)
-            manager.message = "live"
+            manager.message = coordinator.waiting or "live"
             recorder.update_run(state="running")
     log.info("live session %s started: run %s, %s, %d symbol(s), trade api %s", cfg.session_name, run_id,
              session.day, len(symbols), trade_api)

@@ -70,6 +70,18 @@ class StreamStatus:
     error: str | None
 
 
+class _CleanCloseFilter(logging.Filter):
+    """alpaca-py warns "websocket error, restarting connection" even for a clean close (1000 both
+    ways), which is what every `stop()` does; a real drop still warns, and so does this adapter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "sent 1000 (OK); then received 1000 (OK)" not in record.getMessage()
+
+
+for _name in ("alpaca.data.live.websocket", "alpaca.trading.stream"):
+    logging.getLogger(_name).addFilter(_CleanCloseFilter())
+
+
 class _Observed:
     """Hooks on alpaca-py's private connect/auth/close steps of its stream classes, which are the
     only places that know a connection succeeded, was refused, or went away."""
