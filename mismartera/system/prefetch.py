@@ -76,9 +76,7 @@ class Prefetch(Worker):
             for session in self.history_sessions:
                 if self.stopping:
                     return
-                start, end = session_range(session)
-                if interval == "1d":
-                    start, end = start - 86_400 + 1, end
+                start, end = session_range(session)   # derived bars (1d too) start at or after the open
                 for symbol, rows in self.store.read_many(self.symbols, interval, start, end).items():
                     series[symbol].extend(rows)
             out[interval] = series
