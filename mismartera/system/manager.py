@@ -239,7 +239,7 @@ class SystemManager:
             self._move(Trigger.RESUME)
             for worker in self.workers:
                 worker.resume()
-            self.message = "replaying"
+            self.message = "live" if self.config is not None and self.config.mode == "live" else "replaying"
         self._record_state("running")
         return self.status()
 

@@ -113,7 +113,8 @@ def test_live_session_starts_waits_and_stops_quickly(fakes: Fakes, tmp_path: Pat
         assert wait_until(lambda: manager.status().account.cash == 49_700.0)
         assert [(p.symbol, p.quantity) for p in manager.status().account.positions] == [("SPY", 3.0)]
         assert manager.pause().state is SystemState.PAUSED
-        assert manager.resume().state is SystemState.RUNNING
+        resumed = manager.resume()
+        assert (resumed.state, resumed.message) == (SystemState.RUNNING, "live")
     finally:
         started = time.monotonic()
         stopped = manager.stop()
