@@ -168,6 +168,25 @@ class Warm(Strategy):
     assert app.system.coordinator.slots[0].strategy.first == (True, 391)
 
 
+def test_trailing_history_of_a_derived_stream(app: AppContext, tmp_path: Path) -> None:
+    seed_demo(app.bars, app.time, SYMBOLS, _days("2024-11-04", "2024-11-04")[0], 2, 2)
+    app.system.run(config("2024-11-04", "2024-11-04", [], streams=("1m", "5m")))   # stores day 1's 5m bars
+    body = '''
+class Five(Strategy):
+    name = "five"
+    first = None
+    def on_bar(self, ctx, bar):
+        if self.first is None:
+            self.first = [b.ts for b in ctx.bars("AAPL", "5m")]
+'''
+    path = write_strategy(tmp_path, "five", body)
+    app.system.run(config("2024-11-05", "2024-11-05", [{"path": path, "symbols": ["AAPL"]}], streams=("1m", "5m"),
+                          historical={"trailing_days": 1, "intervals": ["5m"]}))
+    first = app.system.coordinator.slots[0].strategy.first
+    open_ts = int(app.time.session(_days("2024-11-04", "2024-11-04")[0]).open.timestamp())
+    assert first == [open_ts + 300 * i for i in range(78)]
+
+
 def test_session_data_readers_never_see_half_written_bars() -> None:
     from mismartera.bars import Bar
     from mismartera.indicators import make_indicator
