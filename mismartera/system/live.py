@@ -207,9 +207,21 @@ class LiveCoordinator(Coordinator):
 
     def _periodic(self, force: bool) -> None:
         self._sync_held()
+        self.beat(0, detail=self.stream_text())
         if self._unstored and (force or time.monotonic() - self._last_store >= self.store_every):
             self._store_bars()
         super()._periodic(force)
+
+    def stream_text(self) -> str:
+        """The stream's health for the worker panel: state, reconnects, backfilled and stored bars."""
+        stream, feed = self.stream, self.feed
+        parts = [f"stream {getattr(stream, 'state', '?')}", f"{getattr(stream, 'reconnects', 0)} reconnect(s)"]
+        if feed is not None:
+            parts.append(f"{feed.backfilled} backfilled")
+            if feed.backfill_error:
+                parts.append(f"backfill failing: {feed.backfill_error}")
+        parts.append(f"{self.bars_stored} stored")
+        return ", ".join(parts)
 
     def _store_bars(self) -> None:
         """Write the 1m bars revealed since the last write (one transaction), so a live bar is stored
