@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
     return predicate()
 
 
-class _FakeSocketServer:
+class _FakeSocketServer(ABC):
     """Start/stop, connection bookkeeping and `drop()` shared by both fakes."""
 
     thread_name = "fake-alpaca-ws"
@@ -132,8 +133,9 @@ class _FakeSocketServer:
         finally:
             self._forget(conn)
 
+    @abstractmethod
     def _session(self, conn: ServerConnection) -> None:
-        raise NotImplementedError
+        """Speak the protocol with one client until it leaves."""
 
 
 class FakeDataStream(_FakeSocketServer):

@@ -22,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +121,7 @@ class _ObservedTradingStream(_Observed, TradingStream):
         self._owner = owner
 
 
-class _AlpacaSocket:
+class _AlpacaSocket(ABC):
     """One alpaca-py stream run in its own named thread: connection counters, the first-connection
     watchdog, the failed state, and a `stop()` that returns within its timeout."""
 
@@ -156,9 +157,9 @@ class _AlpacaSocket:
         return {"ping_interval": 10, "ping_timeout": 30, "max_queue": 1024,
                 "open_timeout": min(10.0, self._connect_timeout), "close_timeout": 1.0}
 
+    @abstractmethod
     def _build(self) -> Any:
-        """The subscribed alpaca-py stream object (subclasses)."""
-        raise NotImplementedError
+        """The subscribed alpaca-py stream object."""
 
     # ------------------------------------------------------------------ public API
     @property
