@@ -198,3 +198,12 @@ def test_alpaca_statuses_map_to_ours() -> None:
     assert order_status("canceled", 2) is OrderStatus.CANCELLED
     assert order_status("done_for_day", 0) is OrderStatus.EXPIRED
     assert order_status("rejected", 0) is OrderStatus.REJECTED
+
+
+def test_refresh_takes_alpacas_positions_when_they_changed_outside_the_session(account: Account,
+                                                                               broker: AlpacaBroker) -> None:
+    account.brokerage.positions["MSFT"] = {"qty": 3.0, "avg": 390.0}   # bought in Alpaca's web app
+    account.brokerage.cash -= 1170.0
+    broker.refresh_account()
+    assert [(p.symbol, p.quantity, p.average_price) for p in broker.positions()] == [("MSFT", 3.0, 390.0)]
+    assert broker.cash == pytest.approx(8_830.0)
