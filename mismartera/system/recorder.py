@@ -21,6 +21,7 @@ from mismartera.timekeeping.clock import WallClock
 
 BATCH_ROWS = 5000
 RECENT = 20
+FINAL = frozenset(("filled", "cancelled", "expired", "rejected"))
 WALL = WallClock()  # heartbeats and row update times are wall-clock instants
 
 
@@ -105,6 +106,7 @@ class RunRecorder:
             with self.db.begin() as own:
                 self.flush(own)
             return
+        final = [bid for bid, row in self._orders.items() if row["status"] in FINAL]
         if self._orders:
             new = [row for bid, row in self._orders.items() if bid not in self._db_ids]
             old = [{"b_id": self._db_ids[bid], **{k: row[k] for k in (
@@ -133,6 +135,8 @@ class RunRecorder:
                 rows.append(row)
             conn.execute(insert(fills), rows)
             self._fills.clear()
+        for bid in final:   # a final order changes no more and its fills are written: forget its id
+            self._db_ids.pop(bid, None)
 
     def end_day(self, day: date, account: AccountView, trades: int, progress: float, days_done: int,
                 sim_time: datetime) -> None:
