@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_alpaca.server import API_KEY, SECRET_KEY, FakeAlpaca
+from fake_alpaca.server import FakeAlpaca
 
 pytestmark = pytest.mark.e2e
+pytest_plugins = ["fake_alpaca.fixtures"]
 
 
 def test_demo_list_quality_bars_and_latest(run_cli) -> None:
@@ -92,12 +93,6 @@ def test_aggregate_and_bad_input(run_cli) -> None:
     assert "data import-file bars/AAPL.csv AAPL" in helped.out
 
 
-@pytest.fixture
-def fake_alpaca():
-    with FakeAlpaca(page_size=100) as server:
-        yield server
-
-
 def test_import_api_through_the_fake_server(run_cli, fake_alpaca: FakeAlpaca) -> None:
     from datetime import date
 
@@ -106,7 +101,8 @@ def test_import_api_through_the_fake_server(run_cli, fake_alpaca: FakeAlpaca) ->
 
     rows, _ = generate_day("AAPL", TimeManager().session(date(2024, 11, 29)), 3, 200.0)
     fake_alpaca.add_bars("AAPL", rows)
-    env = {"ALPACA_API_KEY": API_KEY, "ALPACA_SECRET_KEY": SECRET_KEY, "ALPACA_DATA_URL": fake_alpaca.url}
+    fake_alpaca.page_size = 100
+    env = fake_alpaca.env()
     missing = run_cli("data", "import-api", "AAPL", "2024-11-29", "2024-11-29",
                       env={"ALPACA_DATA_URL": fake_alpaca.url})
     assert missing.code == 4, missing

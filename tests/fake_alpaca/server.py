@@ -169,6 +169,11 @@ class FakeAlpaca:
             items.append({"t": stamp, "o": o, "h": h, "l": low, "c": c, "v": v, "n": n or 0, "vw": w or c})
         items.sort(key=lambda bar: bar["t"])
 
+    def env(self) -> dict[str, str]:
+        """Environment for a `mismartera` subprocess that should talk to this server with valid keys."""
+        return {"ALPACA_API_KEY": self.api_key, "ALPACA_SECRET_KEY": self.secret_key, "ALPACA_DATA_URL": self.url,
+                "ALPACA_BASE_URL": self.url}
+
     def paths(self) -> list[str]:
         return [request.path for request in self.requests]
 
