@@ -62,6 +62,8 @@ def _hour_epoch_date_time(day_text: str, hour_text: str, tz: ZoneInfo) -> int:
     """Epoch of `day_text` (YYYY-MM-DD or MM/DD/YYYY) at `hour_text` o'clock in `tz`."""
     if "/" in day_text:
         month, day, year = day_text.split("/")
+        if len(year) != 4:  # "11/1/24" must not become the year 24
+            raise ValueError(day_text)
         when = date(int(year), int(month), int(day))
     else:
         when = date.fromisoformat(day_text)
@@ -164,6 +166,8 @@ def _day_base(key: str, tz: ZoneInfo) -> int:
     """
     if "/" in key:
         month, day_of_month, year = key.split("/")
+        if len(year) != 4:
+            raise ValueError(key)
         day, suffix = date(int(year), int(month), int(day_of_month)), ""
     else:
         if len(key) < 10 or key[4] != "-" or key[7] != "-" or (len(key) > 10 and key[10] not in "T "):

@@ -92,6 +92,8 @@ BAD_ROWS = [
     ("2024-11-01,09:31,10.5,10.8,10.2,10.5,1,2", "expected 7 fields, found 8"),
     ("2024-13-01,09:31,10.5,10.8,10.2,10.5,1",
      "date/time '2024-13-01 09:31' is not a date YYYY-MM-DD or MM/DD/YYYY with a time HH:MM[:SS]"),
+    ("11/01/24,09:31,10.5,10.8,10.2,10.5,1",
+     "date/time '11/01/24 09:31' is not a date YYYY-MM-DD or MM/DD/YYYY with a time HH:MM[:SS]"),
     ("2024-11-01,09:61,10.5,10.8,10.2,10.5,1",
      "date/time '2024-11-01 09:61' is not a date YYYY-MM-DD or MM/DD/YYYY with a time HH:MM[:SS]"),
     ("2024-11-01,09:31:15,10.5,10.8,10.2,10.5,1", "timestamp 2024-11-01T09:31:15-04:00 is not on a whole minute"),
