@@ -14,7 +14,7 @@ import time as _time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ class ImportSummary:
     imported: int
     new: int
     skipped: int
-    extended_hours: int
+    extended_hours: int | None
     first_ts: int | None
     last_ts: int | None
     seconds: float
@@ -63,16 +63,20 @@ def read_text(path: Path) -> str:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def extended_hours(tm: TimeManager, stamps: list[int], tz: ZoneInfo) -> int:
-    """How many of the sorted `stamps` fall outside the regular sessions."""
+def extended_hours(tm: TimeManager, stamps: list[int]) -> int | None:
+    """How many of the sorted `stamps` fall outside the regular sessions (None beyond the calendar)."""
     if not stamps:
         return 0
-    first = datetime.fromtimestamp(stamps[0], tz).date()
-    last = datetime.fromtimestamp(stamps[-1], tz).date()
+    first = tm.to_exchange(datetime.fromtimestamp(stamps[0], UTC)).date()
+    last = tm.to_exchange(datetime.fromtimestamp(stamps[-1], UTC)).date()
+    try:
+        sessions = tm.sessions(first, last)
+    except UsageError:  # bars before 2000 or far in the future: nothing to compare with
+        return None
     regular = 0
-    for session in tm.sessions(first, last):
-        regular += bisect_left(stamps, int(session.close.timestamp())) - bisect_left(stamps, int(
-            session.open.timestamp()))
+    for session in sessions:
+        regular += (bisect_left(stamps, int(session.close.timestamp()))
+                    - bisect_left(stamps, int(session.open.timestamp())))
     return len(stamps) - regular
 
 
@@ -156,10 +160,8 @@ def import_file(store: BarStore, tm: TimeManager, path: Path, symbol: str, inter
     except IntegrityError:
         raise DataError(f"another import wrote {symbol} {interval} bars at the same time; nothing was imported "
                         "from this file (run the import again)") from None
-    rows = parsed.rows
-    if not (rows[0][0] <= rows[-1][0]):
-        rows.sort(key=lambda row: row[0])
-    extended = extended_hours(tm, [r[0] for r in rows], zone) if interval != "1d" else 0
+    rows = parsed.rows  # sorted by time
+    extended = extended_hours(tm, [r[0] for r in rows]) if interval != "1d" else 0
     return ImportSummary(
         path=str(path), symbol=symbol, interval=interval, layout=parsed.layout, rows_read=parsed.lines,
         imported=len(rows), new=after - before, skipped=parsed.error_count, extended_hours=extended,

@@ -239,3 +239,10 @@ def test_unusual_symbol_names_are_bound_not_written_into_sql(store: BarStore) ->
         store.upsert(name, "1m", [row, (OPEN_1101 + 60, *row[1:])])
         assert store.read(name, "1m", 0, 2**40) == [row, (OPEN_1101 + 60, *row[1:])]
     assert set(store.symbols()) == {"O'NEIL", "BRK.B", "%s?"}
+
+
+def test_bars_beyond_the_calendar_import_without_an_extended_hours_figure(tmp_path: Path, tm: TimeManager,
+                                                                           store: BarStore) -> None:
+    path = write(tmp_path, "Date,Time,Open,High,Low,Close,Volume\n1995-03-01,10:00,1,1,1,1,1\n")
+    summary = import_file(store, tm, path, "OLD")
+    assert (summary.imported, summary.extended_hours) == (1, None)
