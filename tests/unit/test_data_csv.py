@@ -8,10 +8,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mismartera.data import bar_store as bar_store_module
 from mismartera.data.bar_store import BarStore
-from mismartera.data.csv_export import export_csv
+from mismartera.data.csv_export import csv_lines, export_csv
 from mismartera.data.csv_import import import_file
 from mismartera.data.csv_parse import parse_csv
 from mismartera.data.database import Database
@@ -246,3 +248,21 @@ def test_bars_beyond_the_calendar_import_without_an_extended_hours_figure(tmp_pa
     path = write(tmp_path, "Date,Time,Open,High,Low,Close,Volume\n1995-03-01,10:00,1,1,1,1,1\n")
     summary = import_file(store, tm, path, "OLD")
     assert (summary.imported, summary.extended_hours) == (1, None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(
+    st.integers(min_value=0, max_value=10**7), st.floats(min_value=1e-4, max_value=1e6), st.floats(0, 1),
+    st.floats(0, 1), st.floats(0, 1), st.floats(min_value=0, max_value=1e12),
+    st.one_of(st.none(), st.integers(0, 10**9)), st.one_of(st.none(), st.floats(min_value=0, max_value=1e6))),
+    min_size=1, max_size=40, unique_by=lambda t: t[0]))
+def test_export_text_parses_back_to_the_same_rows(raw: list[tuple]) -> None:
+    rows = []
+    for minute, low, a, b, c, volume, trades, vwap in raw:
+        high = low * (1 + a)
+        o, close = low + (high - low) * b, low + (high - low) * c
+        rows.append((OPEN_1101 + 60 * minute, o, high, low, close, volume, trades, vwap))
+    rows.sort()
+    parsed = parse_csv("".join(csv_lines(rows)), ET)
+    assert parsed.error_count == 0, parsed.errors
+    assert parsed.rows == rows
