@@ -10,6 +10,7 @@ from mismartera.bars import INTERVAL_SECONDS
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
+from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
 from mismartera.errors import NotFound, UsageError
 from mismartera.suggest import suffix
 
@@ -38,25 +39,15 @@ def _utc(ts: int | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
-def _symbol(text: str) -> str:
-    from mismartera.data.ranges import normalize_symbol
-
-    return normalize_symbol(text)
-
-
 def _stored_symbol(ctx: AppContext, text: str) -> str:
     """A symbol that has bars, or NotFound with a did-you-mean."""
-    symbol = _symbol(text)
+    symbol = normalize_symbol(text)
     known = ctx.bars.symbols()
     if symbol not in known:
         hint = suffix(symbol, known) or (" (no bars are stored yet: try 'data demo' or 'data import-file')"
                                          if not known else " (see 'data list')")
         raise NotFound(f"no bars stored for '{symbol}'{hint}")
     return symbol
-
-
-def _progress(ctx: AppContext, description: str, total: float | None, unit: str) -> Any:
-    return ctx.progress(description, total, unit)
 
 
 # ---------------------------------------------------------------------------------------------- imports
@@ -67,15 +58,14 @@ def _progress(ctx: AppContext, description: str, total: float | None, unit: str)
                Option("tz", "time zone of times written without an offset", default="America/New_York"),
                Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
          json=True,
-         examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"),
-)
+         examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"))
 def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = "America/New_York",
                 strict: bool = False) -> Group:
     from mismartera.data.csv_import import import_file as run_import
     from mismartera.timekeeping.calendar import zone
 
-    target = _symbol(symbol)
-    progress = _progress(ctx, f"importing {Path(path).name}", None, "rows")
+    target = normalize_symbol(symbol)
+    progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
     try:
         summary = run_import(ctx.bars, ctx.time, Path(path).expanduser(), target, interval, zone(tz), strict,
                              progress)
@@ -113,15 +103,13 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
                       complete="interval"),
                Option("feed", "Alpaca data feed", choices=("iex", "sip"), default="iex")),
          json=True, examples=("data import-api AAPL,MSFT 2024-11-01 2024-11-29",
-                              "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"),
-)
+                              "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"))
 def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: str = "1m",
                feed: str = "iex") -> Table:
-    from mismartera.data.ranges import parse_symbols
     from mismartera.integrations.alpaca.historical import import_bars
 
     wanted = parse_symbols(symbols)
-    progress = _progress(ctx, "fetching from Alpaca", len(wanted), "symbols")
+    progress = ctx.progress("fetching from Alpaca", len(wanted), "symbols")
     try:
         results = import_bars(ctx.bars, ctx.settings.alpaca, wanted, start, end, interval, feed, progress=progress)
     finally:
@@ -142,10 +130,9 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
 def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date = date(2024, 11, 1),
          days: int = 20, seed: int = 7) -> Record:
     from mismartera.data.demo import seed_demo
-    from mismartera.data.ranges import parse_symbols
 
     wanted = parse_symbols(symbols)
-    progress = _progress(ctx, "generating demo bars", None, "bars")
+    progress = ctx.progress("generating demo bars", None, "bars")
     try:
         summary = seed_demo(ctx.bars, ctx.time, wanted, start, days, seed, progress)
     finally:
@@ -165,8 +152,7 @@ def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date 
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("to", "the derived bar length", choices=DERIVED, default="5m", complete="interval")),
          json=True, examples=("data aggregate AAPL 2024-11-01 2024-11-29 --to 5m",
-                              "data aggregate SPY 2024-11-01 2024-11-29 --to 1d"),
-)
+                              "data aggregate SPY 2024-11-01 2024-11-29 --to 1d"))
 def aggregate(ctx: AppContext, symbol: str, start: date, end: date, to: str = "5m") -> Record:
     from mismartera.data.derived import store_derived
 
@@ -284,7 +270,6 @@ def info(ctx: AppContext, symbol: str) -> Group:
 def bars(ctx: AppContext, symbol: str, start: date, end: date | None = None, interval: str = "1m",
          limit: int = 1000, csv: bool = False) -> Table | RawText:
     from mismartera.data.csv_export import csv_lines
-    from mismartera.data.ranges import day_range_ts
 
     if limit < 0:
         raise UsageError(f"--limit {limit} is negative (expected 0 for all, or a positive count)")
@@ -334,7 +319,6 @@ def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
          json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",))
 def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m") -> Message:
     from mismartera.data.csv_export import export_csv as write_csv
-    from mismartera.data.ranges import day_range_ts
 
     target = _stored_symbol(ctx, symbol)
     start_ts, end_ts = day_range_ts(start, end)
@@ -354,7 +338,6 @@ def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str
          json=True, examples=("data delete TSLA --yes", "data delete AAPL --start 2024-11-01 --end 2024-11-05"))
 def delete(ctx: AppContext, symbol: str, start: date | None = None, end: date | None = None,
            interval: str | None = None, yes: bool = False) -> Message:
-    from mismartera.data.ranges import day_start_ts
 
     target = _stored_symbol(ctx, symbol)
     if start is not None and end is not None and end < start:
