@@ -152,6 +152,8 @@ def import_file(store: BarStore, tm: TimeManager, path: Path, symbol: str, inter
                 parsed = parse_csv(text, zone, interval, progress, sink=writer.put)
             finally:
                 writer.finish()
+            if progress is not None:
+                progress.update(completed=parsed.lines, total=parsed.lines)
             if parsed.error_count and (strict or not parsed.rows):
                 raise _bad_rows_error(path, parsed, "--strict" if strict else "no good rows")
             if not parsed.rows:
