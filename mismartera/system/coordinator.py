@@ -190,7 +190,9 @@ class Coordinator(Worker):
         now = time.monotonic()
         if force or now - self._last_publish >= PUBLISH_EVERY:
             self._last_publish = now
-            self.beat(0, current=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"))
+            pace = f"{self.speed:g}x real time" if self.speed > 0 else "full speed"
+            self.beat(self.bars_seen - self._items, current=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+                      detail=f"day {self.day_index} of {len(self.sessions)}, {pace}")
             self._publish_state()
             if self.recorder.pending > 5000:
                 self.recorder.flush()
