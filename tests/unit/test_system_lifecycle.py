@@ -115,6 +115,10 @@ def test_stop_from_paused_and_a_finished_run(app: AppContext) -> None:
     final = system.run(config())
     assert final.state is SystemState.STOPPED and final.message == "finished"
     assert final.days_total == 3 and final.progress == 1.0
+    workers = {w.name: w for w in final.workers}
+    assert workers["coordinator"].items_done == final.bars_done == 3 * 2 * 390
+    assert workers["prefetch"].items_done == 3 and workers["upkeep"].items_done == 3
+    assert all(w.state == "stopped" for w in final.workers)
     assert system.history().run(final.run_id).state == "finished"
     assert engine_threads() == []
 
