@@ -34,7 +34,7 @@ class DemoSeed:
 
 
 def ensure_demo_data(store: Any, tm: Any, config: SessionConfig, progress_factory: Any = None) -> DemoSeed:
-    """Seed the demo bars of `config`'s symbols and window unless every symbol already has bars there."""
+    """Seed demo bars for those of `config`'s symbols that have no bars in its window."""
     from mismartera.data.demo import DEFAULT_SEED, seed_demo
 
     backtest = config.backtest_config
@@ -44,12 +44,14 @@ def ensure_demo_data(store: Any, tm: Any, config: SessionConfig, progress_factor
         raise ConfigError(f"{config.session_name}: no trading days between {backtest.start_date} and "
                           f"{backtest.end_date}")
     start, end = int(sessions[0].open.timestamp()), int(sessions[-1].close.timestamp())
-    if all(store.count(symbol, "1m", start, end) > 0 for symbol in config.symbols):
+    # Only symbols without any bar in the window are seeded: bars a user imported are never overwritten.
+    missing = [symbol for symbol in config.symbols if store.count(symbol, "1m", start, end) == 0]
+    if not missing:
         return DemoSeed(False, 0, len(sessions))
-    total = sum(s.minutes for s in sessions) * len(config.symbols)
+    total = sum(s.minutes for s in sessions) * len(missing)
     progress = progress_factory("seeding demo bars", total, "bars") if progress_factory is not None else None
     try:
-        summary = seed_demo(store, tm, config.symbols, sessions[0].day, len(sessions), DEFAULT_SEED, progress)
+        summary = seed_demo(store, tm, missing, sessions[0].day, len(sessions), DEFAULT_SEED, progress)
     finally:
         if progress is not None:
             progress.close()

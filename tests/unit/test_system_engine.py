@@ -276,3 +276,17 @@ def test_strategy_orders_through_the_context(app: AppContext, tmp_path: Path) ->
     by_id = {o.id: o for o in stored}
     assert by_id[strategy.limit.id].status == "cancelled" and by_id[strategy.limit.id].strategy == "orders"
     assert by_id[strategy.short.id].status == "rejected" and by_id[strategy.short.id].reason
+
+
+def test_demo_seeds_only_the_symbols_without_bars(app: AppContext) -> None:
+    from mismartera.system.demo import ensure_demo_data, load_demo_config
+
+    demo = load_demo_config()
+    first = app.time.session(demo.backtest_config.start_date)
+    mine = [(int(first.open.timestamp()), 1.0, 1.0, 1.0, 1.0, 10.0, None, None)]
+    app.bars.upsert("AAPL", "1m", mine)
+    seeded = ensure_demo_data(app.bars, app.time, demo)
+    assert seeded.seeded and seeded.days == 20
+    assert seeded.bars == 4 * (19 * 390 + 210)
+    assert app.bars.read("AAPL", "1m", 0, 2**40) == [mine[0]]   # the user's bar is untouched
+    assert not ensure_demo_data(app.bars, app.time, demo).seeded
