@@ -62,7 +62,20 @@ class Strategy:
     """Base class of every strategy. Subclasses declare `defaults` (their parameters) and override hooks.
 
     `self.params` holds the defaults updated with the config's `params`; an unknown parameter is a
-    ConfigError naming it (with a did-you-mean) and the known ones.
+    ConfigError naming it (with a did-you-mean) and the known ones. A subclass that overrides
+    `__init__` takes `*args, **kwargs` and passes them on (the loader calls
+    `cls(params=..., symbols=..., label=...)`); per-session state is better set up in `on_start`.
+
+    A minimal user strategy (a .py file named by `path` in the session config):
+
+        from mismartera.strategies import Strategy
+
+        class BuyTheOpen(Strategy):
+            defaults = {"quantity": 10}
+
+            def on_bar(self, ctx, bar):
+                if ctx.position(bar.symbol) == 0 and not ctx.open_orders(bar.symbol):
+                    ctx.buy(bar.symbol, self.params["quantity"])
     """
 
     name: ClassVar[str] = ""
