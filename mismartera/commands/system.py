@@ -163,3 +163,20 @@ def report(ctx: AppContext, run_id: int | None = None, csv: str | None = None) -
         _, rows = ctx.system.export_report_csv(csv, info.id)
         return Group([*result.parts, Message(f"wrote {rows} day(s) to {csv}", "ok")], data=result.data)
     return result
+
+
+@command(GROUP, "runs", help="The latest runs: state, window, return, trades",
+         args=(Option("limit", "how many runs", type=int, default=20),), json=True,
+         examples=("system runs", "system runs --limit 5 --json"))
+def runs(ctx: AppContext, limit: int = 20) -> Table:
+    rows = []
+    for info in ctx.system.runs(limit):
+        summary = info.summary or {}
+        backtest = info.config.get("backtest_config") or {}
+        window = f"{backtest.get('start_date', '?')} to {backtest.get('end_date', '?')}" if backtest else info.mode
+        rows.append((info.id, info.session_name, info.state, info.started_at, window,
+                     f"{info.days_done}/{info.days_total}", summary.get("total_return_pct"), summary.get("trades")))
+    return Table("Runs", (Column("Run", "id"), Column("Session", "session_name"), Column("State", "state"),
+                          Column("Started", "started_at"), Column("Window", "window"), Column("Days", "days"),
+                          Column("Return", "total_return_pct", "pct"), Column("Trades", "trades", "int")),
+                 rows, caption=None if rows else "no runs yet")

@@ -80,6 +80,12 @@ class RunHistory:
                        _aware(row["sim_time"]), row["error"],
                        row["summary"], row["config"] or {}, _aware(row["heartbeat_at"]))
 
+    def recent(self, limit: int = 20) -> list[RunInfo]:
+        """The latest `limit` runs, newest first."""
+        with self.db.connect() as conn:
+            ids = list(conn.execute(select(runs.c.id).order_by(runs.c.id.desc()).limit(limit)).scalars())
+        return [self.run(run_id) for run_id in ids]
+
     def orders(self, run_id: int, status: str | None = None) -> list[OrderView]:
         statement = select(orders).where(orders.c.run_id == run_id).order_by(orders.c.id)
         if status == "open":

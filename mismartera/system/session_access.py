@@ -122,6 +122,12 @@ class SessionAccess:
         return rid, self.history().fills(rid)
 
     # ------------------------------------------------------------------ reports of stored runs
+    def runs(self, limit: int = 20) -> list[RunInfo]:
+        """The latest runs, newest first."""
+        if not 1 <= limit <= 1000:
+            raise UsageError(f"--limit {limit} is out of range (expected 1 to 1000)")
+        return self.history().recent(limit)
+
     def report(self, run_id: int | None = None) -> tuple[RunInfo, list[DailyRow]]:
         """A run's stored summary and daily equity (the latest run by default)."""
         history = self.history()

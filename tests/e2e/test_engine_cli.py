@@ -75,6 +75,8 @@ def test_system_start_example_config_wait(run_cli, cli_home: Path, tmp_path: Pat
     assert [d["day"] for d in report["equity"]] == ["2024-11-25", "2024-11-26", "2024-11-27", "2024-11-29"]
     missing = run_cli("system", "report", "99")
     assert missing.code == 1 and "run 99 not found (the latest run is 2)" in missing.err
+    listed = json.loads(run_cli("system", "runs", "--json").out)
+    assert [(r["id"], r["state"], r["days"]) for r in listed] == [(2, "finished", "4/4"), (1, "finished", "4/4")]
 
 
 def test_wrong_state_and_bad_config_exit_codes(run_cli, tmp_path: Path) -> None:
