@@ -73,6 +73,8 @@ class SystemManager(SessionAccess):
         self.data: SessionData | None = None
         self._wall_clock = None
         self._finalizing = False
+        self._start_done = threading.Event()   # cleared while start() builds the session
+        self._start_done.set()
         _MANAGERS.add(self)
 
     # ------------------------------------------------------------------ transitions
@@ -89,9 +91,11 @@ class SystemManager(SessionAccess):
             self._move(Trigger.START)
             self.error = self.error_worker = None
             self.message = "starting"
+            self._start_done.clear()
         try:
             self._build_and_start(config, speed)
         except BaseException as exc:
+            self._start_done.set()
             with self._lock:
                 starting = self.state is SystemState.STARTING
                 if starting:
@@ -105,6 +109,7 @@ class SystemManager(SessionAccess):
                     self._move(Trigger.STOP_COMPLETED)
                     self.message = "start failed"
             raise
+        self._start_done.set()
         return self.status()
 
     def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
@@ -277,6 +282,8 @@ class SystemManager(SessionAccess):
                 self._move(Trigger.STOP)
                 self.message = self._alive_message(alive) or f"stopped after failure in {self.error_worker}"
             return self.status()
+        # A stop during `starting` lets start() finish building first, then stops what it started.
+        self._start_done.wait(timeout)
         alive = self._stop_workers(timeout)
         with self._lock:
             if self.state is not SystemState.STOPPING:   # failed while stopping

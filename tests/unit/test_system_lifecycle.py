@@ -164,6 +164,35 @@ def test_stop_while_stopping_waits_for_the_first_stop(app: AppContext, tmp_path:
     assert engine_threads() == []
 
 
+SLOW_START = '''
+import time
+from mismartera.strategies import Strategy
+
+class SlowStart(Strategy):
+    name = "slow_start"
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        time.sleep(0.6)
+'''
+
+
+def test_stop_while_starting_stops_what_start_built(app: AppContext, tmp_path: Path) -> None:
+    path = tmp_path / "slow_start.py"
+    path.write_text(SLOW_START)
+    system = app.system
+    outcome: list[Any] = []
+    starter = threading.Thread(target=lambda: outcome.append(system.start(config(speed=1200, strategies=[
+        {"path": str(path)}]))), name="test-starter")
+    starter.start()
+    wait_for(lambda: system.state is SystemState.STARTING)
+    stopped = timed(system.stop, 5.0)
+    starter.join(5)
+    assert stopped.state is SystemState.STOPPED and outcome and outcome[0].state is not SystemState.RUNNING
+    assert engine_threads() == []
+    assert system.history().run(stopped.run_id).state in ("stopped", "finished")
+    assert not app.time.clock.simulated
+
+
 def test_wait_times_out_with_exit_code_5(app: AppContext) -> None:
     system = app.system
     system.start(config(speed=60))
