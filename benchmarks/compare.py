@@ -1,0 +1,191 @@
+"""mismartera against backtrader on the same bars and the same strategy: the reference run, in one command.
+
+    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--memory-check [DAYS]] [--json]
+
+1. Seeded 1-minute bars for SYMBOLS x DAYS NYSE trading days from 2021-01-04 (390 a day, 210 on
+   early closes, whole-cent prices, volumes far above 100 shares) are written once to a fresh SQLite
+   database through `BarStore.upsert` and to one CSV per symbol for the peer (not timed).
+2. mismartera runs SMA(10)/SMA(30) crossover, 100 shares, long-only, cash 100,000, no costs, market
+   orders filled at the next bar's open, through the full engine at speed 0 (`system start` path).
+3. backtrader runs the same strategy on the same bars (`runonce`, next-open fills).
+4. Both rows are printed with the ratio; the exit status is 1, with the reason on stderr, when the
+   final equities differ by more than one cent or the fills differ in number.
+
+Each engine runs in a process of its own, so each peak RSS is that engine's alone. `--memory-check`
+adds a mismartera run over a longer window (1000 days unless given) and fails unless its peak RSS
+is within 10% of the reference run's: only the current and prefetched days are held in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _seeded_bars as seeded
+
+from mismartera.commands.context import AppContext
+from mismartera.config.settings import load_settings
+
+HERE = Path(__file__).resolve().parent
+EQUITY_TOLERANCE = 0.01   # one cent
+MEMORY_TOLERANCE = 0.10   # the long run's peak RSS may exceed the reference run's by this fraction
+CHILD_TIMEOUT = 3600.0
+
+
+class BenchmarkFailed(Exception):
+    """A child failed or the engines disagree; the message says which and how."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=250, help="trading days in the window (default 250)")
+    parser.add_argument("--symbols", type=int, default=10, help="symbols, each its own series (default 10)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated bars (default 1)")
+    parser.add_argument("--memory-check", nargs="?", type=int, const=1000, default=None, metavar="DAYS",
+                        help="also run mismartera over DAYS (default 1000) and compare its peak RSS")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args(argv)
+    if not 1 <= args.days <= 2000:
+        parser.error(f"--days {args.days} is out of range (expected 1 to 2000)")
+    if not 1 <= args.symbols <= 100:
+        parser.error(f"--symbols {args.symbols} is out of range (expected 1 to 100)")
+    if args.memory_check is not None and not args.days < args.memory_check <= 2000:
+        parser.error(f"--memory-check {args.memory_check} must be above --days {args.days} and at most 2000")
+    if importlib.util.find_spec("backtrader") is None:
+        parser.error("backtrader is not installed (pip install -e '.[bench]')")
+    return args
+
+
+def child(script: str, *args: str) -> dict:
+    """Run a benchmark child and return the JSON line it printed; BenchmarkFailed with its stderr if it failed."""
+    done = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT, check=False)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise BenchmarkFailed(f"{script} exited with {done.returncode}:\n{tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(home: Path, names: list[str], days: int, csv_days: int, seed: int) -> dict:
+    """Write `days` of bars to the database, the first `csv_days` of them to CSV; the window(s) and timing."""
+    ctx = AppContext(load_settings({"MISMARTERA_HOME": str(home)}))
+    try:
+        long_window = seeded.window(ctx.time, days)
+        window = seeded.Window(long_window.sessions[:csv_days])
+        began = time.perf_counter()
+        rows = seeded.write(ctx.bars, home / "csv", names, long_window.sessions, seed,
+                            csv_until=window.sessions[-1].close)
+        seconds = time.perf_counter() - began
+    finally:
+        ctx.close()
+    return {"window": window, "long_window": long_window, "rows": rows, "seconds": seconds}
+
+
+def mismartera_run(home: Path, window: seeded.Window, names: list[str]) -> dict:
+    return child("_mismartera_run.py", str(home), window.first.isoformat(), window.last.isoformat(), ",".join(names))
+
+
+def check(mm: dict, bt: dict, expected_bars: int) -> list[str]:
+    """What is wrong with the two runs side by side (empty when they agree)."""
+    problems = []
+    for label, run in (("mismartera", mm), ("backtrader", bt)):
+        if run["bars"] != expected_bars:
+            problems.append(f"{label} replayed {run['bars']:,} bars, expected {expected_bars:,}")
+    if mm.get("state") != "stopped":
+        problems.append(f"mismartera ended {mm.get('state')}, expected stopped")
+    if abs(mm["equity"] - bt["equity"]) > EQUITY_TOLERANCE:
+        problems.append(f"final equity differs: mismartera {mm['equity']:,.4f} vs backtrader {bt['equity']:,.4f} "
+                        f"(difference {mm['equity'] - bt['equity']:+,.4f}, allowed ±{EQUITY_TOLERANCE})")
+    if mm["report_equity"] is not None and abs(mm["report_equity"] - mm["equity"]) > EQUITY_TOLERANCE:
+        problems.append(f"mismartera's report says final equity {mm['report_equity']:,.2f} but its account "
+                        f"says {mm['equity']:,.2f}")
+    if mm["fills"] != bt["fills"]:
+        problems.append(f"fills differ: mismartera {mm['fills']} vs backtrader {bt['fills']}")
+    return problems
+
+
+def table(figures: dict) -> str:
+    mm, bt = figures["mismartera"], figures["backtrader"]
+    w = figures["window"]
+    lines = [
+        f"reference run: {figures['symbols']} symbols x {w['days']} trading days ({w['first']} .. {w['last']}), "
+        f"{figures['bars']:,} 1m bars, seed {figures['seed']}",
+        f"bars written once (SQLite via BarStore.upsert + CSV, not timed): {figures['rows_written']:,} rows "
+        f"in {figures['write_seconds']:.1f} s",
+        "SMA(10)/SMA(30) crossover, 100 shares, long-only, cash 100,000, no costs, next-open market fills",
+        "",
+        f"{'engine':<11} {'end-to-end bars/s':>18} {'run-only bars/s':>16} {'peak RSS':>9} "
+        f"{'final equity':>13} {'fills':>6}",
+        f"{'mismartera':<11} {mm['bars_per_second']:>18,.0f} {mm['run_bars_per_second']:>16,.0f} "
+        f"{mm['rss_mb']:>6.0f} MB {mm['equity']:>13,.2f} {mm['fills']:>6}",
+        f"{'backtrader':<11} {bt['bars_per_second']:>18,.0f} {'-':>16} "
+        f"{bt['rss_mb']:>6.0f} MB {bt['equity']:>13,.2f} {bt['fills']:>6}",
+        "",
+        f"mismartera / backtrader, end to end: {figures['ratio']:.2f}x (target >= 20x); "
+        f"equities differ by {abs(mm['equity'] - bt['equity']):.2f}",
+    ]
+    memory = figures.get("memory_check")
+    if memory:
+        lines.append(f"memory: peak RSS {memory['reference_rss_mb']:.0f} MB over {w['days']} days vs "
+                     f"{memory['long_rss_mb']:.0f} MB over {memory['days']} days ({memory['change']:+.1%}, "
+                     f"allowed +{MEMORY_TOLERANCE:.0%}); {memory['bars_per_second']:,.0f} bars/s end to end")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
+    names = seeded.symbols(args.symbols)
+    with tempfile.TemporaryDirectory(prefix="mm-compare-") as tmp:
+        home = Path(tmp)
+        data = prepare(home, names, args.memory_check or args.days, args.days, args.seed)
+        window: seeded.Window = data["window"]
+        expected = window.bars_per_symbol * len(names)
+        mm = mismartera_run(home, window, names)
+        bt = child("_backtrader_run.py", str(home / "csv"), ",".join(names))
+        long_run = None
+        if args.memory_check:
+            long_run = mismartera_run(home, data["long_window"], names)
+    mm["bars_per_second"] = mm["bars"] / mm["seconds"]
+    mm["run_bars_per_second"] = mm["bars"] / mm["run_seconds"]
+    bt["bars_per_second"] = bt["bars"] / bt["seconds"]
+    figures = {
+        "symbols": len(names), "seed": args.seed, "bars": expected,
+        "window": {"days": len(window.sessions), "first": window.first.isoformat(), "last": window.last.isoformat(),
+                   "early_closes": sum(s.early_close for s in window.sessions)},
+        "rows_written": data["rows"], "write_seconds": data["seconds"],
+        "mismartera": mm, "backtrader": bt, "ratio": mm["bars_per_second"] / bt["bars_per_second"],
+    }
+    problems = check(mm, bt, expected)
+    if long_run is not None:
+        change = long_run["rss_mb"] / mm["rss_mb"] - 1.0
+        figures["memory_check"] = {"days": len(data["long_window"].sessions), "reference_rss_mb": mm["rss_mb"],
+                                   "long_rss_mb": long_run["rss_mb"], "change": change,
+                                   "bars_per_second": long_run["bars"] / long_run["seconds"]}
+        if change > MEMORY_TOLERANCE:
+            problems.append(f"memory is not flat: peak RSS {long_run['rss_mb']:.0f} MB over "
+                            f"{figures['memory_check']['days']} days vs {mm['rss_mb']:.0f} MB over "
+                            f"{len(window.sessions)} days ({change:+.1%}, allowed +{MEMORY_TOLERANCE:.0%})")
+    return figures, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        figures, problems = run(args)
+    except BenchmarkFailed as exc:
+        print(f"compare: FAILED: {exc}", file=sys.stderr)
+        return 1
+    figures["problems"] = problems
+    print(json.dumps(figures, indent=2) if args.json else table(figures))
+    for problem in problems:
+        print(f"compare: FAILED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
