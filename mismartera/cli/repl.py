@@ -29,12 +29,13 @@ from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.history import MaskedFileHistory
 from mismartera.cli.parser import parse_line
 from mismartera.cli.shutdown import running_status, stop_running_session
-from mismartera.cli.toolbar import toolbar_fragments
+from mismartera.cli.toolbar import Toolbar
 from mismartera.commands import load_all
 from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
 
 PROMPT = "system@mismartera> "
+WARM_DELAY = 0.3  # seconds after the first prompt before background loading starts
 STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
 log = logging.getLogger("mismartera.cli.repl")
 
@@ -60,7 +61,7 @@ def run_repl(rt: runtime.Runtime) -> int:
         completer=ThreadedCompleter(completer),
         complete_while_typing=False,
         auto_suggest=AutoSuggestFromHistory(),
-        bottom_toolbar=lambda: toolbar_fragments(rt.ctx, _width()),
+        bottom_toolbar=Toolbar(rt.ctx, _width),
         refresh_interval=0.5,
         reserve_space_for_menu=6,
         style=STYLE,
@@ -164,13 +165,16 @@ def _may_leave(rt: runtime.Runtime) -> bool:
     return False
 
 
-def _start_background(rt: runtime.Runtime, data: CompletionData) -> None:
-    """After the first prompt is drawn: fill the completion cache and warm the heavy imports."""
-    data.start()
+def _start_background(rt: runtime.Runtime, data: CompletionData, delay: float = WARM_DELAY) -> None:
+    """Once the first prompt is up: fill the completion cache, and load the calendar (pandas,
+    exchange_calendars) so the first `time` or `system` command does not wait for it. Delayed a
+    little, so the first frame is drawn with the whole CPU."""
 
     def warm() -> None:
+        threading.Event().wait(delay)
+        data.start()
         try:
-            rt.ctx.time.calendar  # noqa: B018 - loads exchange_calendars and pandas once, off the prompt's path
+            rt.ctx.time.calendar  # noqa: B018 - the property loads it
         except Exception as exc:
             log.debug("warming the calendar failed: %r", exc)
 

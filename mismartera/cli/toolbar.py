@@ -8,6 +8,7 @@ no I/O. The same summary, as plain text, ends a script run.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -87,3 +88,23 @@ def toolbar_fragments(ctx: AppContext, width: int | None = None) -> list[tuple[s
         text = text if len(text) <= room else text[: max(0, room - 1)] + "…"
     fragments: list[tuple[str, Any]] = [(STATE_STYLES.get(state, ""), f" {state} "), ("", f" {text}")]
     return fragments
+
+
+class Toolbar:
+    """The toolbar callable for prompt_toolkit. prompt_toolkit asks for the toolbar on every redraw
+    (each keystroke too); the status is read at most every `max_age` seconds, so typing never pays
+    for building a snapshot."""
+
+    def __init__(self, ctx: AppContext, width: Any = None, max_age: float = 0.25) -> None:
+        self.ctx = ctx
+        self.width = width or (lambda: None)
+        self.max_age = max_age
+        self._made = -1.0
+        self._fragments: list[tuple[str, str]] = []
+
+    def __call__(self) -> list[tuple[str, str]]:
+        now = time.monotonic()
+        if now - self._made >= self.max_age:
+            self._fragments = toolbar_fragments(self.ctx, self.width())
+            self._made = now
+        return self._fragments

@@ -322,3 +322,37 @@ def test_sigterm_leaves_the_shell_and_stops_the_session(terminal, example_bars: 
     term.child.kill(15)
     assert term.wait_exit() == 130
     assert "session stopped" in term.text
+
+
+def test_prompt_appears_before_pandas_exchange_calendars_or_alpaca_load(cli_home: Path, tmp_path: Path) -> None:
+    """Traced with -X importtime (stderr to a file): nothing heavy is imported by the time the prompt
+    is drawn; the calendar loads in the background afterwards."""
+    trace = tmp_path / "imports.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
+    env.update({"MISMARTERA_HOME": str(cli_home), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"})
+    child = pexpect.spawn("/bin/sh", ["-c", f"exec {sys.executable} -X importtime -m mismartera 2>{trace}"],
+                          env=env, cwd=str(ROOT), dimensions=(30, 120), encoding="utf-8", timeout=20)
+    try:
+        child.expect_exact(PROMPT)
+        imported = trace.read_text()
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    top = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in imported.splitlines() if "|" in line}
+    assert "prompt_toolkit" in top and "mismartera" in top
+    assert top & {"pandas", "exchange_calendars", "alpaca", "numpy", "typer"} == set()
+
+
+def test_run_a_script_from_the_shell_then_clear(terminal, tmp_path: Path) -> None:
+    script = tmp_path / "day.msh"
+    script.write_text("# from the shell\ntime session $DAY\nexit\ntime holidays 2025\n")
+    term = terminal()
+    term.line(f"run {script} --var DAY=2024-11-29")
+    term.wait_for("early close")
+    term.wait_prompt()
+    assert "system@mismartera> time session 2024-11-29" in term.text  # echoed like a script
+    assert "Thanksgiving" not in term.text  # `exit` ended the script ...
+    assert term.child.isalive()  # ... not the shell
+    term.line("clear")
+    term.wait_for(lambda text: "early close" not in text and term.prompt_line().rstrip() == PROMPT)

@@ -151,3 +151,39 @@ def test_log_records_are_masked(tmp_path: Path) -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue().strip() == "connecting with *** and secret_key=***"
+
+
+def test_toolbar_reads_the_status_at_most_every_max_age() -> None:
+    from mismartera.cli.toolbar import Toolbar
+
+    class Counting:
+        calls = 0
+
+        def status(self) -> SystemStatus:
+            Counting.calls += 1
+            return running_status()
+
+    ctx = AppContext(load_settings({"MISMARTERA_HOME": "/nonexistent/mm"}))
+    ctx.set_system(Counting())
+    toolbar = Toolbar(ctx, max_age=60)
+    for _ in range(50):  # fifty keystrokes, fifty redraws
+        fragments = toolbar()
+    assert Counting.calls == 1 and fragments[0][1] == " running "
+    assert Toolbar(ctx, max_age=0)()[0][1] == " running " and Counting.calls == 2
+
+
+def test_only_warnings_reach_the_screen_one_line_each(capsys) -> None:
+    from mismartera.cli.logs import ConsoleHandler
+
+    logger = logging.getLogger("mismartera.test.console")
+    logger.propagate = False
+    handler = ConsoleHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.info("routine")
+        logger.warning("prefetch is behind\nsecond line stays in the file")
+        logger.error("internal error with traceback", extra={"console": False})
+    finally:
+        logger.removeHandler(handler)
+    assert capsys.readouterr().err == "warning: prefetch is behind\n"
