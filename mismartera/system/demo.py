@@ -1,7 +1,8 @@
 """`mismartera demo`: seed the demo bars when the database lacks them, run config/demo.json, report.
 
-The config is looked up in `./config/demo.json`, then next to the installed package (a source
-checkout), so the README's `pip install . && mismartera demo` works from the repository.
+The config is looked up in `./config/demo.json` (so a trader can edit it), then in the copy that
+ships inside the package (`mismartera/samples` is the repository's `config/` folder), so
+`pip install . && mismartera demo` works from any folder.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ DEMO_CONFIG = Path("config") / "demo.json"
 
 
 def find_demo_config() -> Path:
-    candidates = [Path.cwd() / DEMO_CONFIG, Path(mismartera.__file__).resolve().parent.parent / DEMO_CONFIG]
+    candidates = [Path.cwd() / DEMO_CONFIG, Path(mismartera.__file__).resolve().parent / "samples" / "demo.json"]
     for path in candidates:
         if path.is_file():
             return path
     raise ConfigError(f"demo config not found (looked for {', '.join(str(c) for c in candidates)}); "
-                      "run mismartera demo from the repository folder")
+                      "reinstall mismartera")
 
 
 @dataclass(frozen=True)
