@@ -32,7 +32,7 @@ def seed(home: Path, symbols: list[str], start: date, days: int) -> None:
         ctx.close()
 
 
-def test_demo_runs_and_prints_the_report_then_account_and_report_read_it(run_cli) -> None:
+def test_demo_runs_and_prints_the_report_then_account_and_report_read_it(run_cli, cli_home: Path) -> None:
     began = time.monotonic()
     result = run_cli("demo", timeout=120)
     assert result.code == 0, result
@@ -51,7 +51,8 @@ def test_demo_runs_and_prints_the_report_then_account_and_report_read_it(run_cli
     assert balance["equity"] == pytest.approx(data["summary"]["final_equity"])
     fills = run_cli("account", "fills", "--json")
     assert fills.code == 0 and len(json.loads(fills.out)) > 0
-    again = run_cli("demo", timeout=120)
+    # From any folder: the demo config ships inside the package.
+    again = run_cli("demo", timeout=120, cwd=cli_home)
     assert again.code == 0, again
     assert "using the demo bars already in the database" in again.out and "Equity, run 2" in again.out
 
