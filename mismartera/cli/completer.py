@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,10 +43,12 @@ class CompletionData:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loaded_at = float("-inf")
 
     def refresh_now(self) -> None:
         if self._load is None:
             return
+        self._loaded_at = time.monotonic()
         try:
             self.current = self._load()
         except Exception as exc:  # a missing or broken database only means fewer completions
@@ -65,8 +68,10 @@ class CompletionData:
         self._thread = threading.Thread(target=loop, name="completion-refresh", daemon=True)
         self._thread.start()
 
-    def request(self) -> None:
-        self._wake.set()
+    def request(self, older_than: float = 0.0) -> None:
+        """Ask for a refresh now, or only when the values are more than `older_than` seconds old."""
+        if time.monotonic() - self._loaded_at >= older_than:
+            self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -35,6 +35,7 @@ from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
 
 PROMPT = "system@mismartera> "
+REFRESHING_GROUPS = ("data", "demo", "run")
 WARM_DELAY = 0.3  # seconds after the first prompt before background loading starts
 STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
 log = logging.getLogger("mismartera.cli.repl")
@@ -94,7 +95,8 @@ def run_repl(rt: runtime.Runtime) -> int:
                 continue
             _mask_typed_line(rt, line)
             run_line(rt, registry, text)
-            data.request()
+            # `data` commands change the stored symbols; after others a stale list is refreshed now and then
+            data.request(0.0 if text.split()[0] in REFRESHING_GROUPS else 60.0)
             if runtime.terminated():
                 break
             if rt.exit_requested:

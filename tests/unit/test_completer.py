@@ -121,3 +121,20 @@ def test_load_from_store_reads_symbols_and_the_stored_range(database) -> None:
     snapshot = load_from_store(lambda: store)()
     assert snapshot.symbols == ("AAPL", "MSFT")
     assert (snapshot.first_day, snapshot.last_day) == (date(2024, 11, 25), date(2024, 11, 29))
+
+
+def test_refresh_requests_are_throttled_unless_forced() -> None:
+    loads: list[float] = []
+    data = CompletionData(lambda: loads.append(time.monotonic()) or Snapshot(("SPY",)))
+    data.start(interval=60)
+    deadline = time.monotonic() + 5
+    while not loads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    data.request(older_than=60)  # fresh values: no reload
+    time.sleep(0.2)
+    assert len(loads) == 1
+    data.request()  # forced (after a `data` command)
+    while len(loads) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    data.stop()
+    assert len(loads) == 2
