@@ -25,6 +25,8 @@ from mismartera.commands.registry import Arg, Command, Registry
 
 log = logging.getLogger("mismartera.cli.completer")
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
+RUNS_OFFERED = 20
+OPEN_ORDER_STATES = ("new", "accepted", "partially_filled")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Snapshot:
     symbols: tuple[str, ...] = ()
     first_day: date | None = None
     last_day: date | None = None
+    runs: tuple[tuple[str, str], ...] = ()  # (run id, "session_name state"), newest first
 
 
 class CompletionData:
@@ -79,19 +82,27 @@ class CompletionData:
 
 
 def load_from_store(bars: Callable[[], object]) -> Callable[[], Snapshot]:
-    """A loader reading the stored symbols and the first and last day of stored bars."""
+    """A loader reading the stored symbols, the first and last day of stored bars, and the latest runs."""
 
     def load() -> Snapshot:
         from datetime import UTC, datetime
 
+        from sqlalchemy import select
+
+        from mismartera.data.schema import runs
+
         store = bars()
         series = store.series()  # type: ignore[attr-defined]
         symbols = tuple(sorted({s.symbol for s in series}))
+        with store.db.connect() as conn:  # type: ignore[attr-defined]
+            latest = conn.execute(select(runs.c.id, runs.c.session_name, runs.c.state)
+                                  .order_by(runs.c.id.desc()).limit(RUNS_OFFERED)).all()
+        run_ids = tuple((str(row.id), f"{row.session_name} {row.state}") for row in latest)
         if not series:
-            return Snapshot(symbols)
-        first = min(s.first_ts for s in series)
-        last = max(s.last_ts for s in series)
-        return Snapshot(symbols, datetime.fromtimestamp(first, UTC).date(), datetime.fromtimestamp(last, UTC).date())
+            return Snapshot(symbols, runs=run_ids)
+        first = datetime.fromtimestamp(min(s.first_ts for s in series), UTC).date()
+        last = datetime.fromtimestamp(max(s.last_ts for s in series), UTC).date()
+        return Snapshot(symbols, first, last, run_ids)
 
     return load
 
@@ -108,11 +119,13 @@ class ShellCompleter(Completer):
     """Completes a command line against the registry."""
 
     def __init__(self, registry: Registry, data: CompletionData | None = None,
-                 config_dirs: Iterable[Path] = (), today: Callable[[], date] = date.today) -> None:
+                 config_dirs: Iterable[Path] = (), today: Callable[[], date] = date.today,
+                 status: Callable[[], object | None] = lambda: None) -> None:
         self.registry = registry
         self.data = data or CompletionData()
         self.config_dirs = [Path(p) for p in config_dirs]
         self.today = today
+        self.status = status  # the running session's latest snapshot (open orders), None without one
         self._paths = PathCompleter(expanduser=True)
 
     # ------------------------------------------------------------------ entry point
@@ -203,12 +216,28 @@ class ShellCompleter(Completer):
             yield from found or self._files(word, event)
         elif kind == "file":
             yield from self._files(word, event)
+        elif kind == "run":
+            for run_id, meta in self.data.current.runs:
+                if run_id.startswith(word):
+                    yield Completion(run_id, -len(word), display_meta=meta)
+        elif kind == "order":
+            yield from self._open_orders(word)
         elif kind in ("command", "group"):
             groups = [rest[0]] if rest and rest[0] in self.registry.groups else []
             if kind == "command" and groups:
                 yield from self._group_commands(groups[0], word)
             elif not rest:
                 yield from self._first_words(word)
+
+    def _open_orders(self, word: str) -> Iterator[Completion]:
+        try:
+            snapshot = self.status()
+        except Exception:  # no session, or it is being torn down: nothing to offer
+            return
+        for order in getattr(snapshot, "recent_orders", ()):
+            if order.status in OPEN_ORDER_STATES and str(order.id).startswith(word):
+                meta = f"{order.side} {order.quantity:g} {order.symbol} {order.order_type}"
+                yield Completion(str(order.id), -len(word), display_meta=meta)
 
     def _dates(self) -> list[str]:
         today = self.today()

@@ -29,7 +29,7 @@ from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.history import MaskedFileHistory
 from mismartera.cli.parser import parse_line
 from mismartera.cli.shutdown import running_status, stop_running_session
-from mismartera.cli.toolbar import Toolbar
+from mismartera.cli.toolbar import Toolbar, current_status
 from mismartera.commands import load_all
 from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
@@ -56,7 +56,8 @@ def run_repl(rt: runtime.Runtime) -> int:
     registry = load_all()
     settings = rt.ctx.settings
     data = CompletionData(load_from_store(lambda: rt.ctx.bars))
-    completer = ShellCompleter(registry, data, config_dirs=[Path("config"), settings.config_dir])
+    completer = ShellCompleter(registry, data, config_dirs=[Path("config"), settings.config_dir],
+                               status=lambda: current_status(rt.ctx))
     session: PromptSession[str] = PromptSession(
         history=MaskedFileHistory(settings.history_file, rt.redactor.mask),
         completer=ThreadedCompleter(completer),

@@ -118,9 +118,44 @@ def test_load_from_store_reads_symbols_and_the_stored_range(database) -> None:
     store = BarStore(database)
     store.upsert("MSFT", "1m", [(1732545000, 1, 1, 1, 1, 1, 1, 1)])
     store.upsert("AAPL", "1m", [(1732890600, 1, 1, 1, 1, 1, 1, 1)])
+    from datetime import UTC, datetime
+
+    from mismartera.data.schema import runs
+
+    with database.begin() as conn:
+        for name in ("example", "demo"):
+            conn.execute(runs.insert().values(session_name=name, mode="backtest", config={}, state="finished",
+                                              started_at=datetime(2024, 12, 1, tzinfo=UTC)))
     snapshot = load_from_store(lambda: store)()
     assert snapshot.symbols == ("AAPL", "MSFT")
     assert (snapshot.first_day, snapshot.last_day) == (date(2024, 11, 25), date(2024, 11, 29))
+    assert [meta for _, meta in snapshot.runs] == ["demo finished", "example finished"]  # newest first
+
+
+def test_run_ids_and_open_orders() -> None:
+    from datetime import UTC, datetime
+
+    from mismartera.system.state import SystemState
+    from mismartera.system.status import OrderView, SystemStatus
+
+    registry = Registry()
+    registry.add_group("order", "orders")
+    registry.add_group("system", "session")
+    noop = lambda ctx, **kw: None  # noqa: E731
+    registry.add(Command("order", "cancel", "cancel", noop, args=(Arg("order_id", "id", type=int, complete="order"),)))
+    registry.add(Command("system", "report", "report", noop, args=(Arg("run_id", "run", type=int, complete="run"),)))
+    at = datetime(2024, 11, 29, 15, tzinfo=UTC)
+    orders = (OrderView(12, "AAPL", "buy", 10, "limit", 180.0, None, "gtc", "new", 0, None, at),
+              OrderView(13, "AAPL", "sell", 10, "market", None, None, "day", "filled", 10, 181.0, at),
+              OrderView(21, "MSFT", "buy", 5, "stop", None, 420.0, "day", "accepted", 0, None, at))
+    data = CompletionData()
+    data.current = Snapshot(runs=(("12", "demo finished"), ("3", "example stopped")))
+    completer = ShellCompleter(registry, data,
+                               status=lambda: SystemStatus(SystemState.RUNNING, recent_orders=orders))
+    assert complete(completer, "order cancel ") == ["12", "21"]  # open ones only
+    assert complete(completer, "order cancel 2") == ["21"]
+    assert complete(completer, "system report 1") == ["12"]
+    assert complete(ShellCompleter(registry, data), "order cancel ") == []  # no session
 
 
 def test_refresh_requests_are_throttled_unless_forced() -> None:
