@@ -128,3 +128,13 @@ def test_secrets_never_reach_output_or_log(run_cli, cli_home: Path, tmp_path: Pa
     everything = result.out + result.err + (cli_home / "state" / "mismartera.log").read_text()
     assert key not in everything and secret not in everything
     assert "--password=***" in result.out
+
+
+def test_script_mode_does_not_load_prompt_toolkit(cli_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
+    env["MISMARTERA_HOME"] = str(cli_home)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "mismartera"], input="help time\n",
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "time days" in proc.stdout
+    assert "prompt_toolkit" not in proc.stderr and "typer" not in proc.stderr
