@@ -36,7 +36,7 @@ from mismartera.errors import ExitCode, UsageError
 
 PROMPT = "system@mismartera> "
 REFRESHING_GROUPS = ("data", "demo", "run")
-WARM_DELAY = 0.3  # seconds after the first prompt before background loading starts
+WARM_DELAY = 0.5  # seconds after the first prompt before background loading starts
 STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
 log = logging.getLogger("mismartera.cli.repl")
 
