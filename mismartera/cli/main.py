@@ -60,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_repl(rt)
         code = _script(rt) if not rest else _one_shot(args)
-        return _finish(rt, code)
+        return _finish(rt, code, one_shot=bool(rest))
     except KeyboardInterrupt:
         err.print("interrupted", style="bold red")
-        return _finish(rt, 130)
+        return _finish(rt, 130, one_shot=bool(rest))
     finally:
         ctx.close()
 
@@ -81,12 +81,13 @@ def _install_sigterm() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
-def _finish(rt, code: int) -> int:
-    """At the end of a script or one-shot command, stop a session that is still running."""
+def _finish(rt, code: int, *, one_shot: bool) -> int:
+    """At the end of a script or one-shot command, stop a session that is still running (its summary
+    goes to stderr after a one-shot command, whose stdout may be JSON)."""
     from mismartera.cli.shutdown import stop_running_session
 
     try:
-        stopped = stop_running_session(rt)
+        stopped = stop_running_session(rt, summary_to_stderr=one_shot)
     except KeyboardInterrupt:
         return 130
     return code or stopped

@@ -31,8 +31,9 @@ def running_status(rt: Runtime) -> Any | None:
     return status if status.state.active else None
 
 
-def stop_running_session(rt: Runtime, timeout: float = STOP_TIMEOUT) -> int:
-    """Stop an active session (if any) and print a one-line summary. Returns an exit code."""
+def stop_running_session(rt: Runtime, timeout: float = STOP_TIMEOUT, *, summary_to_stderr: bool = False) -> int:
+    """Stop an active session (if any) and print a one-line summary — on stderr when stdout must stay
+    pure (a one-shot command's JSON). Returns an exit code."""
     if running_status(rt) is None:
         return int(ExitCode.OK)
     rt.err.print(Text("stopping the running session…", style="dim"))
@@ -42,5 +43,6 @@ def stop_running_session(rt: Runtime, timeout: float = STOP_TIMEOUT) -> int:
         failure = describe_error(exc, debug=rt.debug, log_file=str(rt.ctx.settings.log_file))
         print_failure(rt.err, failure, exc=exc, debug=rt.debug)
         return int(failure.code)
-    rt.out.print(Text("session " + summary_line(rt.ctx.system.status())), soft_wrap=True)
+    console = rt.err if summary_to_stderr else rt.out
+    console.print(Text("session " + summary_line(rt.ctx.system.status())), soft_wrap=True)
     return int(ExitCode.OK)

@@ -134,3 +134,10 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_a_session_left_running_is_stopped_and_json_stays_pure(in_process, example_bars: Path) -> None:
+    code, out, err = in_process("system", "start", "config/example_session.json", "--speed", "60", "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] in ("starting", "running")
+    assert "session stopped │ backtest example" in err
