@@ -58,6 +58,15 @@ class Order:
     reason: str | None = None
     broker_order_id: str | None = None
 
+    def copy(self) -> Order:
+        """A field-for-field copy (what the broker hands out). Written out rather than
+        `dataclasses.replace`, which costs several times as much, and the simulated broker copies
+        every order it reports; tests check that no field is missed."""
+        return Order(self.id, self.client_order_id, self.symbol, self.side, self.quantity, self.order_type,
+                     self.time_in_force, self.status, self.created_at, self.updated_at, self.limit_price,
+                     self.stop_price, self.filled_quantity, self.average_fill_price, self.strategy, self.reason,
+                     self.broker_order_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Fill:

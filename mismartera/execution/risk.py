@@ -9,7 +9,7 @@ reduces a position is never refused by a limit, so a strategy can always get out
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from mismartera.config.session import TradingConfig
 from mismartera.execution.account import EPSILON
@@ -51,8 +51,8 @@ class RiskLimits:
         self.trading = trading
 
     def check(self, *, symbol: str, quantity: float, price: float, before: float, after: float,
-              commission: float, holding: Collection[str], buying_power: float,
-              lowest: float | None = None) -> str | None:
+              commission: float, holding: Collection[str] | Callable[[], Collection[str]],
+              buying_power: float | Callable[[], float], lowest: float | None = None) -> str | None:
         """Check an order of `quantity` shares valued at `price` each.
 
         Args:
@@ -63,6 +63,10 @@ class RiskLimits:
             commission: what the order would pay, reserved with its value.
             holding: symbols with a position or open orders, not counting this order.
             buying_power: what is left to open positions with (see `SimulatedBroker.buying_power`).
+
+        `holding` and `buying_power` may be given as functions: they are then called only when a
+        check needs them (most orders in a backtest close positions, and a limit that is not set
+        needs no holdings), which saves a broker recomputing them for every order.
         """
         t = self.trading
         lowest = after if lowest is None else lowest
@@ -79,11 +83,14 @@ class RiskLimits:
         if t.max_per_symbol is not None and exposure > t.max_per_symbol:
             return (f"rejected: max_per_symbol {amount(t.max_per_symbol)} exceeded "
                     f"({symbol} position would be {exposure:.2f})")
-        if (t.max_open_positions is not None and abs(before) <= EPSILON and symbol not in holding
-                and len(holding) >= t.max_open_positions):
-            return (f"rejected: max_open_positions {t.max_open_positions} reached "
-                    f"(holding {', '.join(sorted(holding))})")
+        if t.max_open_positions is not None and abs(before) <= EPSILON:
+            held = holding() if callable(holding) else holding
+            if symbol not in held and len(held) >= t.max_open_positions:
+                return (f"rejected: max_open_positions {t.max_open_positions} reached "
+                        f"(holding {', '.join(sorted(held))})")
         needed = max(0.0, abs(after) - abs(before)) * price + commission
+        if callable(buying_power):
+            buying_power = buying_power()
         if needed > buying_power + 1e-6:
             return f"rejected: insufficient buying power (order needs {needed:.2f}, available {buying_power:.2f})"
         return None

@@ -11,7 +11,6 @@ locks, to keep `process_bar` a dict lookup on bars with nothing to fill); other 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -93,6 +92,7 @@ class SimulatedBroker:
         self._reserved: dict[int, float] = {}         # open order id -> buying power it holds
         self._pending: dict[str, float] = {}          # symbol -> signed quantity of its open orders
         self._positions: dict[str, Position] = {}
+        self._holding: dict[str, Position] = {}       # the positions that are not flat, by symbol
         self._last: dict[str, float] = {}             # symbol -> last known price
         self._fills: list[Fill] = []
         self._changed: dict[int, Order] = {}
@@ -146,7 +146,7 @@ class SimulatedBroker:
             self._reserved[order.id] = reserved
             self._pending[order.symbol] = self._pending.get(order.symbol, 0.0) + self._signed(order)
         self._changed[order.id] = order
-        return replace(order)
+        return order.copy()
 
     def _pre_trade(self, order: Order) -> tuple[float, str | None]:
         """(buying power to reserve, rejection reason or None)."""
@@ -165,11 +165,15 @@ class SimulatedBroker:
         lowest = self._held(symbol) + self._signed(order) + sum(
             self._signed(o) for o in self._open.get(symbol, ()) if o.side is Side.SELL)
         commission = self.commission(order.quantity)
-        holding = {s for s in set(self._positions) | set(self._pending)
-                   if s != symbol and abs(self._held(s) + self._pending.get(s, 0.0)) > EPSILON}
+
+        def holding() -> set[str]:
+            return {s for s in set(self._positions) | set(self._pending)
+                    if s != symbol and abs(self._held(s) + self._pending.get(s, 0.0)) > EPSILON}
+
+        # Both passed as functions: the limits ask for them only when the order adds exposure.
         reason = self._limits.check(symbol=symbol, quantity=order.quantity, price=price, before=before,
                                     after=after, lowest=min(lowest, after), commission=commission,
-                                    holding=holding, buying_power=self.buying_power)
+                                    holding=holding, buying_power=lambda: self.buying_power)
         reserved = max(0.0, abs(after) - abs(before)) * price + commission
         return reserved, reason
 
@@ -181,7 +185,7 @@ class SimulatedBroker:
         if not order.status.open:
             raise StateError(f"cannot cancel order {order_id}: it is already {order.status.value}")
         self._close(order, OrderStatus.CANCELLED, self._clock.now())
-        return replace(order)
+        return order.copy()
 
     def end_of_day(self, close: datetime) -> list[Order]:
         """Expire the open DAY orders placed before `close`. Orders placed at or after it (say on
@@ -193,7 +197,7 @@ class SimulatedBroker:
         for order in expired:
             order.reason = "day order not filled by the close"
             self._close(order, OrderStatus.EXPIRED, close)
-        return [replace(order) for order in sorted(expired, key=lambda o: o.id)]
+        return [order.copy() for order in sorted(expired, key=lambda o: o.id)]
 
     def flatten(self, reason: str = "end of day") -> list[Order]:
         """Cancel every open order and submit market orders closing every position; they fill at
@@ -270,18 +274,23 @@ class SimulatedBroker:
         signed = self._signed(order)
         held = self._held(symbol)
         commission = self.commission(order.quantity)
-        needed = max(0.0, abs(held + signed) - abs(held)) * price + commission
-        available = self.buying_power + self._reserved.get(order.id, 0.0)
-        if needed > available + 1e-6 and abs(held + signed) > abs(held):
-            # The price moved since the order was checked: a cash account cannot go below zero.
-            order.reason = (f"cancelled: insufficient buying power at the fill "
-                            f"(needs {needed:.2f}, available {available:.2f})")
-            self._close(order, OrderStatus.CANCELLED, at)
-            return None
+        if abs(held + signed) > abs(held):   # only a fill that adds exposure needs buying power
+            needed = (abs(held + signed) - abs(held)) * price + commission
+            available = self.buying_power + self._reserved.get(order.id, 0.0)
+            if needed > available + 1e-6:
+                # The price moved since the order was checked: a cash account cannot go below zero.
+                order.reason = (f"cancelled: insufficient buying power at the fill "
+                                f"(needs {needed:.2f}, available {available:.2f})")
+                self._close(order, OrderStatus.CANCELLED, at)
+                return None
         position = self._positions.get(symbol)
         if position is None:
             position = self._positions[symbol] = Position(symbol)
         position.apply(signed, price, commission)
+        if position.quantity != 0.0:
+            self._holding[symbol] = position
+        else:
+            self._holding.pop(symbol, None)
         self._cash -= signed * price + commission
         order.filled_quantity = order.quantity
         order.average_fill_price = price
@@ -323,10 +332,16 @@ class SimulatedBroker:
         return 0.0 if position is None else position.quantity
 
     def _open_positions(self) -> list[Position]:
-        return sorted((p for p in list(self._positions.values()) if p.quantity != 0.0), key=lambda p: p.symbol)
+        return sorted(list(self._holding.values()), key=lambda p: p.symbol)
 
-    def _mark_of(self, position: Position) -> float:
-        return self._last.get(position.symbol, position.average_price)
+    def _market_values(self) -> list[float]:
+        """Signed value of each position held, at its last price (its entry price before any bar).
+
+        Flat positions are left out: they add exactly nothing, and skipping them keeps the sums
+        below cheap however many symbols the session has traded.
+        """
+        last = self._last
+        return [p.quantity * last.get(p.symbol, p.average_price) for p in list(self._holding.values())]
 
     @property
     def cash(self) -> float:
@@ -335,17 +350,18 @@ class SimulatedBroker:
     @property
     def equity(self) -> float:
         """Cash plus every position valued at its last price."""
-        return self._cash + math.fsum(p.quantity * self._mark_of(p) for p in list(self._positions.values()))
+        return self._cash + math.fsum(self._market_values())
 
     @property
     def buying_power(self) -> float:
         """What is left to open positions with: equity (capped by max_buying_power) minus the
         gross value of the positions and what open orders have reserved. Without shorts that is
         the cash not yet promised; a short holds its full value as collateral (no leverage)."""
-        cap = self.equity
+        values = self._market_values()
+        cap = self._cash + math.fsum(values)
         if self.trading.max_buying_power is not None:
             cap = min(cap, self.trading.max_buying_power)
-        gross = math.fsum(abs(p.quantity) * self._mark_of(p) for p in list(self._positions.values()))
+        gross = math.fsum([abs(value) for value in values])   # prices are positive: |q * p| == |q| * p
         return max(0.0, cap - gross - math.fsum(list(self._reserved.values())))
 
     def position(self, symbol: str) -> PositionSnapshot:
@@ -371,14 +387,13 @@ class SimulatedBroker:
         )
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        if symbol is None:
-            found = [o for orders in list(self._open.values()) for o in orders]
-        else:
-            found = list(self._open.get(symbol.strip().upper(), ()))
-        return [replace(o) for o in sorted(found, key=lambda o: o.id)]
+        if symbol is not None:   # a symbol's open orders are kept oldest first, which is id order
+            return [o.copy() for o in list(self._open.get(symbol.strip().upper(), ()))]
+        found = [o for orders in list(self._open.values()) for o in orders]
+        return [o.copy() for o in sorted(found, key=lambda o: o.id)]
 
     def orders(self) -> list[Order]:
-        return [replace(o) for o in list(self._orders.values())]
+        return [o.copy() for o in list(self._orders.values())]
 
     def fills(self) -> list[Fill]:
         return list(self._fills)
@@ -386,7 +401,7 @@ class SimulatedBroker:
     def drain_changes(self) -> tuple[list[Order], list[Fill]]:
         """Orders created or changed and fills made since the last call (copies, oldest first),
         for the recorder to store in one batch."""
-        orders = [replace(o) for o in sorted(self._changed.values(), key=lambda o: o.id)]
+        orders = [o.copy() for o in sorted(self._changed.values(), key=lambda o: o.id)]
         fills, self._new_fills = self._new_fills, []
         self._changed = {}
         return orders, fills

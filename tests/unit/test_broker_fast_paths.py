@@ -1,0 +1,110 @@
+"""The simulated broker's shortcuts (issue 7) change no result: order copies miss no field, the risk
+limits ask for holdings and buying power only when a check needs them, and equity and buying power
+that skip flat positions equal the plain sums over every position."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import fields
+from datetime import UTC, datetime
+
+import pytest
+
+from mismartera.config.session import TradingConfig
+from mismartera.execution import OrderStatus, SimulatedBroker
+from mismartera.execution.orders import Order, OrderType, Side, TimeInForce
+from mismartera.execution.risk import RiskLimits
+
+OPEN = datetime(2024, 11, 26, 14, 30, tzinfo=UTC)
+T0 = int(OPEN.timestamp())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = OPEN
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_order_copy_copies_every_field() -> None:
+    order = Order(7, "sim-7", "AAPL", Side.SELL, 12.0, OrderType.LIMIT, TimeInForce.GTC, OrderStatus.FILLED,
+                  OPEN, datetime(2024, 11, 27, tzinfo=UTC), 101.5, 99.0, 12.0, 101.25, "mine", "why", "b-7")
+    copy = order.copy()
+    assert copy is not order
+    for field in fields(Order):
+        # every field holds a value other than its default, so a field the copy forgot would show
+        assert getattr(order, field.name) != field.default, field.name
+        assert getattr(copy, field.name) == getattr(order, field.name), field.name
+    copy.status = OrderStatus.CANCELLED
+    assert order.status is OrderStatus.FILLED
+
+
+def _never() -> float:
+    raise AssertionError("asked although the check does not need it")
+
+
+def test_a_closing_order_never_asks_for_buying_power_or_holdings() -> None:
+    limits = RiskLimits(TradingConfig(max_open_positions=1))
+    assert limits.check(symbol="AAPL", quantity=100, price=10.0, before=100, after=0, commission=0.0,
+                        holding=_never, buying_power=_never) is None
+
+
+def test_an_opening_order_asks_for_them_and_decides_as_with_values() -> None:
+    asked: list[str] = []
+
+    def holding() -> set[str]:
+        asked.append("holding")
+        return {"MSFT"}
+
+    def power() -> float:
+        asked.append("buying_power")
+        return 500.0
+
+    limits = RiskLimits(TradingConfig(max_open_positions=1))
+    reason = limits.check(symbol="AAPL", quantity=10, price=10.0, before=0, after=10, commission=0.0,
+                          holding=holding, buying_power=power)
+    assert reason == "rejected: max_open_positions 1 reached (holding MSFT)"
+    assert asked == ["holding"]
+    roomy = RiskLimits(TradingConfig())
+    assert roomy.check(symbol="AAPL", quantity=100, price=10.0, before=0, after=100, commission=0.0,
+                       holding=_never, buying_power=power) == (
+        "rejected: insufficient buying power (order needs 1000.00, available 500.00)")
+    assert roomy.check(symbol="AAPL", quantity=10, price=10.0, before=0, after=10, commission=0.0,
+                       holding=set(), buying_power=500.0) is None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_equity_and_buying_power_equal_the_sums_over_every_position(seed: int) -> None:
+    """Symbols go flat and open again; the figures must match the plain sums at every step."""
+    rng = random.Random(seed)
+    clock = Clock()
+    broker = SimulatedBroker(TradingConfig(initial_cash=50_000, allow_short=True), clock)
+    symbols = ["AAA", "BBB", "CCC", "DDD"]
+    prices = dict.fromkeys(symbols, 20.0)
+    flat_seen = 0
+    for minute in range(400):
+        ts = T0 + 60 * minute
+        for symbol in symbols:
+            prices[symbol] = round(max(1.0, prices[symbol] + rng.choice((-0.1, 0.0, 0.1))), 2)
+            p = prices[symbol]
+            broker.process_bar(symbol, ts, p, p + 0.05, p - 0.05, p)
+        clock.at = datetime.fromtimestamp(ts + 60, UTC)
+        symbol = rng.choice(symbols)
+        held = broker.position(symbol).quantity
+        if not broker.open_orders(symbol):
+            if held and rng.random() < 0.5:
+                broker.submit(symbol, "sell" if held > 0 else "buy", abs(held))
+            else:
+                broker.submit(symbol, rng.choice(("buy", "sell")), rng.choice((10, 25, 40)))
+        every = list(broker._positions.values())
+        flat_seen += sum(1 for p in every if p.quantity == 0.0)
+        marks = [p.quantity * broker._last.get(p.symbol, p.average_price) for p in every]
+        equity = broker.cash + math.fsum(marks)
+        gross = math.fsum(abs(p.quantity) * broker._last.get(p.symbol, p.average_price) for p in every)
+        reserved = math.fsum(broker._reserved.values())
+        assert broker.equity == equity
+        assert broker.buying_power == max(0.0, equity - gross - reserved)
+        assert [p.symbol for p in broker.positions()] == sorted(p.symbol for p in every if p.quantity != 0.0)
+    assert flat_seen > 0   # the flow did close positions, so the skipped ones were exercised
