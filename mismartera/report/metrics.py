@@ -11,7 +11,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import pairwise
 from typing import Any
 
 from mismartera.errors import DataError
@@ -109,35 +108,94 @@ def compute_report(initial_cash: float, daily: Sequence[tuple[date, float]], fil
         marks: last price per symbol, to value positions still open in `per_symbol_pnl` (without
             it an open position counts only the commission paid to open it).
     """
-    if not math.isfinite(initial_cash) or initial_cash <= 0:
-        raise DataError(f"initial cash must be > 0 (got {initial_cash:g})")
-    if not 0 <= bars_in_market <= max(bars_total, 0):
-        raise DataError(f"bars in market must be between 0 and the {bars_total} bars replayed (got {bars_in_market})")
-    curve = [(day, float(equity)) for day, equity in daily]
-    for (before, _), (after, _) in pairwise(curve):
-        if after <= before:
-            raise DataError(f"daily equity rows must be in date order, one per day ({after} follows {before})")
-    final = curve[-1][1] if curve else float(initial_cash)
-
-    ledger = Ledger()
+    running = RunningReport(initial_cash, keep_round_trips=True)
+    for day, equity in daily:
+        running.add_day(day, equity)
     for fill in fills:
-        ledger.add(fill)
-    trades = ledger.trades
+        running.add_fill(fill)
+    return running.report(bars_in_market, bars_total, marks)
 
-    return BacktestReport(
-        initial_cash=float(initial_cash),
-        final_equity=final,
-        total_return_pct=(final / initial_cash - 1.0) * 100.0,
-        max_drawdown_pct=max_drawdown_pct(initial_cash, [equity for _, equity in curve]),
-        sharpe=sharpe_ratio(initial_cash, [equity for _, equity in curve]),
-        trades=len(trades),
-        win_rate_pct=sum(t.won for t in trades) / len(trades) * 100.0 if trades else None,
-        exposure_pct=bars_in_market / bars_total * 100.0 if bars_total > 0 else 0.0,
-        per_symbol_pnl=ledger.pnl_by_symbol(marks),
-        equity_curve=curve,
-        total_commission=math.fsum(f.commission for f in fills),
-        round_trips=list(trades),
-    )
+
+class _ExactSum:
+    """A sum of floats kept exactly, as non-overlapping partials (Shewchuk's algorithm, the one
+    `math.fsum` uses), so that adding values one at a time ends at the same correctly rounded
+    total as `math.fsum` over all of them, without keeping them."""
+
+    __slots__ = ("_partials",)
+
+    def __init__(self) -> None:
+        self._partials: list[float] = []
+
+    def add(self, value: float) -> None:
+        partials = self._partials
+        kept = 0
+        for other in partials:
+            if abs(value) < abs(other):
+                value, other = other, value
+            high = value + other
+            low = other - (high - value)   # the rounding error of high, exactly
+            if low:
+                partials[kept] = low
+                kept += 1
+            value = high
+        partials[kept:] = [value]
+
+    @property
+    def total(self) -> float:
+        return math.fsum(self._partials)
+
+
+class RunningReport:
+    """The report built as the run goes: fed each fill and each day's closing equity, it keeps
+    aggregates (trade count, wins, P&L per symbol, open lots, commission) and one equity row a day,
+    so its memory does not grow with the number of fills. `report()` gives what `compute_report`
+    gives for the same fills and days; the round trips themselves are kept only when asked for.
+    """
+
+    def __init__(self, initial_cash: float, keep_round_trips: bool = False) -> None:
+        if not math.isfinite(initial_cash) or initial_cash <= 0:
+            raise DataError(f"initial cash must be > 0 (got {initial_cash:g})")
+        self.initial_cash = float(initial_cash)
+        self.ledger = Ledger(keep_trades=keep_round_trips)
+        self.curve: list[tuple[date, float]] = []
+        self.fills = 0
+        self._commission = _ExactSum()
+
+    def add_fill(self, fill: Fill) -> None:
+        """A fill, in the order they happened."""
+        self.ledger.add(fill)
+        self._commission.add(fill.commission)
+        self.fills += 1
+
+    def add_day(self, day: date, equity: float) -> None:
+        """A trading day's equity at its close; days must come in date order, one each."""
+        if self.curve and day <= self.curve[-1][0]:
+            raise DataError(f"daily equity rows must be in date order, one per day ({day} follows {self.curve[-1][0]})")
+        self.curve.append((day, float(equity)))
+
+    def report(self, bars_in_market: int = 0, bars_total: int = 0,
+               marks: Mapping[str, float] | None = None) -> BacktestReport:
+        """The report so far (see `compute_report` for the arguments)."""
+        if not 0 <= bars_in_market <= max(bars_total, 0):
+            raise DataError(f"bars in market must be between 0 and the {bars_total} bars replayed "
+                            f"(got {bars_in_market})")
+        initial, curve, ledger = self.initial_cash, list(self.curve), self.ledger
+        final = curve[-1][1] if curve else initial
+        equities = [equity for _, equity in curve]
+        return BacktestReport(
+            initial_cash=initial,
+            final_equity=final,
+            total_return_pct=(final / initial - 1.0) * 100.0,
+            max_drawdown_pct=max_drawdown_pct(initial, equities),
+            sharpe=sharpe_ratio(initial, equities),
+            trades=ledger.count,
+            win_rate_pct=ledger.wins / ledger.count * 100.0 if ledger.count else None,
+            exposure_pct=bars_in_market / bars_total * 100.0 if bars_total > 0 else 0.0,
+            per_symbol_pnl=ledger.pnl_by_symbol(marks),
+            equity_curve=curve,
+            total_commission=self._commission.total,
+            round_trips=list(ledger.trades),
+        )
 
 
 def max_drawdown_pct(initial_cash: float, equities: Sequence[float]) -> float:

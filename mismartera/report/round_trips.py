@@ -46,11 +46,19 @@ class _Lot:
 
 
 class Ledger:
-    """Open lots per symbol and the trades closed so far."""
+    """Open lots per symbol, and the trades closed so far: counted always, kept unless asked not to.
 
-    def __init__(self) -> None:
+    With `keep_trades=False` only the count, the wins and each symbol's closed P&L are kept, so a
+    run of any length holds no more than its open lots (the stored fills can rebuild every trade).
+    """
+
+    def __init__(self, keep_trades: bool = True) -> None:
         self.lots: dict[str, deque[_Lot]] = {}
         self.trades: list[RoundTrip] = []
+        self.keep_trades = keep_trades
+        self.count = 0                          # trades closed
+        self.wins = 0                           # of which closed with pnl > 0
+        self.closed_pnl: dict[str, float] = {}  # symbol -> P&L of its closed trades, summed in order
 
     def add(self, fill: Fill) -> None:
         if fill.quantity <= 0:
@@ -64,17 +72,22 @@ class Ledger:
             matched = min(remaining, abs(lot.quantity))
             direction = 1.0 if lot.quantity > 0 else -1.0
             commission = matched * (lot.commission_per_share + per_share)
-            self.trades.append(RoundTrip(
-                symbol=fill.symbol,
-                direction="long" if direction > 0 else "short",
-                quantity=matched,
-                entry_price=lot.price,
-                exit_price=fill.price,
-                entry_at=lot.at,
-                exit_at=fill.filled_at,
-                commission=commission,
-                pnl=matched * (fill.price - lot.price) * direction - commission,
-            ))
+            pnl = matched * (fill.price - lot.price) * direction - commission
+            self.count += 1
+            self.wins += pnl > 0.0
+            self.closed_pnl[fill.symbol] = self.closed_pnl.get(fill.symbol, 0.0) + pnl
+            if self.keep_trades:
+                self.trades.append(RoundTrip(
+                    symbol=fill.symbol,
+                    direction="long" if direction > 0 else "short",
+                    quantity=matched,
+                    entry_price=lot.price,
+                    exit_price=fill.price,
+                    entry_at=lot.at,
+                    exit_at=fill.filled_at,
+                    commission=commission,
+                    pnl=pnl,
+                ))
             lot.quantity -= matched * direction
             remaining -= matched
             if abs(lot.quantity) <= EPSILON:
@@ -86,9 +99,7 @@ class Ledger:
         """Net P&L per symbol: closed trades plus open lots valued at `marks` (the last prices),
         commissions included, sorted by symbol."""
         marks = marks or {}
-        totals: dict[str, float] = {}
-        for trade in self.trades:
-            totals[trade.symbol] = totals.get(trade.symbol, 0.0) + trade.pnl
+        totals = dict(self.closed_pnl)
         for symbol in self.lots:
             totals[symbol] = totals.get(symbol, 0.0) + self.open_pnl(symbol, marks.get(symbol))
         return dict(sorted(totals.items()))
