@@ -78,32 +78,32 @@ def run_repl(rt: runtime.Runtime) -> int:
             started.set()
             _start_background(rt, data)
 
+    def one_line() -> bool:
+        """Read and run one line; False when the user leaves."""
+        try:
+            with patch_stdout(raw=True):
+                line = session.prompt([("class:prompt", PROMPT)], pre_run=first_frame)
+        except EOFError:
+            return not _may_leave(rt)
+        text = line.strip()
+        if not text:
+            return True
+        _mask_typed_line(rt, line)
+        run_line(rt, registry, text)
+        # `data` commands change the stored symbols; after others a stale list is refreshed now and then
+        data.request(0.0 if text.split()[0] in REFRESHING_GROUPS else 60.0)
+        if rt.exit_requested:
+            rt.exit_requested = False
+            return not _may_leave(rt)
+        return True
+
     try:
-        while True:
+        while not runtime.terminated():
             try:
-                with patch_stdout(raw=True):
-                    line = session.prompt([("class:prompt", PROMPT)], pre_run=first_frame)
-            except KeyboardInterrupt:
-                if runtime.terminated():
+                if not one_line():
                     break
+            except KeyboardInterrupt:  # Ctrl-C at the prompt, or between commands: a fresh line
                 continue
-            except EOFError:
-                if _may_leave(rt):
-                    break
-                continue
-            text = line.strip()
-            if not text:
-                continue
-            _mask_typed_line(rt, line)
-            run_line(rt, registry, text)
-            # `data` commands change the stored symbols; after others a stale list is refreshed now and then
-            data.request(0.0 if text.split()[0] in REFRESHING_GROUPS else 60.0)
-            if runtime.terminated():
-                break
-            if rt.exit_requested:
-                rt.exit_requested = False
-                if _may_leave(rt):
-                    break
     finally:
         data.stop()
         rt.interactive = False
