@@ -82,7 +82,7 @@ def _callback(cmd: Command) -> Any:
     run.__name__ = cmd.name.replace("-", "_")
     epilog = ""
     if cmd.examples:
-        epilog = "Examples:\n\n" + "\n\n".join(f"  mismartera {e}" for e in cmd.examples)
+        epilog = "Examples:\n\n\b\n" + "\n".join(f"  mismartera {e}" for e in cmd.examples)
     run.__doc__ = cmd.help + ("\n\n" + cmd.description if cmd.description else "")
     return run, epilog
 
@@ -129,7 +129,8 @@ def build_app(registry: Registry | None = None) -> typer.Typer:
         target = subapps.get(cmd.group, app) if cmd.group else app
         func, epilog = _callback(cmd)
         for alias in (cmd.name, *cmd.aliases):
-            target.command(name=alias, help=cmd.help, epilog=epilog or None, hidden=alias != cmd.name)(func)
+            target.command(name=alias, help=func.__doc__, short_help=cmd.summary, epilog=epilog or None,
+                           hidden=alias != cmd.name)(func)
 
     @app.callback(invoke_without_command=True)
     def root(
