@@ -11,6 +11,7 @@ locks, to keep `process_bar` a dict lookup on bars with nothing to fill); other 
 from __future__ import annotations
 
 import math
+from collections import deque
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -75,9 +76,16 @@ class SimulatedBroker:
         clock: anything with `now() -> datetime` (UTC); orders are stamped with it.
         order_prefix: client order ids are f"{order_prefix}-{id}"; give each run its own prefix
             when orders of several runs share one table.
+        history: how many final (filled, cancelled, expired, rejected) orders and how many fills
+            to keep for `orders()` and `fills()`; None keeps the whole session's. A long backtest
+            that stores what `drain_changes` hands over gives a bound, so its memory stays flat:
+            a year of minute bars can make tens of thousands of orders.
     """
 
-    def __init__(self, trading: TradingConfig, clock: Clock, order_prefix: str = "sim") -> None:
+    def __init__(self, trading: TradingConfig, clock: Clock, order_prefix: str = "sim",
+                 history: int | None = None) -> None:
+        if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < 0):
+            raise UsageError(f"history must be a whole number >= 0 or None (got {history!r})")
         self.trading = trading
         self.initial_cash = float(trading.initial_cash)
         self._clock = clock
@@ -94,7 +102,9 @@ class SimulatedBroker:
         self._positions: dict[str, Position] = {}
         self._holding: dict[str, Position] = {}       # the positions that are not flat, by symbol
         self._last: dict[str, float] = {}             # symbol -> last known price
-        self._fills: list[Fill] = []
+        self._fills: deque[Fill] = deque(maxlen=history)
+        self._final_ids: deque[int] | None = None if history is None else deque()
+        self._history = history
         self._changed: dict[int, Order] = {}
         self._new_fills: list[Fill] = []
 
@@ -140,6 +150,7 @@ class SimulatedBroker:
         reserved, reason = self._pre_trade(order)
         if reason is not None:
             order.status, order.reason = OrderStatus.REJECTED, reason
+            self._retire(order.id)
         else:
             self._open.setdefault(order.symbol, []).append(order)
             self._placed_at[order.id] = now.timestamp()
@@ -181,6 +192,9 @@ class SimulatedBroker:
         """Cancel an open order (NotFound for an unknown id, StateError if it is already final)."""
         order = self._orders.get(order_id)
         if order is None:
+            if self._history is not None and isinstance(order_id, int) and 0 < order_id < self._next_id:
+                raise StateError(f"cannot cancel order {order_id}: it is already final (only the last "
+                                 f"{self._history} final orders are kept in memory)")
             raise NotFound(f"order {order_id} not found")
         if not order.status.open:
             raise StateError(f"cannot cancel order {order_id}: it is already {order.status.value}")
@@ -219,11 +233,12 @@ class SimulatedBroker:
             if price is None:
                 raise DataError(f"no price to flatten {symbol} at (give it in prices)")
             self._last[symbol] = price
-            order = self._orders[self._submit(
+            placed = self._submit(
                 symbol, Side.SELL if position.quantity > 0 else Side.BUY, abs(position.quantity), OrderType.MARKET,
-                None, None, TimeInForce.DAY, None, at, note=f"flatten: {reason}").id]
-            if order.status is OrderStatus.REJECTED:  # cannot happen for a closing order; say so if it does
-                raise StateError(f"flatten of {symbol} was refused: {order.reason}")
+                None, None, TimeInForce.DAY, None, at, note=f"flatten: {reason}")
+            if placed.status is OrderStatus.REJECTED:  # cannot happen for a closing order; say so if it does
+                raise StateError(f"flatten of {symbol} was refused: {placed.reason}")
+            order = self._orders[placed.id]   # open, so still kept whatever the history bound
             fill = self._fill(order, fill_price(order, price, price, price, self._slippage), at)
             if fill is not None:
                 fills.append(fill)
@@ -316,6 +331,17 @@ class SimulatedBroker:
         else:
             self._pending[symbol] = remaining
         self._changed[order.id] = order
+        self._retire(order.id)
+
+    def _retire(self, order_id: int) -> None:
+        """Note that an order is final; with a `history` bound, forget the oldest final ones beyond
+        it (what `drain_changes` has not handed over yet stays in `_changed` until it has)."""
+        final = self._final_ids
+        if final is None:
+            return
+        final.append(order_id)
+        while len(final) > self._history:
+            self._orders.pop(final.popleft(), None)
 
     def _cancel_all(self, at: datetime) -> None:
         for order in [o for orders in self._open.values() for o in orders]:

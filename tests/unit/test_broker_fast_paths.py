@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mismartera.config.session import TradingConfig
+from mismartera.errors import NotFound, StateError, UsageError
 from mismartera.execution import OrderStatus, SimulatedBroker
 from mismartera.execution.orders import Order, OrderType, Side, TimeInForce
 from mismartera.execution.risk import RiskLimits
@@ -108,3 +109,59 @@ def test_equity_and_buying_power_equal_the_sums_over_every_position(seed: int) -
         assert broker.buying_power == max(0.0, equity - gross - reserved)
         assert [p.symbol for p in broker.positions()] == sorted(p.symbol for p in every if p.quantity != 0.0)
     assert flat_seen > 0   # the flow did close positions, so the skipped ones were exercised
+
+
+def _trade(broker: SimulatedBroker, clock: Clock, rounds: int) -> None:
+    """Buy then sell 10 AAPL, `rounds` times, one bar each; plus one rejected order a round."""
+    for n in range(rounds):
+        for side in ("buy", "sell"):
+            ts = T0 + 60 * (2 * n + (side == "sell"))
+            broker.process_bar("AAPL", ts, 10.0, 10.0, 10.0, 10.0)
+            clock.at = datetime.fromtimestamp(ts + 60, UTC)
+            broker.submit("AAPL", side, 10)
+        broker.submit("AAPL", "buy", -1)   # rejected: quantity must be > 0
+    broker.process_bar("AAPL", T0 + 60 * 2 * rounds, 10.0, 10.0, 10.0, 10.0)
+
+
+def test_a_history_bound_keeps_the_latest_final_orders_and_fills_only() -> None:
+    clock = Clock()
+    broker = SimulatedBroker(TradingConfig(), clock, history=5)
+    _trade(broker, clock, 20)
+    drained, fills = broker.drain_changes()
+    assert len(drained) == 60 and len(fills) == 40          # everything is still handed over once
+    assert [o.id for o in broker.orders()] == [56, 57, 58, 59, 60]
+    assert [f.order_id for f in broker.fills()] == [53, 55, 56, 58, 59]
+    assert broker.position("AAPL").quantity == 0.0 and broker.cash == 100_000.0
+    with pytest.raises(StateError, match="cannot cancel order 3: it is already final"):
+        broker.cancel(3)
+    with pytest.raises(NotFound, match="order 61 not found"):
+        broker.cancel(61)
+
+
+def test_open_orders_are_kept_whatever_the_bound() -> None:
+    clock = Clock()
+    broker = SimulatedBroker(TradingConfig(), clock, history=0)
+    _trade(broker, clock, 3)
+    resting = broker.submit("AAPL", "buy", 10, order_type="limit", limit_price=1.0, time_in_force="gtc")
+    _trade(broker, clock, 3)
+    assert [o.id for o in broker.orders()] == [resting.id]
+    assert broker.fills() == []
+    assert broker.cancel(resting.id).status is OrderStatus.CANCELLED
+    broker.submit("AAPL", "buy", 10)
+    broker.process_bar("AAPL", T0 + 600, 10.0, 10.0, 10.0, 10.0)
+    [closing] = broker.flatten_at({"AAPL": 11.0}, clock.at)   # its order is final at once: still fine
+    assert (closing.side, closing.quantity, closing.price) == ("sell", 10.0, 11.0)
+    assert broker.position("AAPL").quantity == 0.0 and broker.orders() == []
+
+
+def test_no_bound_keeps_the_whole_session() -> None:
+    clock = Clock()
+    broker = SimulatedBroker(TradingConfig(), clock)
+    _trade(broker, clock, 20)
+    assert len(broker.orders()) == 60 and len(broker.fills()) == 40
+
+
+@pytest.mark.parametrize("history", [-1, 1.5, True, "5"])
+def test_a_bad_history_bound_is_a_usage_error(history: object) -> None:
+    with pytest.raises(UsageError, match="history must be a whole number >= 0 or None"):
+        SimulatedBroker(TradingConfig(), Clock(), history=history)
