@@ -24,7 +24,8 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     saved = {k: os.environ.get(k) for k in ("MISMARTERA_HOME", "MISMARTERA_DB_URL")}
     os.environ["MISMARTERA_HOME"] = str(home)
     os.environ.pop("MISMARTERA_DB_URL", None)
-    for key in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "ALPACA_BASE_URL", "ALPACA_DATA_URL", "ALPACA_STREAM_URL"):
+    for key in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "ALPACA_BASE_URL", "ALPACA_DATA_URL", "ALPACA_STREAM_URL",
+                "ALPACA_TRADING_STREAM_URL"):
         os.environ.pop(key, None)
     yield home
     for key, value in saved.items():

@@ -118,6 +118,9 @@ class TradingConfig(_Model):
 class ApiConfig(_Model):
     data_api: Literal["database", "alpaca"] = "database"
     trade_api: Literal["simulated", "alpaca_paper", "alpaca_live"] = "simulated"
+    # Alpaca's market-data feed for live bars, REST history and backfills: iex is free, sip
+    # (every US exchange) needs a paid subscription.
+    data_feed: Literal["iex", "sip"] = "iex"
     confirm_live_trading: bool = False
 
 

@@ -235,6 +235,18 @@ class Coordinator(Worker):
         slot.enabled = False
         slot.ctx.log.error("%s; strategy disabled for the rest of the session", message, exc_info=exc)
 
+    def to_strategies(self, slots: list[StrategySlot], bar: Bar) -> None:
+        """`on_bar` of each enabled slot, in order; a raising strategy is disabled or stops the session
+        (its `on_error`). Shared by the backtest and live loops."""
+        for slot in slots:
+            if slot.enabled:
+                try:
+                    slot.strategy.on_bar(slot.ctx, bar)
+                except StrategyStop:
+                    raise
+                except Exception as exc:
+                    self._strategy_failed(slot, "on_bar", exc, bar)
+
     def _call_all(self, hook: str) -> None:
         for slot in self.slots:
             if not slot.enabled:
@@ -351,14 +363,8 @@ class Coordinator(Worker):
                         self._derived_bar(symbol, builder.to, made.row, derived_rows)
             if symbol in held:
                 in_market += 1
-            for slot in subscribers[position]:
-                if slot.enabled:
-                    try:
-                        slot.strategy.on_bar(slot.ctx, bar)
-                    except StrategyStop:
-                        raise
-                    except Exception as exc:
-                        self._strategy_failed(slot, "on_bar", exc, bar)
+            if subscribers[position]:
+                self.to_strategies(subscribers[position], bar)
             done += 1
             if not done & CHECK_MASK:
                 self.day_position = self.day_live = done

@@ -16,13 +16,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mismartera.bars import Bar
 from mismartera.data.derived import DerivedBuilder
 from mismartera.errors import ExternalServiceError
-from mismartera.system.coordinator import Coordinator, StrategyStop
+from mismartera.system.assembly import (
+    Assembled,
+    Hooks,
+    history_sessions,
+    load_strategies,
+    open_run,
+    session_data,
+    strategy_slots,
+)
+from mismartera.system.coordinator import Coordinator
 from mismartera.system.upkeep import DayWork
 from mismartera.system.worker import TICK
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
@@ -34,16 +43,34 @@ STORE_EVERY = 10.0   # seconds between writes of the live 1m bars
 
 
 class LiveClock:
-    """The wall clock behind the coordinator's clock interface. `set` does nothing: live time moves
-    by itself (the backtest coordinator's history loading and day end call it)."""
+    """The wall clock, held at a bar's end while the engine feeds that bar.
+
+    In a backtest the clock reads the end of the bar being fed, so an order a strategy places on
+    bar t is stamped t's end, which is bar t+1's start, and the broker fills it at t+1's open. Live
+    bars arrive a few seconds after their minute ends; stamping orders with the wall clock would
+    put them after t+1's start, and the simulated broker would fill them a bar late. So while a
+    minute's bars are fed the clock reads that minute's end (`hold`), and between minutes (manual
+    orders, status, waiting) it reads the wall clock. `set` does nothing: live time moves by itself
+    (the backtest coordinator's history loading and day end call it).
+    """
 
     simulated = False
 
     def __init__(self, now: Callable[[], datetime] | None = None) -> None:
-        self._now = now or WallClock().now
+        self._wall = now or WallClock().now
+        self._held: datetime | None = None
 
     def now(self) -> datetime:
-        return self._now()
+        held = self._held
+        return held if held is not None else self._wall()
+
+    def wall_seconds(self) -> float:
+        """The wall clock in epoch seconds, never the held instant (the live feed's clock)."""
+        return self._wall().timestamp()
+
+    def hold(self, instant: datetime | None) -> None:
+        """Read `instant` until `hold(None)`."""
+        self._held = instant
 
     def set(self, instant: datetime) -> None:
         pass
@@ -98,6 +125,8 @@ class LiveCoordinator(Coordinator):
             self._call_all("on_start")
             session = self.sessions[0]
             finished = self._wait_for_open(session) and self._run_live_day(session)
+            if not finished:
+                self._close_partial_day(session)
             self.finished = finished
             self._wrap_up(finished)
         finally:
@@ -106,6 +135,16 @@ class LiveCoordinator(Coordinator):
                     close()
                 except Exception:
                     log.exception("closing a live-session part failed")
+
+    def _close_partial_day(self, session: TradingSession) -> None:
+        """A live session stopped before the close still has a day to report: its bars so far are
+        stored and the account as it stands is the day's equity row, so `system report` shows
+        what the session did (a backtest stopped part-way has its earlier, whole days instead)."""
+        self._store_bars()
+        self._sync_held()
+        self._publish_state()
+        assert self.account is not None
+        self.recorder.end_day(session.day, self.account, self._fills_today, self.progress, 0, self.clock.now())
 
     # ------------------------------------------------------------------ before the open
     def _wait_for_open(self, session: TradingSession) -> bool:
@@ -152,11 +191,16 @@ class LiveCoordinator(Coordinator):
             if self._interrupt and not self._handle_interrupt():
                 self._count(done, 0)
                 return False
-            for bar in feed.next_minute(TICK * 4):
-                if bar.ts < close_ts:
-                    self._feed_bar(bar)
-                    done += 1
-                    self.day_position = self.day_live = done
+            minute = [bar for bar in feed.next_minute(TICK * 4) if bar.ts < close_ts]
+            if minute:
+                self.clock.hold(datetime.fromtimestamp(minute[0].ts + 60, UTC))   # the engine is at this minute's end
+                try:
+                    for bar in minute:
+                        self._feed_bar(bar)
+                        done += 1
+                        self.day_position = self.day_live = done
+                finally:
+                    self.clock.hold(None)
             self._periodic(force=False)
         self._count(done, 0)
         for symbol in symbols:
@@ -185,14 +229,7 @@ class LiveCoordinator(Coordinator):
                 self._derived_bar(symbol, builder.to, made.row, self._rows)
         if symbol in self.held:
             self.bars_in_market += 1
-        for slot in self._subscribers[symbol]:
-            if slot.enabled:
-                try:
-                    slot.strategy.on_bar(slot.ctx, bar)
-                except StrategyStop:
-                    raise
-                except Exception as exc:
-                    self._strategy_failed(slot, "on_bar", exc, bar)
+        self.to_strategies(self._subscribers[symbol], bar)
         self._sync_held()
 
     def _sync_held(self) -> None:
@@ -258,50 +295,31 @@ def live_session_day(tm: Any, now: datetime) -> TradingSession:
     return session
 
 
-def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
-    """`SystemManager.start` for `mode: live`: the Alpaca broker (or the simulated one), the trailing
-    history from Alpaca's REST API into the store, the stream, and the workers — prefetch (history
-    only), upkeep, `LiveCoordinator`. Mirrors `SystemManager._build_and_start` for backtests."""
+def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | None = None) -> Assembled:
+    """Build a `mode: live` session for `SystemManager._launch`: the strategies, the Alpaca broker (or
+    the simulated one), the trailing history from Alpaca's REST API into the store, the stream
+    (started by the coordinator), and the workers — prefetch (history only), upkeep,
+    `LiveCoordinator`. `now` replaces the wall clock (tests)."""
     from mismartera.execution.simulated import SimulatedBroker
-    from mismartera.indicators import make_indicator
     from mismartera.integrations.alpaca.historical import import_bars
     from mismartera.integrations.alpaca.live_feed import LiveBarFeed, rest_backfill
     from mismartera.integrations.alpaca.stream import AlpacaBarStream
-    from mismartera.strategies.loader import load_strategy
     from mismartera.system.prefetch import Prefetch
-    from mismartera.system.recorder import RunRecorder
-    from mismartera.system.session_data import SessionData
-    from mismartera.system.state import SystemState, Trigger
-    from mismartera.system.strategy_host import EngineContext, StrategySlot
     from mismartera.system.upkeep import Upkeep
 
-    app = manager.app
     settings = app.settings.alpaca
-    clock = clock or LiveClock()
+    feed_name = cfg.api_config.data_feed
+    clock = LiveClock(now)
     tm = app.time
     session = live_session_day(tm, clock.now())
     symbols = cfg.symbols
     store = app.bars
+    specs = load_strategies(cfg)
     history_cfg = cfg.session_data_config.historical
-    history = []
-    if history_cfg.trailing_days:
-        first = tm.previous_trading_day(session.day, history_cfg.trailing_days)
-        last = tm.previous_trading_day(session.day)
-        history = tm.sessions(first, last)
+    history = history_sessions(tm, session.day, history_cfg.trailing_days)
+    if history:
         for interval in history_cfg.intervals:
-            import_bars(store, settings, symbols, first, last, interval)
-
-    slots_spec = []
-    for index, entry in enumerate(cfg.strategies):
-        chosen = entry.symbols or symbols
-        unknown = [s for s in chosen if s not in symbols]
-        if unknown:
-            from mismartera.errors import ConfigError
-
-            raise ConfigError(f"strategies[{index}].symbols: {', '.join(unknown)} not in "
-                              f"session_data_config.symbols ({', '.join(symbols)})")
-        slots_spec.append((load_strategy(entry.name, entry.path, entry.params, list(chosen), entry.label),
-                           list(chosen), entry.on_error))
+            import_bars(store, settings, symbols, history[0].day, history[-1].day, interval, feed_name)
 
     trade_api = cfg.api_config.trade_api
     if trade_api == "simulated":
@@ -313,66 +331,35 @@ def start_live(manager: Any, cfg: Any, clock: LiveClock | None = None) -> None:
         broker = AlpacaBroker(cfg.trading_config, clock, settings, paper=trade_api == "alpaca_paper").start()
         closers = (broker.stop,)
     try:
-        stream = AlpacaBarStream(settings, symbols)
-        backfill = rest_backfill(settings)
+        stream = AlpacaBarStream(settings, symbols, feed_name)
+        backfill = rest_backfill(settings, feed_name)
         open_ts, close_ts = int(session.open.timestamp()), int(session.close.timestamp())
-
         gap = cfg.session_data_config.gap_filler   # how hard a failing backfill is retried
 
         def make_feed(start_ts: int) -> LiveBarFeed:
-            return LiveBarFeed(stream, symbols, backfill, lambda: clock.now().timestamp(), start_ts=start_ts,
+            return LiveBarFeed(stream, symbols, backfill, clock.wall_seconds, start_ts=start_ts,
                                is_trading_minute=lambda ts: open_ts <= ts < close_ts,
                                retry_interval=gap.retry_interval_seconds,
                                give_up_after=max(1, gap.max_retries) * gap.retry_interval_seconds)
 
-        data = SessionData(symbols, cfg.session_data_config.streams, keep_days=max(1, history_cfg.trailing_days),
-                           make_indicator=make_indicator)
+        data = session_data(cfg)
         held: dict[str, float] = {}
-        slots = []
-        labels: dict[str, int] = {}
-        for strategy, chosen, on_error in slots_spec:
-            label = strategy.label
-            labels[label] = labels.get(label, 0) + 1
-            if labels[label] > 1:
-                label = f"{label}#{labels[label]}"
-            slots.append(StrategySlot(strategy, EngineContext(label, chosen, data, broker, clock, held), chosen,
-                                      on_error))
-        recorder = RunRecorder(app.db)
-        manager.started_at = clock.now()
-        manager.ended_at = None
-        run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), manager.started_at, 1)
-        prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=manager._worker_failed)
-        upkeep = Upkeep(store, store_derived=True, on_failure=manager._worker_failed)
+        slots = strategy_slots(specs, data, broker, clock, held)
+        started_at = clock.now()
+        recorder, run_id = open_run(app.db, cfg, started_at, 1)
+        prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=hooks.on_failure)
+        upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = LiveCoordinator(
             stream=stream, make_feed=make_feed, closers=(stream.stop, *closers), sessions=[session],
             symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
-            on_failure=manager._worker_failed, on_finished=manager._coordinator_done,
-            on_message=lambda text: _tell(manager, text))
+            on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message)
     except BaseException:
         for close in closers:
             close()
         raise
-    with manager._lock:
-        manager.config, manager.run_id, manager.recorder, manager.data = cfg, run_id, recorder, data
-        manager.coordinator = coordinator
-        manager.workers = [prefetch, upkeep, coordinator]
-        manager._finalizing = False
-        for worker in manager.workers:
-            worker.start()
-        if manager.state is SystemState.STARTING:
-            manager._move(Trigger.START_COMPLETED)
-            manager.message = coordinator.waiting or "live"
-            recorder.update_run(state="running")
-    log.info("live session %s started: run %s, %s, %d symbol(s), trade api %s", cfg.session_name, run_id,
-             session.day, len(symbols), trade_api)
-
-
-def _tell(manager: Any, text: str) -> None:
-    """Show the live session's phase as the manager's message while it is running."""
-    from mismartera.system.state import SystemState
-
-    with manager._lock:
-        if manager.state is SystemState.RUNNING:
-            manager.message = text
+    return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock, started_at,
+                     coordinator.waiting or "live",
+                     f"live session {cfg.session_name} started: run {run_id}, {session.day}, {len(symbols)} "
+                     f"symbol(s), feed {feed_name}, trade api {trade_api}")

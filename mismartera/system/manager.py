@@ -19,8 +19,10 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
@@ -31,10 +33,12 @@ from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
 from mismartera.system.status import SystemStatus
-from mismartera.system.strategy_host import EngineContext, StrategySlot
 from mismartera.system.upkeep import Upkeep
 from mismartera.system.worker import Worker, join_all
 from mismartera.timekeeping.clock import SimulatedClock, WallClock
+
+if TYPE_CHECKING:
+    from mismartera.system.assembly import Assembled, Hooks
 
 log = logging.getLogger("mismartera.system")
 
@@ -53,10 +57,15 @@ def _stop_sessions_at_exit() -> None:
 
 
 class SystemManager(SessionAccess):
-    """The session owner. `app` is anything with `.db`, `.bars` and `.time` (the AppContext)."""
+    """The session owner. `app` is anything with `.db`, `.bars` and `.time` (the AppContext).
 
-    def __init__(self, app: Any) -> None:
+    `live_now` is the wall clock live sessions run on (default: the real one); tests give a
+    scripted one to be inside market hours on any day.
+    """
+
+    def __init__(self, app: Any, live_now: Callable[[], datetime] | None = None) -> None:
         self.app = app
+        self._live_now = live_now
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self.state = SystemState.STOPPED
@@ -130,16 +139,30 @@ class SystemManager(SessionAccess):
         return cfg
 
     def _build_and_start(self, config: SessionConfig | str | Path, speed: float | None) -> None:
-        from mismartera.execution.simulated import SimulatedBroker
-        from mismartera.indicators import make_indicator
-        from mismartera.strategies.loader import load_strategy
+        from mismartera.system.assembly import Hooks
 
         cfg = self._load(config, speed)
+        hooks = Hooks(on_failure=self._worker_failed, on_finished=self._coordinator_done,
+                      on_message=self._show_live_message)
         if cfg.mode == "live":
-            from mismartera.system.live import start_live
+            from mismartera.system.live import build_live
 
-            start_live(self, cfg)
-            return
+            built = build_live(self.app, cfg, hooks, self._live_now)
+        else:
+            built = self._build_backtest(cfg, hooks)
+        self._launch(built)
+
+    def _build_backtest(self, cfg: SessionConfig, hooks: Hooks) -> Assembled:
+        from mismartera.execution.simulated import SimulatedBroker
+        from mismartera.system.assembly import (
+            Assembled,
+            history_sessions,
+            load_strategies,
+            open_run,
+            session_data,
+            strategy_slots,
+        )
+
         backtest = cfg.backtest_config
         assert backtest is not None
         tm = self.app.time
@@ -151,65 +174,53 @@ class SystemManager(SessionAccess):
         store = self.app.bars
         self._check_data(store, symbols, sessions)
         history_cfg = cfg.session_data_config.historical
-        history = []
-        if history_cfg.trailing_days:
-            first = tm.previous_trading_day(sessions[0].day, history_cfg.trailing_days)
-            history = tm.sessions(first, tm.previous_trading_day(sessions[0].day))
-
-        slots_spec = []
-        for index, entry in enumerate(cfg.strategies):
-            chosen = entry.symbols or symbols
-            unknown = [s for s in chosen if s not in symbols]
-            if unknown:
-                raise ConfigError(f"strategies[{index}].symbols: {', '.join(unknown)} not in "
-                                  f"session_data_config.symbols ({', '.join(symbols)})")
-            strategy = load_strategy(entry.name, entry.path, entry.params, list(chosen), entry.label)
-            slots_spec.append((strategy, list(chosen), entry.on_error))
+        history = history_sessions(tm, sessions[0].day, history_cfg.trailing_days)
+        specs = load_strategies(cfg)
 
         clock = SimulatedClock(sessions[0].open)
         broker = SimulatedBroker(cfg.trading_config, clock)
-        data = SessionData(symbols, cfg.session_data_config.streams, keep_days=max(1, history_cfg.trailing_days),
-                           make_indicator=make_indicator)
+        data = session_data(cfg)
         held: dict[str, float] = {}
-        slots = []
-        labels: dict[str, int] = {}
-        for strategy, chosen, on_error in slots_spec:
-            label = strategy.label
-            labels[label] = labels.get(label, 0) + 1
-            if labels[label] > 1:
-                label = f"{label}#{labels[label]}"
-            ctx = EngineContext(label, chosen, data, broker, clock, held)
-            slots.append(StrategySlot(strategy, ctx, chosen, on_error))
-
-        recorder = RunRecorder(self.app.db)
-        self.started_at = _WALL.now()
-        self.ended_at = None
-        run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), self.started_at,
-                                   len(sessions))
+        slots = strategy_slots(specs, data, broker, clock, held)
+        started_at = _WALL.now()
+        recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
         derived = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
-                            history_cfg.intervals, on_failure=self._worker_failed)
-        upkeep = Upkeep(store, store_derived=True, on_failure=self._worker_failed)
+                            history_cfg.intervals, on_failure=hooks.on_failure)
+        upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = Coordinator(sessions=sessions, symbols=symbols, broker=broker, clock=clock, data=data,
                                   slots=slots, held=held, prefetch=prefetch, upkeep=upkeep, recorder=recorder,
                                   derived=derived, speed=backtest.speed_multiplier,
                                   flatten=cfg.trading_config.close_positions_at_end_of_day,
-                                  on_failure=self._worker_failed, on_finished=self._coordinator_done)
+                                  on_failure=hooks.on_failure, on_finished=hooks.on_finished)
+        return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock,
+                         started_at, "replaying",
+                         f"session {cfg.session_name} started: run {run_id}, {len(sessions)} day(s), "
+                         f"{len(symbols)} symbol(s), speed {backtest.speed_multiplier:g}")
+
+    def _launch(self, built: Assembled) -> None:
+        """Start a built session's workers in order and move to running (unless a stop came first)."""
         with self._lock:
-            self.config, self.run_id, self.recorder, self.data = cfg, run_id, recorder, data
-            self.coordinator = coordinator
-            self.workers = [prefetch, upkeep, coordinator]
-            self._wall_clock = tm.clock
-            tm.clock = clock
+            self.config, self.run_id, self.recorder, self.data = built.config, built.run_id, built.recorder, built.data
+            self.started_at, self.ended_at = built.started_at, None
+            self.coordinator = built.coordinator
+            self.workers = list(built.workers)
+            self._wall_clock = self.app.time.clock
+            self.app.time.clock = built.clock
             self._finalizing = False
             for worker in self.workers:
                 worker.start()
             if self.state is SystemState.STARTING:
                 self._move(Trigger.START_COMPLETED)
-                self.message = "replaying"
-                recorder.update_run(state="running")
-        log.info("session %s started: run %s, %d day(s), %d symbol(s), speed %g", cfg.session_name, run_id,
-                 len(sessions), len(symbols), backtest.speed_multiplier)
+                self.message = built.message
+                built.recorder.update_run(state="running")
+        log.info("%s", built.summary)
+
+    def _show_live_message(self, text: str) -> None:
+        """A live session says what it is doing ("waiting for open 09:30 ET", "live") while it runs."""
+        with self._lock:
+            if self.state is SystemState.RUNNING:
+                self.message = text
 
     @staticmethod
     def _check_data(store: Any, symbols: list[str], sessions: list[Any]) -> None:

@@ -7,15 +7,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_alpaca.brokerage import FakeBrokerage
-from fake_alpaca.server import API_KEY, SECRET_KEY, FakeAlpaca
-from fake_alpaca.stream_server import FakeDataStream, FakeTradingStream
-from fake_alpaca.trading_routes import attach
+from fake_alpaca.live import LiveFakes
+from fake_alpaca.server import FakeAlpaca
 
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
@@ -27,29 +23,11 @@ from mismartera.system.state import SystemState
 from mismartera.timekeeping.calendar import TimeManager
 from mismartera.timekeeping.clock import WallClock
 
+pytest_plugins = ["fake_alpaca.fixtures"]
+
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "live_paper.json"
 THREADS = {"mismartera-coordinator", "mismartera-prefetch", "mismartera-upkeep", "alpaca-bar-stream",
            "alpaca-trade-updates", "alpaca-broker-poll"}
-
-
-@dataclass
-class Fakes:
-    rest: FakeAlpaca
-    data_ws: FakeDataStream
-    trade_ws: FakeTradingStream
-
-    def env(self, home: Path) -> dict[str, str]:
-        return {"MISMARTERA_HOME": str(home), "ALPACA_API_KEY": API_KEY, "ALPACA_SECRET_KEY": SECRET_KEY,
-                "ALPACA_BASE_URL": self.rest.url, "ALPACA_DATA_URL": self.rest.url,
-                "ALPACA_STREAM_URL": self.data_ws.url, "ALPACA_TRADING_STREAM_URL": self.trade_ws.url}
-
-
-@pytest.fixture
-def fakes() -> Iterator[Fakes]:
-    keys = {(API_KEY, SECRET_KEY)}
-    with FakeAlpaca() as rest, FakeDataStream(keys) as data_ws, FakeTradingStream(keys) as trade_ws:
-        attach(rest, FakeBrokerage(cash=50_000.0, stream=trade_ws))
-        yield Fakes(rest, data_ws, trade_ws)
 
 
 def config(**changes: object) -> object:
@@ -87,24 +65,24 @@ def seed_history(rest: FakeAlpaca) -> None:
         rest.add_bars(symbol, [(start + 60 * m, 100.0, 101.0, 99.0, 100.5, 1000.0, 5, 100.2) for m in range(40)])
 
 
-def test_live_session_starts_waits_and_stops_quickly(fakes: Fakes, tmp_path: Path) -> None:
-    seed_history(fakes.rest)
-    manager = manager_for(fakes.env(tmp_path))
+def test_live_session_starts_waits_and_stops_quickly(live_fakes: LiveFakes, tmp_path: Path) -> None:
+    seed_history(live_fakes.rest)
+    manager = manager_for(live_fakes.env(tmp_path))
     status = manager.start(config())
     try:
         assert status.state is SystemState.RUNNING and status.mode == "live"
         coordinator = manager.coordinator
         assert coordinator is not None
-        assert fakes.data_ws.wait_listening(1, 5) and fakes.trade_ws.wait_listening(1, 5)
+        assert live_fakes.data_ws.wait_listening(1, 5) and live_fakes.trade_ws.wait_listening(1, 5)
         session = coordinator.sessions[0]
         if WallClock().now() < session.open:
             assert wait_until(lambda: coordinator.waiting.startswith("waiting for open "))
             assert manager.status().message == coordinator.waiting
         assert manager.app.bars.count("SPY", "1m") == 40          # the trailing day came from REST
-        assert fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
+        assert live_fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
         assert manager.status().account is not None and manager.status().account.cash == 50_000.0
         # a manual order goes to the paper account and its fill comes back over trade updates
-        brokerage = fakes.rest.state["brokerage"]
+        brokerage = live_fakes.brokerage
         brokerage.prices["SPY"] = 100.0
         coordinator.call(lambda: coordinator.broker.mark("SPY", 100.0))
         placed = manager.submit_order("SPY", "buy", 3)
@@ -124,9 +102,9 @@ def test_live_session_starts_waits_and_stops_quickly(fakes: Fakes, tmp_path: Pat
     assert wait_until(lambda: not {t.name for t in threading.enumerate()} & THREADS, 1)
 
 
-def test_rejected_stream_key_fails_the_session(fakes: Fakes, tmp_path: Path) -> None:
-    fakes.data_ws.valid_keys = {("someone", "else")}
-    manager = manager_for(fakes.env(tmp_path))
+def test_rejected_stream_key_fails_the_session(live_fakes: LiveFakes, tmp_path: Path) -> None:
+    live_fakes.data_ws.valid_keys = {("someone", "else")}
+    manager = manager_for(live_fakes.env(tmp_path))
     manager.start(config(session_data_config__historical={"trailing_days": 0}))
     try:
         assert wait_until(lambda: manager.state is SystemState.FAILED, 5), manager.status()
@@ -137,8 +115,8 @@ def test_rejected_stream_key_fails_the_session(fakes: Fakes, tmp_path: Path) -> 
     assert wait_until(lambda: not {t.name for t in threading.enumerate()} & THREADS, 2)
 
 
-def test_rejected_trading_key_refuses_to_start(fakes: Fakes, tmp_path: Path) -> None:
-    env = {**fakes.env(tmp_path), "ALPACA_SECRET_KEY": "wrong"}
+def test_rejected_trading_key_refuses_to_start(live_fakes: LiveFakes, tmp_path: Path) -> None:
+    env = {**live_fakes.env(tmp_path), "ALPACA_SECRET_KEY": "wrong"}
     manager = manager_for(env)
     with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the API key"):
         manager.start(config(session_data_config__historical={"trailing_days": 0}))
