@@ -3,6 +3,7 @@ screen as a terminal would show it, and the assertions read that screen."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -360,3 +361,32 @@ def test_run_a_script_from_the_shell_then_clear(terminal, tmp_path: Path) -> Non
     assert term.child.isalive()  # ... not the shell
     term.line("clear")
     term.wait_for(lambda text: "early close" not in text and term.prompt_line().rstrip() == PROMPT)
+
+
+def test_a_worker_error_prints_one_line_above_the_prompt_and_keeps_the_typed_text(
+        terminal, example_bars: Path, tmp_path: Path) -> None:
+    strategy = tmp_path / "boom.py"
+    strategy.write_text("from mismartera.strategies.base import Strategy\n\n\n"
+                        "class Boom(Strategy):\n"
+                        "    name = 'boom'\n\n"
+                        "    def on_bar(self, ctx, bar):\n"
+                        "        raise ZeroDivisionError('boom at ' + bar.symbol)\n")
+    config = json.loads((ROOT / "config" / "example_session.json").read_text())
+    config["strategies"] = [{"path": str(strategy)}]
+    config["backtest_config"]["speed_multiplier"] = 30
+    path = tmp_path / "boom.json"
+    path.write_text(json.dumps(config))
+    term = terminal()
+    term.line(f"system start {path}")
+    term.wait_for("session example started")
+    term.wait_prompt()
+    term.send("time sess")  # typing while the worker fails
+    screen = term.wait_for("ZeroDivisionError: boom at", timeout=30)
+    errors = [line for line in screen.splitlines() if "raised in on_bar" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: strategy boom raised in on_bar")
+    assert "Traceback" not in screen
+    term.wait_for(lambda text: term.prompt_line() == f"{PROMPT} time sess")
+    term.send("ion 2024-11-29\r")
+    term.wait_for("early close")
+    term.line("system stop")
+    term.wait_for("stopped (run")
