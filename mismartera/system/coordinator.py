@@ -190,9 +190,8 @@ class Coordinator(Worker):
         now = time.monotonic()
         if force or now - self._last_publish >= PUBLISH_EVERY:
             self._last_publish = now
-            pace = f"{self.speed:g}x real time" if self.speed > 0 else "full speed"
             self.beat(self.bars_seen - self._items, current=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"),
-                      detail=f"day {self.day_index} of {len(self.sessions)}, {pace}")
+                      detail=f"day {self.day_index} of {len(self.sessions)}, {self.pace_text()}")
             self._publish_state()
             if self.recorder.pending > 5000:
                 self.recorder.flush()
@@ -200,6 +199,10 @@ class Coordinator(Worker):
             self._last_heartbeat = now
             self.recorder.update_run(progress=self.progress, days_done=max(0, self.day_index - 1),
                                      sim_time=self.clock.now())
+
+    def pace_text(self) -> str:
+        """How the session moves, for the worker panel (a live session shows its stream instead)."""
+        return f"{self.speed:g}x real time" if self.speed > 0 else "full speed"
 
     @property
     def progress(self) -> float:

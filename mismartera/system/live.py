@@ -125,7 +125,7 @@ class LiveCoordinator(Coordinator):
             self._call_all("on_start")
             session = self.sessions[0]
             finished = self._wait_for_open(session) and self._run_live_day(session)
-            if not finished:
+            if not finished and self.feed is not None:
                 self._close_partial_day(session)
             self.finished = finished
             self._wrap_up(finished)
@@ -137,9 +137,10 @@ class LiveCoordinator(Coordinator):
                     log.exception("closing a live-session part failed")
 
     def _close_partial_day(self, session: TradingSession) -> None:
-        """A live session stopped before the close still has a day to report: its bars so far are
-        stored and the account as it stands is the day's equity row, so `system report` shows
-        what the session did (a backtest stopped part-way has its earlier, whole days instead)."""
+        """A live session stopped after the open but before the close still has a day to report: its
+        bars so far are stored and the account as it stands is the day's equity row, so `system
+        report` shows what the session did (a backtest stopped part-way has its earlier, whole days
+        instead; one stopped while waiting for the open has no day)."""
         self._store_bars()
         self._sync_held()
         self._publish_state()
@@ -244,10 +245,12 @@ class LiveCoordinator(Coordinator):
 
     def _periodic(self, force: bool) -> None:
         self._sync_held()
-        self.beat(0, detail=self.stream_text())
         if self._unstored and (force or time.monotonic() - self._last_store >= self.store_every):
             self._store_bars()
         super()._periodic(force)
+
+    def pace_text(self) -> str:
+        return self.stream_text()
 
     def stream_text(self) -> str:
         """The stream's health for the worker panel: state, reconnects, backfilled and stored bars."""

@@ -6,6 +6,7 @@ stream and REST; a live run stopped mid-day has a report."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,10 @@ from typing import Any
 
 import pytest
 from fake_alpaca.live import STRATEGY_FILE, LiveFakes
+from rich.console import Console
 
+from mismartera.cli.dashboard import dashboard
+from mismartera.cli.toolbar import summary_line
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
@@ -131,7 +135,17 @@ def test_pause_collects_bars_and_resume_catches_up_in_order(session: Session) ->
     assert wait_until(lambda: session.seen() == expected), session.seen()
     session.push(3)
     assert wait_until(lambda: session.seen() == [*expected, ("AAPL", 3), ("MSFT", 3)]), session.seen()
-    assert session.manager.status().bars_done == 8
+    status = session.manager.status()
+    assert status.bars_done == 8
+    # the shell's views of it: the toolbar line and the watch panels
+    parts = summary_line(status).split(" │ ")
+    assert parts[:4] == ["running", "live live_test", "2024-11-29 09:34:01 ET", "day 1/1"]
+    assert parts[-2:] == ["equity 10,000.00 (+0.00)", "live"]
+    console = Console(width=140, record=True, file=io.StringIO())
+    console.print(dashboard(status))
+    panels = console.export_text()
+    assert "day 1/1 (2024-11-29)" in panels and "8 bars" in panels
+    assert "day 1 of 1, stream streaming, 0" in panels, panels
 
 
 def test_simulated_broker_fills_at_the_next_bars_open_like_a_backtest(session: Session) -> None:
