@@ -151,7 +151,7 @@ def test_refusals_come_back_as_rejected_orders_with_the_reason(account: Account)
     try:
         refused = unlimited.submit("MSFT", "buy", 100)
         assert refused.status is OrderStatus.REJECTED
-        assert refused.reason == "rejected: insufficient buying power: insufficient buying power"
+        assert refused.reason == "rejected: insufficient buying power"
     finally:
         unlimited.stop()
 

@@ -379,10 +379,15 @@ class AlpacaTrading:
         if status == 404:
             return NotFound(f"Alpaca: not found: {label}: {message}")
         if "buying power" in lowered:
-            return ExternalServiceError(f"insufficient buying power: {message}")
+            return ExternalServiceError(_labelled("insufficient buying power", message))
         if "market" in lowered and "closed" in lowered:
-            return ExternalServiceError(f"market closed: {message}")
+            return ExternalServiceError(_labelled("market closed", message))
         return ExternalServiceError(f"Alpaca refused {label} (HTTP {status}): {message}")
+
+
+def _labelled(label: str, message: str) -> str:
+    """Alpaca's own message, after our label unless it already says the same."""
+    return message if message.lower().startswith(label) else f"{label}: {message}"
 
 
 def new_client_order_id() -> str:
