@@ -108,12 +108,18 @@ def compute_report(initial_cash: float, daily: Sequence[tuple[date, float]], fil
         marks: last price per symbol, to value positions still open in `per_symbol_pnl` (without
             it an open position counts only the commission paid to open it).
     """
-    running = RunningReport(initial_cash, keep_round_trips=True)
+    _check_initial_cash(initial_cash)
+    running = RunningReport(keep_round_trips=True)
     for day, equity in daily:
         running.add_day(day, equity)
     for fill in fills:
         running.add_fill(fill)
-    return running.report(bars_in_market, bars_total, marks)
+    return running.report(initial_cash, bars_in_market, bars_total, marks)
+
+
+def _check_initial_cash(initial_cash: float) -> None:
+    if not math.isfinite(initial_cash) or initial_cash <= 0:
+        raise DataError(f"initial cash must be > 0 (got {initial_cash:g})")
 
 
 class _ExactSum:
@@ -150,12 +156,10 @@ class RunningReport:
     aggregates (trade count, wins, P&L per symbol, open lots, commission) and one equity row a day,
     so its memory does not grow with the number of fills. `report()` gives what `compute_report`
     gives for the same fills and days; the round trips themselves are kept only when asked for.
+    The starting cash is asked for only by `report()`: a live account learns it from the broker.
     """
 
-    def __init__(self, initial_cash: float, keep_round_trips: bool = False) -> None:
-        if not math.isfinite(initial_cash) or initial_cash <= 0:
-            raise DataError(f"initial cash must be > 0 (got {initial_cash:g})")
-        self.initial_cash = float(initial_cash)
+    def __init__(self, keep_round_trips: bool = False) -> None:
         self.ledger = Ledger(keep_trades=keep_round_trips)
         self.curve: list[tuple[date, float]] = []
         self.fills = 0
@@ -173,13 +177,14 @@ class RunningReport:
             raise DataError(f"daily equity rows must be in date order, one per day ({day} follows {self.curve[-1][0]})")
         self.curve.append((day, float(equity)))
 
-    def report(self, bars_in_market: int = 0, bars_total: int = 0,
+    def report(self, initial_cash: float, bars_in_market: int = 0, bars_total: int = 0,
                marks: Mapping[str, float] | None = None) -> BacktestReport:
         """The report so far (see `compute_report` for the arguments)."""
+        _check_initial_cash(initial_cash)
         if not 0 <= bars_in_market <= max(bars_total, 0):
             raise DataError(f"bars in market must be between 0 and the {bars_total} bars replayed "
                             f"(got {bars_in_market})")
-        initial, curve, ledger = self.initial_cash, list(self.curve), self.ledger
+        initial, curve, ledger = float(initial_cash), list(self.curve), self.ledger
         final = curve[-1][1] if curve else initial
         equities = [equity for _, equity in curve]
         return BacktestReport(

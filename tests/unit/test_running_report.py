@@ -32,13 +32,13 @@ def random_run(seed: int, n: int = 600) -> tuple[list[tuple[date, float]], list[
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_equals_compute_report_without_keeping_trades(seed: int) -> None:
     daily, fills = random_run(seed)
-    running = RunningReport(100_000)
+    running = RunningReport()
     for fill in fills:
         running.add_fill(fill)
     for day, equity in daily:
         running.add_day(day, equity)
     marks = {"AAA": 100.0, "BBB": 50.0}
-    got = running.report(bars_in_market=70, bars_total=200, marks=marks)
+    got = running.report(100_000, bars_in_market=70, bars_total=200, marks=marks)
     want = compute_report(100_000, daily, fills, bars_in_market=70, bars_total=200, marks=marks)
     assert want.trades > 100 and want.round_trips   # the run did close trades
     assert running.ledger.trades == [] and got.round_trips == []
@@ -57,11 +57,11 @@ def test_exact_sum_matches_fsum_where_plain_addition_drifts() -> None:
 
 
 def test_bad_inputs_are_data_errors() -> None:
+    running = RunningReport()
     with pytest.raises(DataError, match="initial cash must be > 0"):
-        RunningReport(0)
-    running = RunningReport(1000)
+        running.report(0)
     running.add_day(date(2024, 3, 5), 1000.0)
     with pytest.raises(DataError, match="in date order"):
         running.add_day(date(2024, 3, 5), 1001.0)
     with pytest.raises(DataError, match="bars in market"):
-        running.report(bars_in_market=5, bars_total=4)
+        running.report(1000, bars_in_market=5, bars_total=4)
