@@ -17,10 +17,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,16 +26,10 @@ import msgpack
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from fake_alpaca.waiting import wait_until
+
 VALID_KEYS = {("test-key", "test-secret")}
 
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 class _FakeSocketServer(ABC):
@@ -87,7 +79,7 @@ class _FakeSocketServer(ABC):
 
     def wait_listening(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Wait until `count` clients have authenticated and subscribed."""
-        return _wait_for(lambda: self.live_connections >= count, timeout)
+        return wait_until(lambda: self.live_connections >= count, timeout)
 
     def drop(self) -> int:
         """Cut every live connection without a closing handshake (a network failure)."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from fake_alpaca.brokerage import FakeBrokerage, FakeTradingApi
 from fake_alpaca.stream_server import FakeTradingStream
+from fake_alpaca.waiting import wait_until
 
 from mismartera.config.session import TradingConfig
 from mismartera.config.settings import AlpacaSettings
@@ -68,14 +69,6 @@ def broker(account: Account) -> Iterator[AlpacaBroker]:
     yield broker
     assert broker.stop()
 
-
-def wait_until(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_it_is_a_broker(broker: AlpacaBroker) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fake_alpaca.brokerage import FakeBrokerage, FakeTradingApi
 from fake_alpaca.stream_server import FakeDataStream, FakeTradingStream
+from fake_alpaca.waiting import wait_until
 
 from mismartera.bars import Bar
 from mismartera.config.session import TradingConfig
@@ -146,14 +147,6 @@ def live(tmp_path) -> Iterator[Live]:
                 worker.join(5)
     db.dispose()
 
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_live_session_minutes_in_order_orders_fills_and_stored_bars(live: Live) -> None:

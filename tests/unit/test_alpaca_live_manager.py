@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fake_alpaca.live import STRATEGY_FILE, LiveFakes
+from fake_alpaca.waiting import wait_until
 from rich.console import Console
 
 from mismartera.cli.dashboard import dashboard
@@ -91,14 +92,6 @@ def session(live_fakes: LiveFakes, tmp_path: Path) -> Iterator[Session]:
     if manager.state.active:
         manager.stop(5)
 
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_pause_collects_bars_and_resume_catches_up_in_order(session: Session) -> None:

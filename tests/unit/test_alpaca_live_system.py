@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fake_alpaca.live import LiveFakes
 from fake_alpaca.server import FakeAlpaca
+from fake_alpaca.waiting import wait_until
 
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
@@ -45,14 +46,6 @@ def config(**changes: object) -> object:
 def manager_for(env: dict[str, str]) -> SystemManager:
     return SystemManager(AppContext(load_settings(env)))
 
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def seed_history(rest: FakeAlpaca) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from fake_alpaca.stream_server import FakeDataStream
+from fake_alpaca.waiting import wait_until
 
 from mismartera.bars import Bar
 from mismartera.config.settings import AlpacaSettings
@@ -29,14 +30,6 @@ def fake() -> Iterator[FakeDataStream]:
 def settings_for(url: str, secret: str = "test-secret") -> AlpacaSettings:
     return AlpacaSettings(api_key="test-key", secret_key=secret, stream_url=url)
 
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def stream_threads() -> list[str]:
