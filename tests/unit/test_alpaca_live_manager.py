@@ -128,16 +128,23 @@ def test_pause_collects_bars_and_resume_catches_up_in_order(session: Session) ->
     assert wait_until(lambda: session.seen() == expected), session.seen()
     session.push(3)
     assert wait_until(lambda: session.seen() == [*expected, ("AAPL", 3), ("MSFT", 3)]), session.seen()
+    # MSFT's minute 4 never comes: after the grace the feed asks REST for it (on the configured feed)
+    session.fakes.data_ws.push_bar("AAPL", OPEN + 240, 104.0, 104.0, 104.0, 104.0, 10.0)
+    session.clock.t = OPEN + 300 + 6
+    assert wait_until(lambda: session.seen()[-1] == ("AAPL", 4)), session.seen()
+    backfills = [r for r in session.fakes.rest.requests if r.path.endswith("/bars")
+                 and r.query.get("start", "").startswith("2024-11-29")]
+    assert [(r.path, r.query["feed"]) for r in backfills] == [("/v2/stocks/bars", "sip")]
     status = session.manager.status()
-    assert status.bars_done == 8
+    assert status.bars_done == 9
     # the shell's views of it: the toolbar line and the watch panels
     parts = summary_line(status).split(" │ ")
-    assert parts[:4] == ["running", "live live_test", "2024-11-29 09:34:01 ET", "day 1/1"]
+    assert parts[:4] == ["running", "live live_test", "2024-11-29 09:35:06 ET", "day 1/1"]
     assert parts[-2:] == ["equity 10,000.00 (+0.00)", "live"]
     console = Console(width=140, record=True, file=io.StringIO())
     console.print(dashboard(status))
     panels = console.export_text()
-    assert "day 1/1 (2024-11-29)" in panels and "8 bars" in panels
+    assert "day 1/1 (2024-11-29)" in panels and "9 bars" in panels
     assert "day 1 of 1, stream streaming, 0" in panels, panels
 
 
