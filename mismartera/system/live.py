@@ -85,7 +85,8 @@ class LiveCoordinator(Coordinator):
         closers: called (in order) when the loop ends, e.g. `stream.stop`, `broker.stop`.
         on_message: told what the session is doing ("waiting for open 09:30 ET", "live"), for status.
         store_every: seconds between writes of the revealed 1m bars to the store.
-        **kwargs: as for `Coordinator` (`sessions` holds the one session; `speed` is ignored).
+        **kwargs: as for `Coordinator` (`sessions` holds the one session; `speed` is ignored;
+            `clock` is a `LiveClock`, held at each minute's end while that minute is fed).
     """
 
     def __init__(self, *, stream: Any, make_feed: Callable[[int], Any], closers: tuple[Callable[[], Any], ...] = (),
