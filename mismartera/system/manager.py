@@ -255,9 +255,13 @@ class SystemManager(SessionAccess):
             self._move(Trigger.RESUME)
             for worker in self.workers:
                 worker.resume()
-            self.message = "live" if self.config is not None and self.config.mode == "live" else "replaying"
+            self.message = self._verb()
         self._record_state("running")
         return self.status()
+
+    def _verb(self) -> str:
+        """What a running session is doing, for its message and progress line."""
+        return "live" if self.config is not None and self.config.mode == "live" else "replaying"
 
     def _record_state(self, state: str) -> None:
         if self.recorder is not None:
@@ -401,7 +405,7 @@ class SystemManager(SessionAccess):
         if timeout is not None and timeout <= 0:
             raise UsageError(f"--timeout {timeout:g} must be > 0 seconds")
         if progress is None and progress_factory is not None and self.coordinator is not None and self.state.active:
-            made = progress_factory("replaying", len(self.coordinator.sessions), "days")
+            made = progress_factory(self._verb(), len(self.coordinator.sessions), "days")
             try:
                 return self.wait(timeout, made)
             finally:
@@ -424,7 +428,7 @@ class SystemManager(SessionAccess):
                 if coordinator is not None and coordinator.progress != last_progress:
                     last_progress = coordinator.progress
                     progress.update(completed=round(last_progress * len(coordinator.sessions), 2),
-                                    description=f"replaying {coordinator.day or ''}".strip())
+                                    description=f"{self._verb()} {coordinator.day or ''}".strip())
         coordinator = self.coordinator
         if coordinator is not None and coordinator.is_alive():
             coordinator.join(2.0)
@@ -440,7 +444,7 @@ class SystemManager(SessionAccess):
         self.start(config, speed)
         progress = None
         if progress_factory is not None and self.coordinator is not None:
-            progress = progress_factory("replaying", len(self.coordinator.sessions), "days")
+            progress = progress_factory(self._verb(), len(self.coordinator.sessions), "days")
         try:
             return self.wait(timeout, progress)
         except KeyboardInterrupt:

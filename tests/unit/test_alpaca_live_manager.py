@@ -24,7 +24,7 @@ from mismartera.cli.toolbar import summary_line
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
-from mismartera.errors import ConfigError
+from mismartera.errors import ConfigError, WaitTimeout
 from mismartera.system.manager import SystemManager
 from mismartera.system.state import SystemState
 from mismartera.timekeeping.calendar import TimeManager
@@ -183,6 +183,22 @@ def test_a_live_run_stopped_mid_day_has_a_report(session: Session) -> None:
     assert wait_until(lambda: len(session.seen()) == 2)
     session.push(1)
     assert wait_until(lambda: len(session.manager.fills()[1]) == 2)
+    made: list[tuple[str, int, str]] = []
+
+    class Progress:
+        def update(self, **fields: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    def progress(description: str, total: int, unit: str) -> Progress:
+        made.append((description, total, unit))
+        return Progress()
+
+    with pytest.raises(WaitTimeout, match=r"^session still running after 0.2s \(run 1, day 1 of 1\)$"):
+        session.manager.wait(0.2, progress_factory=progress)
+    assert made[0] == ("live", 1, "days")             # what `system wait` shows: live, not replaying
     stopped = session.manager.stop()
     assert stopped.state is SystemState.STOPPED
     info, days = session.manager.report(status.run_id)
