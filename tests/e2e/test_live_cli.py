@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from fake_alpaca.live import LiveFakes
 
+from mismartera.system.live import live_session_day
 from mismartera.timekeeping.calendar import TimeManager
 from mismartera.timekeeping.clock import WallClock
 
@@ -93,13 +94,18 @@ def _parses(text: str) -> bool:
 
 
 def seed_history(fakes: LiveFakes) -> None:
-    """A few bars on each trading day around today, so the trailing day exists whatever today is."""
+    """Flat bars (no strategy trades on them) for the trailing day of the session `system start` will
+    pick: the previous trading day of today's session, or of the next one after today's close (both
+    when the close is a moment away)."""
     tm = TimeManager()
-    today = tm.to_exchange(WallClock().now()).date()
-    for session in tm.sessions(today - timedelta(days=10), today + timedelta(days=5)):
+    now = WallClock().now()
+    days = {tm.previous_trading_day(live_session_day(tm, at).day) for at in (now, now + timedelta(minutes=2))}
+    for day in days:
+        session = tm.session(day)
+        assert session is not None
         start = int(session.open.timestamp())
         for symbol in ("SPY", "AAPL"):
-            fakes.rest.add_bars(symbol, [(start + 60 * m, 100.0, 101.0, 99.0, 100.5, 1000.0, 5, 100.2)
+            fakes.rest.add_bars(symbol, [(start + 60 * m, 100.0, 100.0, 100.0, 100.0, 1000.0, 5, 100.0)
                                          for m in range(20)])
 
 
@@ -137,6 +143,9 @@ def test_a_live_paper_session_seen_from_the_shell(live_fakes: LiveFakes, shell: 
     assert [w["name"] for w in status["workers"]] == ["prefetch", "upkeep", "coordinator"]
     assert status["account"]["cash"] == 50_000.0          # Alpaca's account, not the config's cash
     assert live_fakes.data_ws.wait_listening(1, 5) and live_fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
+
+    stored = {(row["symbol"], row["interval"]): row["rows"] for row in shell.json("data list --json")}
+    assert stored[("SPY", "1m")] >= 20 and stored[("AAPL", "1m")] >= 20   # the trailing day, from REST
 
     balance = shell.json("account balance --json")
     assert (balance["run_id"], balance["cash"], balance["equity"]) == (1, 50_000.0, 50_000.0)
