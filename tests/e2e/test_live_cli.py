@@ -176,3 +176,15 @@ def test_a_live_paper_session_seen_from_the_shell(live_fakes: LiveFakes, shell: 
     assert code == 0, err
     assert "Traceback" not in err
     assert [(r.method, r.path) for r in live_fakes.rest.requests if r.method == "POST"] == [("POST", "/v2/orders")]
+
+
+def test_a_rejected_key_and_missing_keys_are_one_line_errors(live_fakes: LiveFakes, run_cli, cli_home: Path) -> None:
+    config = ROOT / "config" / "live_paper.json"
+    wrong = run_cli("system", "start", str(config), env={**live_fakes.env(cli_home), "ALPACA_SECRET_KEY": "wrong"})
+    assert wrong.code == 1, wrong
+    # the sample loads 2 trailing days first: the data API is the first to refuse
+    assert wrong.err.strip().splitlines() == ["Error: Alpaca rejected the keys (HTTP 403: forbidden.); check "
+                                              "ALPACA_API_KEY and ALPACA_SECRET_KEY"], wrong
+    missing = run_cli("system", "start", str(config))
+    assert missing.code == 4, missing
+    assert "set ALPACA_API_KEY and ALPACA_SECRET_KEY" in missing.err
