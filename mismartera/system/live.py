@@ -14,6 +14,7 @@ unreachable server) fails the session with the stream's one-line error.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from mismartera.timekeeping.clock import WallClock
 log = logging.getLogger("mismartera.system")
 
 STORE_EVERY = 10.0   # seconds between writes of the live 1m bars
+CLOSE_TIMEOUT = 2.5  # seconds the stream and broker get to stop (each stops itself within 2 s)
 
 
 class LiveClock:
@@ -131,11 +133,24 @@ class LiveCoordinator(Coordinator):
             self.finished = finished
             self._wrap_up(finished)
         finally:
-            for close in self._closers:
-                try:
-                    close()
-                except Exception:
-                    log.exception("closing a live-session part failed")
+            self._close_parts()
+
+    def _close_parts(self) -> None:
+        """Stop the stream and a live broker at the same time: each may take its whole stop timeout
+        (2 s) when a socket hangs, and `system stop` must return within about that."""
+        def close(part: Callable[[], Any]) -> None:
+            try:
+                part()
+            except Exception:
+                log.exception("closing a live-session part failed")
+
+        threads = [threading.Thread(target=close, args=(part,), name=f"{self.name}-close", daemon=True)
+                   for part in self._closers]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _close_partial_day(self, session: TradingSession) -> None:
         """A live session stopped after the open but before the close still has a day to report: its

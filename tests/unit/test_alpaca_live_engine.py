@@ -198,3 +198,19 @@ def test_stop_during_a_live_session_is_quick_and_leaves_no_thread(live: Live) ->
     assert time.monotonic() - started < 2.0
     names = {t.name for t in threading.enumerate()}
     assert not names & {"alpaca-bar-stream", "alpaca-trade-updates", "alpaca-broker-poll", "mismartera-coordinator"}
+
+
+def test_stream_and_broker_stop_side_by_side(live: Live) -> None:
+    """Each may take its whole 2 s stop timeout on a hung socket; together they still take about 2 s."""
+    def slow(stop: Any) -> Any:
+        return lambda: (time.sleep(1.2), stop())
+
+    live.coordinator._closers = (slow(live.stream.stop), slow(live.broker.stop))
+    assert wait_until(lambda: live.coordinator.waiting != "")
+    started = time.monotonic()
+    live.coordinator.request_stop()
+    live.coordinator.join(3.0)
+    took = time.monotonic() - started
+    assert not live.coordinator.is_alive() and took < 2.0, took
+    assert not live.stream.running
+    assert not {t.name for t in threading.enumerate()} & {"alpaca-bar-stream", "alpaca-trade-updates"}
