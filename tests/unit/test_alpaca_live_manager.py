@@ -215,3 +215,18 @@ def test_data_feed_must_be_iex_or_sip() -> None:
     with pytest.raises(ConfigError) as caught:
         config(feed="nasdaq")
     assert caught.value.problems == ["api_config.data_feed: 'nasdaq' is not allowed (expected 'iex' or 'sip')"]
+
+
+def test_the_close_ends_the_session_finished_with_its_day(session: Session) -> None:
+    status = session.manager.start(config(quantity=2))
+    assert session.fakes.data_ws.wait_listening(1, 5)
+    session.push(0)
+    assert wait_until(lambda: len(session.seen()) == 2)
+    session.push(1)
+    assert wait_until(lambda: len(session.manager.fills()[1]) == 2)
+    session.clock.t = SESSION.close.timestamp() + 10   # the rest of the day has no bars, even from REST
+    assert wait_until(lambda: session.manager.state is SystemState.STOPPED, 10), session.manager.status()
+    assert session.manager.status().message == "finished"
+    info, days = session.manager.report(status.run_id)
+    assert (info.state, info.summary["finished"], info.summary["bars_total"]) == ("finished", True, 4)
+    assert [(d.day, d.equity) for d in days] == [(date(2024, 11, 29), pytest.approx(10_002.0))]
