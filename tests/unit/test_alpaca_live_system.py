@@ -1,12 +1,14 @@
 """`system start` of a live config through `SystemManager`, against the fakes (the shared fake
 Alpaca server for REST data and trading, the fake websockets): the session runs and waits for the
-open, stop is quick and leaves no thread, a rejected stream key fails the session with the message."""
+open, stop is quick and leaves no thread, a rejected stream key fails the session with the message.
+The wall clock is scripted (the night before 2024-11-29's session), so these pass on any day."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,9 @@ from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
 from mismartera.errors import ConfigError, ExternalServiceError
-from mismartera.system.live import live_session_day
 from mismartera.system.manager import SystemManager
 from mismartera.system.state import SystemState
 from mismartera.timekeeping.calendar import TimeManager
-from mismartera.timekeeping.clock import WallClock
 
 pytest_plugins = ["fake_alpaca.fixtures"]
 
@@ -43,15 +43,18 @@ def config(**changes: object) -> object:
     return parse_session_config(data, "live.json")
 
 
-def manager_for(env: dict[str, str]) -> SystemManager:
-    return SystemManager(AppContext(load_settings(env)))
+SESSION = TimeManager().session(date(2024, 11, 29))
+assert SESSION is not None
+NIGHT_BEFORE = SESSION.open - timedelta(hours=10)
 
+
+def manager_for(env: dict[str, str]) -> SystemManager:
+    return SystemManager(AppContext(load_settings(env)), live_now=lambda: NIGHT_BEFORE)
 
 
 def seed_history(rest: FakeAlpaca) -> None:
-    tm = TimeManager()
-    session = live_session_day(tm, WallClock().now())
-    previous = tm.session(tm.previous_trading_day(session.day))
+    """40 bars of the trailing day, 2024-11-27 (the 28th is Thanksgiving)."""
+    previous = TimeManager().session(date(2024, 11, 27))
     assert previous is not None
     start = int(previous.open.timestamp())
     for symbol in ("SPY", "AAPL"):
@@ -68,9 +71,9 @@ def test_live_session_starts_waits_and_stops_quickly(live_fakes: LiveFakes, tmp_
         assert coordinator is not None
         assert live_fakes.data_ws.wait_listening(1, 5) and live_fakes.trade_ws.wait_listening(1, 5)
         session = coordinator.sessions[0]
-        if WallClock().now() < session.open:
-            assert wait_until(lambda: coordinator.waiting.startswith("waiting for open "))
-            assert manager.status().message == coordinator.waiting
+        assert session.day == date(2024, 11, 29) and coordinator.waiting == "waiting for open 09:30 ET"
+        assert manager.status().message == "waiting for open 09:30 ET"
+        assert manager.status().clock == NIGHT_BEFORE
         assert manager.app.bars.count("SPY", "1m") == 40          # the trailing day came from REST
         assert live_fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
         assert manager.status().account is not None and manager.status().account.cash == 50_000.0
