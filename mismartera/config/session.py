@@ -59,7 +59,9 @@ class HistoricalConfig(_Model):
 
 
 class GapFillerConfig(_Model):
-    enabled: bool = False
+    """Live sessions: fetch missed minutes from the REST API (on by default, so no bar is lost)."""
+
+    enabled: bool = True
     max_retries: int = Field(3, ge=0)
     retry_interval_seconds: float = Field(60.0, gt=0)
 

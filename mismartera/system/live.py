@@ -351,9 +351,10 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
         closers = (broker.stop,)
     try:
         stream = AlpacaBarStream(settings, symbols, feed_name)
-        backfill = rest_backfill(settings, feed_name)
+        gap = cfg.session_data_config.gap_filler   # whether, and how hard, missed minutes are fetched
+        # With the gap filler off, a missing minute is released after the grace period without its bar.
+        backfill = rest_backfill(settings, feed_name) if gap.enabled else (lambda symbol, first, last: [])
         open_ts, close_ts = int(session.open.timestamp()), int(session.close.timestamp())
-        gap = cfg.session_data_config.gap_filler   # how hard a failing backfill is retried
 
         def make_feed(start_ts: int) -> LiveBarFeed:
             return LiveBarFeed(stream, symbols, backfill, clock.wall_seconds, start_ts=start_ts,

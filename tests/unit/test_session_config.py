@@ -114,3 +114,9 @@ def test_symbols_are_upper_cased_and_1m_stream_always_present() -> None:
     config = parse_session_config(data)
     assert config.symbols == ["AAPL"]
     assert config.session_data_config.streams == ["1m", "5m"]
+
+
+def test_gap_filler_is_on_by_default_so_live_sessions_lose_no_bar() -> None:
+    data = base()
+    del data["session_data_config"]["gap_filler"]
+    assert parse_session_config(data).session_data_config.gap_filler.enabled is True
