@@ -50,6 +50,8 @@ def format_value(value: Any, fmt: str | None = None) -> str:
             return f"{value:,.2f}"
         if fmt == "pct":
             return f"{value:.2f}%"
+        if fmt == "ratio":
+            return f"{value:.2f}"
         if fmt == "int":
             return f"{value:,.0f}"
         if fmt in ("price", None):

@@ -46,10 +46,10 @@ def status_result(status: Any) -> Group:
 REPORT_FIELDS = (
     ("initial_cash", "Initial cash", "money"), ("final_equity", "Final equity", "money"),
     ("total_return_pct", "Total return", "pct"), ("max_drawdown_pct", "Max drawdown", "pct"),
-    ("sharpe", "Sharpe (daily, annualised)", None), ("trades", "Trades (round trips)", "int"),
+    ("sharpe", "Sharpe (daily, annualised)", "ratio"), ("trades", "Trades (round trips)", "int"),
     ("win_rate_pct", "Win rate", "pct"), ("exposure_pct", "Exposure", "pct"),
     ("total_commission", "Commission", "money"), ("bars_total", "Bars replayed", "int"),
-    ("days", "Trading days", "int"), ("run_seconds", "Run time (s)", None),
+    ("days", "Trading days", "int"), ("run_seconds", "Run time (s)", "ratio"),
 )
 
 
@@ -67,7 +67,8 @@ def report_result(info: Any, days: list[Any]) -> Group:
                 formats[label] = fmt
     for label, message in (summary.get("strategy_errors") or {}).items():
         fields.append((f"Strategy {label}", f"disabled: {message}"))
-    parts: list[Any] = [Record("Backtest report", fields, formats=formats)]
+    title = "Live session report" if info.mode == "live" else "Backtest report"
+    parts: list[Any] = [Record(title, fields, formats=formats)]
     per_symbol = summary.get("per_symbol_pnl") or {}
     if per_symbol:
         parts.append(Table("P&L by symbol", (Column("Symbol", "symbol"), Column("P&L", "pnl", "money")),

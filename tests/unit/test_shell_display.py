@@ -187,3 +187,9 @@ def test_only_warnings_reach_the_screen_one_line_each(capsys) -> None:
     finally:
         logger.removeHandler(handler)
     assert capsys.readouterr().err == "warning: prefetch is behind\n"
+
+
+def test_ratio_format_has_two_decimals() -> None:
+    from mismartera.cli.render import format_value
+
+    assert format_value(-14.314612, "ratio") == "-14.31"
