@@ -51,6 +51,9 @@ class _Output(Vt100_Output):
         return 1
 
 
+INTERACTIVE_SWITCH_INTERVAL = 0.001  # seconds
+
+
 def run_repl(rt: runtime.Runtime) -> int:
     """Read and run commands until the user leaves. Returns the process exit code."""
     registry = load_all()
@@ -71,6 +74,10 @@ def run_repl(rt: runtime.Runtime) -> int:
     )
     rt.interactive = True
     rt.ask = _asker()
+    # A speed-0 backtest keeps a worker thread busy in Python; with CPython's default 5 ms GIL switch
+    # interval every wake-up of the prompt's event loop can wait that long, several times per key.
+    # A shorter interval keeps typing responsive while the engine runs, at a small cost to it.
+    sys.setswitchinterval(INTERACTIVE_SWITCH_INTERVAL)
     started = threading.Event()
 
     def first_frame() -> None:

@@ -15,6 +15,7 @@ All transitions happen under one lock with `next_state`, so an illegal request r
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import threading
 import time
@@ -54,6 +55,20 @@ def _stop_sessions_at_exit() -> None:
     so its runs row says stopped instead of running forever."""
     for manager in list(_MANAGERS):
         manager._at_exit()
+
+
+def freeze_long_lived_objects() -> None:
+    """Move everything alive now (imported modules, the calendar, the session's set-up) out of the
+    garbage collector's reach before the replay starts.
+
+    A replay allocates objects by the million; each full collection would otherwise re-scan the whole
+    heap, which stalls every thread (the shell's keystroke echo too) for tens of milliseconds. What is
+    frozen is long-lived anyway; collecting first keeps garbage from being frozen with it, and what
+    an earlier session froze is thawed first so its leftovers can be collected now.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class SystemManager(SessionAccess):
@@ -208,6 +223,7 @@ class SystemManager(SessionAccess):
             self._wall_clock = self.app.time.clock
             self.app.time.clock = built.clock
             self._finalizing = False
+            freeze_long_lived_objects()
             for worker in self.workers:
                 worker.start()
             if self.state is SystemState.STARTING:

@@ -311,3 +311,22 @@ def test_manual_orders_fill_at_the_next_open_and_can_be_cancelled(app: AppContex
     system.stop()
     _, stored = system.orders()
     assert [o.status for o in stored] == ["filled", "cancelled"]
+
+
+def test_session_start_freezes_long_lived_objects_and_thaws_the_previous_session() -> None:
+    """Full collections during a replay must not re-scan the whole heap (keystroke stalls in the shell)."""
+    import gc
+
+    from mismartera.system.manager import freeze_long_lived_objects
+
+    try:
+        freeze_long_lived_objects()
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000
+        leftover = [[i] for i in range(5000)]
+        leftover.append(leftover)  # a cycle
+        del leftover
+        freeze_long_lived_objects()
+        assert gc.get_freeze_count() < frozen + 1000  # the cycle was collected, not frozen
+    finally:
+        gc.unfreeze()
