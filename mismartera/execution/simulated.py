@@ -291,7 +291,10 @@ class SimulatedBroker:
         commission = self.commission(order.quantity)
         if abs(held + signed) > abs(held):   # only a fill that adds exposure needs buying power
             needed = (abs(held + signed) - abs(held)) * price + commission
-            available = self.buying_power + self._reserved.get(order.id, 0.0)
+            reserved = self._reserved.get(order.id, 0.0)
+            # What the order reserved is its own, and buying power is never negative: when that
+            # covers the fill, the account can pay without summing up every position.
+            available = reserved if needed <= reserved + 1e-6 else self.buying_power + reserved
             if needed > available + 1e-6:
                 # The price moved since the order was checked: a cash account cannot go below zero.
                 order.reason = (f"cancelled: insufficient buying power at the fill "
