@@ -304,14 +304,23 @@ class Coordinator(Worker):
         """Replay one day; False when stopped part-way."""
         symbols = self.symbols
         width = len(symbols)
-        events: list[tuple[int, int, tuple]] = []
-        for position, symbol in enumerate(symbols):
-            rows = day_bars.get(symbol, ())
-            # One int key per bar: time order, ties in config symbol order (faster than a tuple key).
-            events.extend([(row[0] * width + position, position, row) for row in rows])
-        events.sort(key=itemgetter(0))
+        lists = [day_bars.get(symbol, ()) for symbol in symbols]
+        total = sum(len(rows) for rows in lists)
+        grid = [row[0] for row in lists[0]] if lists else []
+        if all([row[0] for row in rows] == grid for rows in lists[1:]):
+            # Every symbol has a bar at the same minutes (the usual case): minute by minute, in
+            # config order, with no per-bar key to build and sort.
+            events = ((position, row) for rows_at in zip(*lists, strict=True)
+                      for position, row in enumerate(rows_at))
+        else:
+            keyed: list[tuple[int, int, tuple]] = []
+            for position, rows in enumerate(lists):
+                # One int key per bar: time order, ties in config symbol order (faster than a tuple key).
+                keyed.extend([(row[0] * width + position, position, row) for row in rows])
+            keyed.sort(key=itemgetter(0))
+            events = ((position, row) for _, position, row in keyed)
 
-        self.day, self.day_index, self.day_bars, self.day_position = session.day, index + 1, len(events), 0
+        self.day, self.day_index, self.day_bars, self.day_position = session.day, index + 1, total, 0
         self.day_live = 0
         self._fills_today = 0
         self.data.start_day()
@@ -336,7 +345,7 @@ class Coordinator(Worker):
         in_market = 0
         self._anchor = None
 
-        for _, position, row in events:
+        for position, row in events:
             if self._interrupt and not self._handle_interrupt():
                 self._count(done, in_market)
                 return False
@@ -457,11 +466,8 @@ class Coordinator(Worker):
             self._on_finished(self, finished)
 
     def build_summary(self) -> dict[str, Any]:
-        from mismartera.report.metrics import compute_report
-
         initial = self.account.initial_cash if self.account is not None else 0.0
-        report = compute_report(initial, list(self.recorder.daily), list(self.recorder.all_fills),
-                                self.bars_in_market, self.bars_done)
+        report = self.recorder.running.report(initial, self.bars_in_market, self.bars_done)
         summary = dict(report.to_json())
         summary.setdefault("bars", self.bars_done)
         summary["bars_in_market"] = self.bars_in_market

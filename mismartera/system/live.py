@@ -33,6 +33,7 @@ from mismartera.system.assembly import (
     strategy_slots,
 )
 from mismartera.system.coordinator import Coordinator
+from mismartera.system.recorder import KEEP_IN_MEMORY
 from mismartera.system.upkeep import DayWork
 from mismartera.system.worker import TICK
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
@@ -342,7 +343,7 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
 
     trade_api = cfg.api_config.trade_api
     if trade_api == "simulated":
-        broker: Any = SimulatedBroker(cfg.trading_config, clock)
+        broker: Any = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
         closers: tuple[Callable[[], Any], ...] = ()
     else:
         from mismartera.execution.alpaca_broker import AlpacaBroker

@@ -29,7 +29,7 @@ from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
-from mismartera.system.recorder import RunRecorder
+from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
 from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
@@ -193,7 +193,7 @@ class SystemManager(SessionAccess):
         specs = load_strategies(cfg)
 
         clock = SimulatedClock(sessions[0].open)
-        broker = SimulatedBroker(cfg.trading_config, clock)
+        broker = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
         data = session_data(cfg)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)

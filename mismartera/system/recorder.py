@@ -11,16 +11,20 @@ from collections import deque
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, update
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.execution.orders import Fill, Order
+from mismartera.report.metrics import RunningReport
 from mismartera.system.status import AccountView, FillView, OrderView
 from mismartera.timekeeping.clock import WallClock
 
 BATCH_ROWS = 5000
 RECENT = 20
+# Final orders and fills a session keeps in memory for the live views (the broker and `all_fills`);
+# the database has them all, and the report is built as fills come, so memory stays flat.
+KEEP_IN_MEMORY = 10_000
 FINAL = frozenset(("filled", "cancelled", "expired", "rejected"))
 WALL = WallClock()  # heartbeats and row update times are wall-clock instants
 
@@ -50,7 +54,8 @@ class RunRecorder:
         self._orders: dict[int, dict[str, Any]] = {}    # broker id -> latest row, not yet written
         self._fills: list[dict[str, Any]] = []
         self._db_ids: dict[int, int] = {}                # broker id -> orders.id
-        self.all_fills: list[Fill] = []
+        self.all_fills: deque[Fill] = deque(maxlen=KEEP_IN_MEMORY)
+        self.running = RunningReport()
         self.daily: list[tuple[date, float]] = []
         self.recent_orders: deque[OrderView] = deque(maxlen=RECENT)
         self.recent_fills: deque[FillView] = deque(maxlen=RECENT)
@@ -90,6 +95,7 @@ class RunRecorder:
             }
         for fill in new_fills:
             self.all_fills.append(fill)
+            self.running.add_fill(fill)
             self.recent_fills.append(fill_view(fill))
             self._fills.append({"run_id": self.run_id, "broker_id": fill.order_id, "symbol": fill.symbol,
                                 "side": str(_value(fill.side)), "quantity": fill.quantity, "price": fill.price,
@@ -113,14 +119,11 @@ class RunRecorder:
                 "status", "filled_quantity", "average_fill_price", "reason", "updated_at")}}
                 for bid, row in self._orders.items() if bid in self._db_ids]
             if new:
-                conn.execute(insert(orders), new)
-                keys = [row["broker_order_id"] for row in new]
-                for start in range(0, len(keys), 500):
-                    chunk = keys[start:start + 500]
-                    found = conn.execute(select(orders.c.id, orders.c.broker_order_id).where(
-                        orders.c.run_id == self.run_id, orders.c.broker_order_id.in_(chunk)))
-                    for db_id, broker_id in found:
-                        self._db_ids[int(broker_id)] = int(db_id)
+                # RETURNING gives each new row's id in the order sent: no search of the run's orders
+                # afterwards (that search scanned every order of the run, on every flush).
+                found = conn.execute(insert(orders).returning(orders.c.id, sort_by_parameter_order=True), new)
+                for row, (db_id,) in zip(new, found, strict=True):
+                    self._db_ids[int(row["broker_order_id"])] = int(db_id)
             if old:
                 conn.execute(update(orders).where(orders.c.id == bindparam("b_id")).values(
                     status=bindparam("status"), filled_quantity=bindparam("filled_quantity"),
@@ -142,6 +145,7 @@ class RunRecorder:
                 sim_time: datetime) -> None:
         """The day's equity row, the positions, pending orders/fills and the run's progress, in one transaction."""
         self.daily.append((day, account.equity))
+        self.running.add_day(day, account.equity)
         now = WALL.now()
         with self.db.begin() as conn:
             self.flush(conn)
