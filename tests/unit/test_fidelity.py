@@ -7,43 +7,20 @@ arithmetic. Same synthetic bars in, same trades and equity (to the cent) out.
 
 from __future__ import annotations
 
-import math
-import random
 from datetime import date
 from pathlib import Path
 
 import pytest
+from synthetic_bars import synthetic_bars
 
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
-from mismartera.timekeeping.calendar import TimeManager
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
 START, END = date(2024, 3, 4), date(2024, 3, 15)   # 10 trading days
 FAST, SLOW, QUANTITY = 10, 30, 100
 TOLERANCE = 1e-9
-
-
-def synthetic_bars(tm: TimeManager, symbols: list[str], start: date, end: date, seed: int = 11
-                   ) -> dict[str, list[tuple]]:
-    """A random walk of 1m bars per symbol over the regular sessions, prices in cents."""
-    rng = random.Random(seed)
-    out: dict[str, list[tuple]] = {}
-    for n, symbol in enumerate(symbols):
-        price = 50.0 + 40.0 * n
-        rows = []
-        for session in tm.sessions(start, end):
-            open_ts = int(session.open.timestamp())
-            for minute in range(session.minutes):
-                o = round(price, 2)
-                c = round(max(1.0, o * math.exp(rng.gauss(0, 0.002))), 2)
-                h = round(max(o, c) + abs(rng.gauss(0, 0.03)), 2)
-                low = round(max(0.5, min(o, c) - abs(rng.gauss(0, 0.03))), 2)
-                rows.append((open_ts + 60 * minute, o, h, low, c, float(rng.randint(100, 5000)), None, None))
-                price = c
-        out[symbol] = rows
-    return out
 
 
 def reference(bars: dict[str, list[tuple]], symbols: list[str], cash: float, per_share: float, minimum: float,

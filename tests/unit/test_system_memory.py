@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from synthetic_bars import synthetic_bars
 
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
@@ -15,7 +16,6 @@ from mismartera.config.settings import load_settings
 from mismartera.execution.orders import Fill, Side
 from mismartera.report import compute_report
 from mismartera.system import manager, recorder
-from tests.unit.test_fidelity import synthetic_bars
 
 SYMBOLS = ["AAA", "BBB"]
 START, END = date(2024, 3, 4), date(2024, 3, 6)
