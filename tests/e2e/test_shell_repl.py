@@ -227,9 +227,9 @@ def test_running_session_in_the_toolbar_then_exit_asks_and_stops_it(terminal, ex
     term = terminal()
     term.line("system start config/example_session.json --speed 60")
     term.wait_for("session example started")
-    term.wait_for(lambda text: text.splitlines()[-1].lstrip().startswith("running")
-                  or any(line.lstrip().startswith("running  backtest example") for line in text.splitlines()))
-    assert "day 1/4" in term.text
+    # The toolbar says running (its first refresh may come before day 1 begins, so wait for that too)
+    term.wait_for(lambda text: any(line.lstrip().startswith("running") and "day 1/4" in line
+                                   for line in text.splitlines()))
     term.line("exit")
     term.wait_for("A session 'example' is running. Stop it and leave? [y/N]")
     term.line("n")
