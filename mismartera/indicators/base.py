@@ -7,6 +7,8 @@ that rescans its window per bar would dominate the run.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from mismartera.errors import UsageError
 
 
@@ -19,7 +21,7 @@ def check_period(period: object, name: str = "period") -> int:
     return period
 
 
-class Indicator:
+class Indicator(ABC):
     """Base class: subclasses set `value` in `update` and clear their state in `reset`."""
 
     __slots__ = ("period", "value")
@@ -35,14 +37,15 @@ class Indicator:
         """True once the indicator has seen enough bars to have a value."""
         return self.value is not None
 
+    @abstractmethod
     def update(self, open: float, high: float, low: float, close: float, volume: float) -> float | None:
-        raise NotImplementedError
+        """Take one bar; return the new value, or None until warm."""
 
     def reset(self) -> None:
         """Forget every bar seen, as if newly built."""
         self.value = None
 
-    def new_session(self) -> None:
+    def new_session(self) -> None:  # noqa: B027 - a deliberate no-op hook, overridden by VWAP
         """Called at each trading day's open. Most indicators run across days, so this does nothing;
         session-anchored ones (VWAP) restart here."""
 

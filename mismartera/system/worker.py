@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ THREAD_PREFIX = "mismartera-"
 log = logging.getLogger("mismartera.system")
 
 
-class Worker(threading.Thread):
+class Worker(threading.Thread, metaclass=ABCMeta):
     """Base class; subclasses implement `loop()` and call `beat()` / `publish()` as they go."""
 
     role = "worker"
@@ -142,8 +143,9 @@ class Worker(threading.Thread):
             return
         self._set_state("stopped")
 
+    @abstractmethod
     def loop(self) -> None:
-        raise NotImplementedError
+        """The worker's work, run on its thread until it returns or raises."""
 
 
 def join_all(workers: list[Worker], deadline: float) -> list[str]:
