@@ -1,8 +1,12 @@
 """`RunRecorder`: writes a session to the database — its runs row, orders, fills, positions and daily equity.
 
 Changes are collected as plain dicts on the coordinator's thread (copied out of the broker's
-objects immediately) and written in batches with Core `executemany` inserts: once per day and
-when a batch grows large, never per bar and never through ORM objects.
+objects immediately) and written in batches: once per day and when a batch grows large, never per
+bar and never through ORM objects. The batch inserts are statements compiled once for the
+database's dialect and run through the driver's `executemany` with rows converted up front: the
+per-row work SQLAlchemy's `execute` would repeat costs about as much as the insert itself, and a
+year of minute bars makes tens of thousands of orders and fills. A fill finds its order's row id
+in the insert itself (by the unique client order id), so orders need no RETURNING round trip.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections import deque
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
@@ -31,6 +35,48 @@ WALL = WallClock()  # heartbeats and row update times are wall-clock instants
 
 def _value(value: Any) -> Any:
     return value.value if hasattr(value, "value") and not isinstance(value, (int, float)) else value
+
+
+ORDER_KEYS = ("run_id", "client_order_id", "broker_order_id", "symbol", "side", "quantity", "order_type",
+              "limit_price", "stop_price", "time_in_force", "status", "filled_quantity", "average_fill_price",
+              "strategy", "reason", "created_at", "updated_at")
+UPDATE_KEYS = ("status", "filled_quantity", "average_fill_price", "reason", "updated_at")
+FILL_KEYS = ("run_id", "symbol", "side", "quantity", "price", "commission", "filled_at")
+
+
+class DriverStatement:
+    """A Core statement compiled once for a dialect, run with the driver's `executemany`.
+
+    Rows are dicts of plain values; each is converted with the columns' bind processors (a datetime
+    becomes SQLite's text form, say) into what the driver takes: a tuple in the compiled order for
+    positional drivers, a dict for named ones. The result is what `conn.execute(statement, rows)`
+    stores, without its per-row bookkeeping.
+    """
+
+    def __init__(self, statement: Any, keys: tuple[str, ...], table: Table, conn: Connection) -> None:
+        dialect = conn.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else keys
+        self.processors: list[tuple[str, Any]] = []
+        for key in keys:
+            column = table.c.get(key)
+            process = column.type.dialect_impl(dialect).bind_processor(dialect) if column is not None else None
+            if process is not None:
+                self.processors.append((key, process))
+
+    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        processors = self.processors
+        names = self.names
+        params: list[Any] = []
+        for row in rows:
+            if processors:
+                row = dict(row)
+                for key, process in processors:
+                    row[key] = process(row[key])
+            params.append(tuple([row[name] for name in names]) if self.positional else row)
+        conn.exec_driver_sql(self.sql, params)
 
 
 def order_view(order: Order) -> OrderView:
@@ -53,7 +99,9 @@ class RunRecorder:
         self.run_id: int | None = None
         self._orders: dict[int, dict[str, Any]] = {}    # broker id -> latest row, not yet written
         self._fills: list[dict[str, Any]] = []
-        self._db_ids: dict[int, int] = {}                # broker id -> orders.id
+        self._stored_open: set[int] = set()              # broker ids of open orders already written
+        self._client_ids: dict[int, str] = {}            # broker id -> stored client order id, until final
+        self._statements: dict[str, DriverStatement] = {}
         self.all_fills: deque[Fill] = deque(maxlen=KEEP_IN_MEMORY)
         self.running = RunningReport()
         self.daily: list[tuple[date, float]] = []
@@ -84,8 +132,9 @@ class RunRecorder:
         for order in changed:
             view = order_view(order)
             self.recent_orders.append(view)
+            client_id = self._client_ids[order.id] = f"run{self.run_id}-{order.client_order_id}"
             self._orders[order.id] = {
-                "run_id": self.run_id, "client_order_id": f"run{self.run_id}-{order.client_order_id}",
+                "run_id": self.run_id, "client_order_id": client_id,
                 "broker_order_id": str(order.id), "symbol": order.symbol, "side": view.side,
                 "quantity": order.quantity, "order_type": view.order_type, "limit_price": order.limit_price,
                 "stop_price": order.stop_price, "time_in_force": view.time_in_force, "status": view.status,
@@ -97,49 +146,72 @@ class RunRecorder:
             self.all_fills.append(fill)
             self.running.add_fill(fill)
             self.recent_fills.append(fill_view(fill))
-            self._fills.append({"run_id": self.run_id, "broker_id": fill.order_id, "symbol": fill.symbol,
-                                "side": str(_value(fill.side)), "quantity": fill.quantity, "price": fill.price,
-                                "commission": fill.commission, "filled_at": fill.filled_at})
+            self._fills.append({"run_id": self.run_id, "symbol": fill.symbol, "side": str(_value(fill.side)),
+                                "quantity": fill.quantity, "price": fill.price, "commission": fill.commission,
+                                "filled_at": fill.filled_at, "b_client_order_id": self._client_ids[fill.order_id]})
 
     @property
     def pending(self) -> int:
         return len(self._orders) + len(self._fills)
 
     # ------------------------------------------------------------------ writing
-    def flush(self, conn: Any = None) -> None:
-        """Write collected orders and fills (one transaction unless `conn` is given)."""
+    def _statement(self, conn: Connection, name: str) -> DriverStatement:
+        statement = self._statements.get(name)
+        if statement is None:
+            if name == "orders":
+                statement = DriverStatement(insert(orders), ORDER_KEYS, orders, conn)
+            elif name == "updates":
+                statement = DriverStatement(update(orders).where(
+                    orders.c.client_order_id == bindparam("b_client_order_id")).values(
+                    {key: bindparam(key) for key in UPDATE_KEYS}), (*UPDATE_KEYS, "b_client_order_id"), orders, conn)
+            else:
+                order_id = select(orders.c.id).where(
+                    orders.c.client_order_id == bindparam("b_client_order_id")).scalar_subquery()
+                statement = DriverStatement(insert(fills).values(order_id=order_id),
+                                            (*FILL_KEYS, "b_client_order_id"), fills, conn)
+            self._statements[name] = statement
+        return statement
+
+    def flush(self, conn: Connection | None = None) -> None:
+        """Write collected orders and fills (one transaction unless `conn` is given).
+
+        Each order is written once when a batch first sees it (final or still open) and updated
+        only if it was still open then; its fills follow it in the same transaction.
+        """
         if conn is None:
             with self.db.begin() as own:
                 self.flush(own)
             return
-        final = [bid for bid, row in self._orders.items() if row["status"] in FINAL]
         if self._orders:
-            new = [row for bid, row in self._orders.items() if bid not in self._db_ids]
-            old = [{"b_id": self._db_ids[bid], **{k: row[k] for k in (
-                "status", "filled_quantity", "average_fill_price", "reason", "updated_at")}}
-                for bid, row in self._orders.items() if bid in self._db_ids]
+            stored = self._stored_open
+            new: list[dict[str, Any]] = []
+            finished: list[int] = []
+            old: list[dict[str, Any]] = []
+            for bid, row in self._orders.items():
+                final = row["status"] in FINAL
+                if final:
+                    finished.append(bid)
+                if bid in stored:
+                    old.append({**{key: row[key] for key in UPDATE_KEYS},
+                                "b_client_order_id": row["client_order_id"]})
+                    if final:
+                        stored.discard(bid)
+                else:
+                    new.append(row)
+                    if not final:
+                        stored.add(bid)
             if new:
-                # RETURNING gives each new row's id in the order sent: no search of the run's orders
-                # afterwards (that search scanned every order of the run, on every flush).
-                found = conn.execute(insert(orders).returning(orders.c.id, sort_by_parameter_order=True), new)
-                for row, (db_id,) in zip(new, found, strict=True):
-                    self._db_ids[int(row["broker_order_id"])] = int(db_id)
+                self._statement(conn, "orders").run(conn, new)
             if old:
-                conn.execute(update(orders).where(orders.c.id == bindparam("b_id")).values(
-                    status=bindparam("status"), filled_quantity=bindparam("filled_quantity"),
-                    average_fill_price=bindparam("average_fill_price"), reason=bindparam("reason"),
-                    updated_at=bindparam("updated_at")), old)
+                self._statement(conn, "updates").run(conn, old)
             self._orders.clear()
+        else:
+            finished = []
         if self._fills:
-            rows = []
-            for fill in self._fills:
-                row = dict(fill)
-                row["order_id"] = self._db_ids[row.pop("broker_id")]
-                rows.append(row)
-            conn.execute(insert(fills), rows)
+            self._statement(conn, "fills").run(conn, self._fills)
             self._fills.clear()
-        for bid in final:   # a final order changes no more and its fills are written: forget its id
-            self._db_ids.pop(bid, None)
+        for bid in finished:   # a final order changes no more and its fills are written
+            self._client_ids.pop(bid, None)
 
     def end_day(self, day: date, account: AccountView, trades: int, progress: float, days_done: int,
                 sim_time: datetime) -> None:
