@@ -340,6 +340,7 @@ class Coordinator(Worker):
         clock_set = self.clock.set
         held = self.held
         speed = self.speed
+        derived = bool(self.derived)
         clock_end = -1
         done = 0
         in_market = 0
@@ -369,7 +370,7 @@ class Coordinator(Worker):
             for indicator in feeds[position]:
                 indicator.update(open_, high, low, close, volume)
             present_lists[position].append(ts)
-            if self.derived:
+            if derived:
                 for builder in builders[position]:
                     for made in builder.add(row):
                         self._derived_bar(symbol, builder.to, made.row, derived_rows)

@@ -105,8 +105,10 @@ class RunRecorder:
         self.all_fills: deque[Fill] = deque(maxlen=KEEP_IN_MEMORY)
         self.running = RunningReport()
         self.daily: list[tuple[date, float]] = []
-        self.recent_orders: deque[OrderView] = deque(maxlen=RECENT)
-        self.recent_fills: deque[FillView] = deque(maxlen=RECENT)
+        # The latest orders and fills as the broker reported them (copies nobody changes); turned into
+        # views only when a status snapshot asks, not for each of the run's tens of thousands.
+        self._recent_orders: deque[Order] = deque(maxlen=RECENT)
+        self._recent_fills: deque[Fill] = deque(maxlen=RECENT)
 
     # ------------------------------------------------------------------ the runs row
     def open_run(self, session_name: str, mode: str, config: dict[str, Any], started_at: datetime,
@@ -129,26 +131,40 @@ class RunRecorder:
     def collect(self, changed: list[Order], new_fills: list[Fill]) -> None:
         """Copy the broker's changed orders and new fills; written by the next `flush`."""
         now = WALL.now()
+        run_id = self.run_id
+        client_ids = self._client_ids
+        pending = self._orders
         for order in changed:
-            view = order_view(order)
-            self.recent_orders.append(view)
-            client_id = self._client_ids[order.id] = f"run{self.run_id}-{order.client_order_id}"
-            self._orders[order.id] = {
-                "run_id": self.run_id, "client_order_id": client_id,
-                "broker_order_id": str(order.id), "symbol": order.symbol, "side": view.side,
-                "quantity": order.quantity, "order_type": view.order_type, "limit_price": order.limit_price,
-                "stop_price": order.stop_price, "time_in_force": view.time_in_force, "status": view.status,
-                "filled_quantity": order.filled_quantity, "average_fill_price": order.average_fill_price,
-                "strategy": order.strategy, "reason": order.reason, "created_at": order.created_at,
-                "updated_at": order.updated_at or now,
+            client_id = client_ids[order.id] = f"run{run_id}-{order.client_order_id}"
+            # str() of a StrEnum member is its value, and a broker reporting plain strings passes them as they are
+            pending[order.id] = {
+                "run_id": run_id, "client_order_id": client_id, "broker_order_id": str(order.id),
+                "symbol": order.symbol, "side": str(order.side), "quantity": order.quantity,
+                "order_type": str(order.order_type), "limit_price": order.limit_price,
+                "stop_price": order.stop_price, "time_in_force": str(order.time_in_force),
+                "status": str(order.status), "filled_quantity": order.filled_quantity,
+                "average_fill_price": order.average_fill_price, "strategy": order.strategy, "reason": order.reason,
+                "created_at": order.created_at, "updated_at": order.updated_at or now,
             }
+        self._recent_orders.extend(changed)
+        rows = self._fills
+        running = self.running
         for fill in new_fills:
-            self.all_fills.append(fill)
-            self.running.add_fill(fill)
-            self.recent_fills.append(fill_view(fill))
-            self._fills.append({"run_id": self.run_id, "symbol": fill.symbol, "side": str(_value(fill.side)),
-                                "quantity": fill.quantity, "price": fill.price, "commission": fill.commission,
-                                "filled_at": fill.filled_at, "b_client_order_id": self._client_ids[fill.order_id]})
+            running.add_fill(fill)
+            rows.append({"run_id": run_id, "symbol": fill.symbol, "side": str(fill.side), "quantity": fill.quantity,
+                         "price": fill.price, "commission": fill.commission, "filled_at": fill.filled_at,
+                         "b_client_order_id": client_ids[fill.order_id]})
+        self.all_fills.extend(new_fills)
+        self._recent_fills.extend(new_fills)
+
+    @property
+    def recent_orders(self) -> tuple[OrderView, ...]:
+        """The latest orders changed, oldest first (read from other threads: the deque is copied first)."""
+        return tuple(order_view(order) for order in list(self._recent_orders))
+
+    @property
+    def recent_fills(self) -> tuple[FillView, ...]:
+        return tuple(fill_view(fill) for fill in list(self._recent_fills))
 
     @property
     def pending(self) -> int:

@@ -18,6 +18,10 @@ from mismartera.strategies.base import Strategy
 from mismartera.system.session_data import SessionData
 
 TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC}
+# Looked up rather than built with `Side(side)` / `OrderType(kind)`: an enum call costs more than the
+# dict lookup, and a backtest places tens of thousands of orders.
+SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+KINDS = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP}
 
 
 class EngineContext:
@@ -64,20 +68,22 @@ class EngineContext:
 
     def order(self, symbol: str, side: str, quantity: float, *, order_type: str = "market",
               limit: float | None = None, stop: float | None = None, tif: str = "day") -> Order:
-        if tif not in TIFS:
+        time_in_force = TIFS.get(tif) if isinstance(tif, str) else None
+        if time_in_force is None:
             raise UsageError(f"time in force {tif!r} is not valid (expected day or gtc)")
-        if side not in ("buy", "sell"):
+        chosen_side = SIDES.get(side) if isinstance(side, str) else None
+        if chosen_side is None:
             raise UsageError(f"side {side!r} is not valid (expected buy or sell)")
-        if order_type not in ("market", "limit", "stop"):
+        kind = KINDS.get(order_type) if isinstance(order_type, str) else None
+        if kind is None:
             raise UsageError(f"order type {order_type!r} is not valid (expected market, limit or stop)")
-        kind = OrderType(order_type)
         if limit is not None and kind is OrderType.MARKET:
             kind = OrderType.LIMIT
         elif stop is not None and kind is OrderType.MARKET:
             kind = OrderType.STOP
-        placed = self._broker.submit(symbol, Side(side), quantity, order_type=kind, limit_price=limit,
-                                     stop_price=stop, time_in_force=TIFS[tif], strategy=self.label)
-        if placed.status == OrderStatus.REJECTED:
+        placed = self._broker.submit(symbol, chosen_side, quantity, order_type=kind, limit_price=limit,
+                                     stop_price=stop, time_in_force=time_in_force, strategy=self.label)
+        if placed.status is OrderStatus.REJECTED:
             self.log.info("order %s %s %g %s", side, symbol, quantity, placed.reason)
         return placed
 
