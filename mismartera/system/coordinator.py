@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
+from itertools import chain, cycle
 from operator import itemgetter
 from typing import Any
 
@@ -309,16 +310,17 @@ class Coordinator(Worker):
         grid = [row[0] for row in lists[0]] if lists else []
         if all([row[0] for row in rows] == grid for rows in lists[1:]):
             # Every symbol has a bar at the same minutes (the usual case): minute by minute, in
-            # config order, with no per-bar key to build and sort.
-            events = ((position, row) for rows_at in zip(*lists, strict=True)
-                      for position, row in enumerate(rows_at))
+            # config order, with no per-bar key to build and sort. The lists are equally long (their
+            # minutes are equal), so positions cycle in step; C iterators, no generator frame per bar.
+            rows_in_order = chain.from_iterable(zip(*lists, strict=True))
+            events: Iterable[tuple[int, tuple]] = zip(cycle(range(width)), rows_in_order, strict=False)
         else:
             keyed: list[tuple[int, int, tuple]] = []
             for position, rows in enumerate(lists):
                 # One int key per bar: time order, ties in config symbol order (faster than a tuple key).
                 keyed.extend([(row[0] * width + position, position, row) for row in rows])
             keyed.sort(key=itemgetter(0))
-            events = ((position, row) for _, position, row in keyed)
+            events = map(itemgetter(1, 2), keyed)
 
         self.day, self.day_index, self.day_bars, self.day_position = session.day, index + 1, total, 0
         self.day_live = 0
