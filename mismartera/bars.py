@@ -7,14 +7,17 @@ tuples `(ts, open, high, low, close, volume, trade_count, vwap)`; `Bar.from_row`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 INTERVAL_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "1d": 86400}
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
+class Bar(NamedTuple):
+    """Immutable. A NamedTuple rather than a frozen dataclass: the replay builds one per bar, and a
+    frozen dataclass's __init__ (one object.__setattr__ per field) cost ~0.8 µs against ~0.2 µs here.
+    """
+
     symbol: str
     ts: int
     open: float
