@@ -1,8 +1,8 @@
 """Positions and account snapshots, as any broker reports them.
 
-`PositionSnapshot` and `AccountSnapshot` carry the same field names as `PositionView` and
-`AccountView` in `mismartera.system.status`; execution may not import system (DESIGN.md's layers),
-so the engine maps one onto the other field by field.
+`PositionSnapshot` and `AccountSnapshot` are also the status contract's `PositionView` and
+`AccountView` (`mismartera.system.status` names them so), so the engine publishes a broker's
+snapshot as it is.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from itertools import chain, cycle
 from operator import itemgetter
@@ -36,7 +35,7 @@ from mismartera.errors import MismarteraError, StateError, WaitTimeout
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
-from mismartera.system.status import AccountView, PositionView
+from mismartera.system.status import AccountView
 from mismartera.system.strategy_host import StrategySlot
 from mismartera.system.upkeep import DayWork, Upkeep
 from mismartera.system.worker import TICK, Worker
@@ -51,14 +50,6 @@ CHECK_MASK = 1023         # look at the wall clock every 1024 bars
 
 class StrategyStop(MismarteraError):
     """A strategy configured with `on_error: stop` raised; the session fails with its message."""
-
-
-def account_view(snapshot: Any) -> AccountView:
-    """Map the broker's AccountSnapshot onto the status contract (same field names)."""
-    names = [f.name for f in dataclass_fields(PositionView)]
-    positions = tuple(PositionView(**{n: getattr(p, n) for n in names}) for p in getattr(snapshot, "positions", ()))
-    return AccountView(snapshot.initial_cash, snapshot.cash, snapshot.equity, snapshot.buying_power,
-                       snapshot.realized_pnl, snapshot.unrealized_pnl, positions)
 
 
 def _utc(ts: int) -> datetime:
@@ -183,7 +174,7 @@ class Coordinator(Worker):
         changed, fills = self.broker.drain_changes()
         if changed or fills:
             self.recorder.collect(changed, fills)
-        self.account = account_view(self.broker.account())
+        self.account = self.broker.account()
         self.open_orders = len(self.broker.open_orders())
         self.publish()
 

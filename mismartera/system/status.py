@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from mismartera.execution.account import AccountSnapshot, PositionSnapshot
 from mismartera.system.state import SystemState
 
 
@@ -24,17 +25,6 @@ class WorkerStatus:
     current: str = ""         # what it is on now, e.g. "2024-11-29 10:31 AAPL"
     last_error: str | None = None
     detail: str = ""          # worker-specific, e.g. "holds 2 days, last load 31 ms"
-
-
-@dataclass(frozen=True, slots=True)
-class PositionView:
-    symbol: str
-    quantity: float
-    average_price: float
-    last_price: float | None
-    market_value: float
-    unrealized_pnl: float
-    realized_pnl: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +56,10 @@ class FillView:
     filled_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    initial_cash: float
-    cash: float
-    equity: float
-    buying_power: float
-    realized_pnl: float
-    unrealized_pnl: float
-    positions: tuple[PositionView, ...] = ()
-
-    @property
-    def pnl(self) -> float:
-        return self.equity - self.initial_cash
+# The account and its positions are shown exactly as the brokers report them (one definition,
+# in execution/account.py); these names are the status contract's.
+AccountView = AccountSnapshot
+PositionView = PositionSnapshot
 
 
 @dataclass(frozen=True, slots=True)
