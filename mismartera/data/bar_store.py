@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from mismartera.data.database import Database
 from mismartera.data.schema import bars
@@ -50,6 +50,27 @@ def _write_sql(dialect: str, symbol: str, interval: str, upsert: bool) -> tuple[
         changed = " OR ".join(f"bars.{c} {distinct} excluded.{c}" for c in COLUMNS[1:])
         sql += f" ON CONFLICT (symbol, interval, ts) DO UPDATE SET {updates} WHERE {changed}"
     return sql, not literal
+
+
+_RANGE = (
+    select(bars.c.ts, bars.c.open, bars.c.high, bars.c.low, bars.c.close, bars.c.volume, bars.c.trade_count,
+           bars.c.vwap)
+    .where(bars.c.symbol == bindparam("symbol"), bars.c.interval == bindparam("interval"),
+           bars.c.ts >= bindparam("start"), bars.c.ts < bindparam("end"))
+    .order_by(bars.c.ts)
+)
+_range_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def _range_sql(conn: Connection) -> tuple[str, tuple[str, ...]]:
+    """`_RANGE` as the driver's SQL for this dialect, and its parameter names in order (empty when the
+    driver takes named parameters)."""
+    found = _range_cache.get(conn.dialect.name)
+    if found is None:
+        compiled = _RANGE.compile(dialect=conn.dialect)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else ()
+        found = _range_cache[conn.dialect.name] = (compiled.string, order)
+    return found
 
 
 class BarStore:
@@ -121,20 +142,27 @@ class BarStore:
             return [tuple(row) for row in conn.execute(statement)]
 
     def read_many(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> dict[str, list[BarRow]]:
-        """One query for several symbols; each list in time order (symbols without bars map to [])."""
+        """Each symbol's bars with start_ts <= ts < end_ts, in time order (symbols without bars map to []).
+
+        This is the replay's read (a day of every symbol, hundreds of times per backtest), so it runs
+        one statement per symbol on the driver's own cursor: `fetchall` hands back the driver's plain
+        tuples, built in C, which is about twice as fast as SQLAlchemy rows copied into tuples. The
+        statement is the Core one below compiled for the connection's dialect, so the SQL is the
+        same on SQLite and PostgreSQL.
+        """
         out: dict[str, list[BarRow]] = {symbol: [] for symbol in symbols}
         if not symbols:
             return out
-        statement = (
-            select(bars.c.symbol, bars.c.ts, bars.c.open, bars.c.high, bars.c.low, bars.c.close, bars.c.volume,
-                   bars.c.trade_count, bars.c.vwap)
-            .where(bars.c.symbol.in_(list(symbols)), bars.c.interval == interval,
-                   bars.c.ts >= start_ts, bars.c.ts < end_ts)
-            .order_by(bars.c.symbol, bars.c.ts)
-        )
         with self.db.connect() as conn:
-            for row in conn.execute(statement):
-                out[row[0]].append(tuple(row[1:]))
+            sql, order = _range_sql(conn)
+            cursor = conn.connection.cursor()
+            try:
+                for symbol in out:
+                    values = {"symbol": symbol, "interval": interval, "start": start_ts, "end": end_ts}
+                    cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+                    out[symbol] = cursor.fetchall()
+            finally:
+                cursor.close()
         return out
 
     def latest(self, symbol: str, interval: str = "1m") -> BarRow | None:
