@@ -16,28 +16,32 @@ RESYNC = 256
 class SMA(Indicator):
     """Simple moving average of the last `period` closes."""
 
-    __slots__ = ("_since_resync", "_sum", "_window")
+    __slots__ = ("_since_resync", "_sum", "_warm", "_window")
 
     kind = "sma"
 
     def __init__(self, period: int) -> None:
         super().__init__(period)
-        self._window: deque[float] = deque()
+        self._window: deque[float] = deque(maxlen=self.period)
         self._sum = 0.0
         self._since_resync = 0
+        self._warm = False
 
     def update(self, open: float, high: float, low: float, close: float, volume: float) -> float | None:
         window = self._window
+        if self._warm:   # the usual case, kept short: the engine calls this for every bar
+            self._sum += close - window[0]
+            window.append(close)   # a full deque with maxlen drops the oldest close itself
+            self._since_resync += 1
+            if self._since_resync >= RESYNC:
+                self._since_resync = 0
+                self._sum = math.fsum(window)
+            self.value = value = self._sum / self.period
+            return value
         window.append(close)
-        if len(window) > self.period:
-            self._sum += close - window.popleft()
-        else:
-            self._sum += close
-        self._since_resync += 1
-        if self._since_resync >= RESYNC:
-            self._since_resync = 0
-            self._sum = math.fsum(window)
+        self._sum += close
         if len(window) == self.period:
+            self._warm = True
             self.value = self._sum / self.period
         return self.value
 
@@ -46,6 +50,7 @@ class SMA(Indicator):
         self._window.clear()
         self._sum = 0.0
         self._since_resync = 0
+        self._warm = False
 
 
 class EMA(Indicator):

@@ -38,7 +38,8 @@ class SmaCrossover(Strategy):
         f, s = fast.value, slow.value
         if f is None or s is None:   # not warm yet
             return
-        tolerance = TOLERANCE * max(abs(s), 1.0)
+        scale = s if s >= 0.0 else -s   # |s|, floored at 1 (written out: max/abs cost a call each per bar)
+        tolerance = TOLERANCE * scale if scale > 1.0 else TOLERANCE
         held = ctx.position(symbol)
         # Decide first, then look at open orders only when there is something to do (the check
         # copies the broker's orders, and most bars decide nothing).

@@ -324,10 +324,12 @@ class Coordinator(Worker):
         self.upkeep.track(work, lambda: int(self.clock.now().timestamp()))
         builders = [[DerivedBuilder(interval, session) for interval in self.derived] for _ in symbols]
         derived_rows: dict[tuple[str, str], list[tuple]] = {(s, i): [] for s in symbols for i in self.derived}
-        series = [self.data.series(s, "1m") for s in symbols]
-        feeds = [self.data.feeds[s]["1m"] for s in symbols]
-        present_lists = [present[s] for s in symbols]
-        subscribers = [[slot for slot in self.slots if symbol in slot.symbols] for symbol in symbols]
+        # One lane per symbol, unpacked once per bar: its name, the bound appends of its series and
+        # present list, the bound `update`s of its 1m indicators and the strategies trading it.
+        lanes = [(symbol, self.data.series(symbol, "1m").append, present[symbol].append,
+                  tuple(indicator.update for indicator in self.data.feeds[symbol]["1m"]),
+                  tuple(slot for slot in self.slots if symbol in slot.symbols))
+                 for symbol in symbols]
         broker = self.broker
         process_bar = broker.process_bar
         clock_set = self.clock.set
@@ -353,24 +355,30 @@ class Coordinator(Worker):
                 clock_set(_utc(end))
                 if speed > 0:  # paced: cheap to keep the live count exact
                     self.day_position = self.day_live = done
-            symbol = symbols[position]
+            symbol, keep, mark, updates, subscribed = lanes[position]
             _, open_, high, low, close, volume = row[:6]
             fills = process_bar(symbol, ts, open_, high, low, close)
             if fills:
                 self._apply_fills(fills)
             bar = Bar(symbol, *row)
-            series[position].append(bar)
-            for indicator in feeds[position]:
-                indicator.update(open_, high, low, close, volume)
-            present_lists[position].append(ts)
+            keep(bar)
+            for update in updates:
+                update(open_, high, low, close, volume)
+            mark(ts)
             if derived:
                 for builder in builders[position]:
                     for made in builder.add(row):
                         self._derived_bar(symbol, builder.to, made.row, derived_rows)
             if symbol in held:
                 in_market += 1
-            if subscribers[position]:
-                self.to_strategies(subscribers[position], bar)
+            for slot in subscribed:   # to_strategies, inlined: one call less per bar
+                if slot.enabled:
+                    try:
+                        slot.strategy.on_bar(slot.ctx, bar)
+                    except StrategyStop:
+                        raise
+                    except Exception as exc:
+                        self._strategy_failed(slot, "on_bar", exc, bar)
             done += 1
             if not done & CHECK_MASK:
                 self.day_position = self.day_live = done
