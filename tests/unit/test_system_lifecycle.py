@@ -330,3 +330,23 @@ def test_session_start_freezes_long_lived_objects_and_thaws_the_previous_session
         assert gc.get_freeze_count() < frozen + 1000  # the cycle was collected, not frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_session_shortens_the_gil_switch_interval_but_never_lengthens_it(app: AppContext) -> None:
+    """Prefetch's reads give the GIL up per row; a 5 ms hand-back starves them while the replay runs."""
+    import sys
+
+    from mismartera.system.manager import SESSION_SWITCH_INTERVAL
+
+    saved = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        app.system.start(config())
+        assert sys.getswitchinterval() == pytest.approx(SESSION_SWITCH_INTERVAL)
+        app.system.stop()
+        sys.setswitchinterval(0.0002)
+        app.system.start(config())
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+        app.system.stop()
+    finally:
+        sys.setswitchinterval(saved)
