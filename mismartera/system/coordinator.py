@@ -332,7 +332,7 @@ class Coordinator(Worker):
                  for symbol in symbols]
         broker = self.broker
         process_bar = broker.process_bar
-        clock_set = self.clock.set
+        clock_at = self.clock.set_epoch   # a SimulatedClock: the datetime is built only when asked
         held = self.held
         speed = self.speed
         derived = bool(self.derived)
@@ -352,7 +352,7 @@ class Coordinator(Worker):
                     self._count(done, in_market)
                     return False
                 clock_end = end
-                clock_set(_utc(end))
+                clock_at(end)
                 if speed > 0:  # paced: cheap to keep the live count exact
                     self.day_position = self.day_live = done
             symbol, keep, mark, updates, subscribed = lanes[position]

@@ -37,20 +37,39 @@ class SimulatedClock:
     simulated = True
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = _utc(start) if start is not None else datetime(1970, 1, 1, tzinfo=UTC)
+        first = _utc(start) if start is not None else datetime(1970, 1, 1, tzinfo=UTC)
+        # `_at` is the current instant as given: a datetime (`set`) or epoch seconds (`set_epoch`).
+        # `_made` pairs an `_at` with its datetime; it is valid only while its key is `_at`, so a
+        # reader that builds a datetime from an older `_at` can never leave a stale one behind.
+        self._at: datetime | int = first
+        self._made: tuple[datetime | int, datetime] = (first, first)
         self._lock = threading.Lock()
         self._paused = False
 
     def now(self) -> datetime:
-        return self._now
+        at = self._at
+        made = self._made
+        if made[0] == at:
+            return made[1]
+        instant = datetime.fromtimestamp(at, UTC)  # type: ignore[arg-type]  # an int: set_epoch
+        self._made = (at, instant)
+        return instant
 
     def set(self, instant: datetime) -> None:
-        self._now = _utc(instant)
+        instant = _utc(instant)
+        self._made = (instant, instant)
+        self._at = instant
+
+    def set_epoch(self, seconds: int) -> None:
+        """Move to `seconds` (epoch seconds UTC, a whole number). The datetime is built only when
+        someone asks: the replay moves the clock every minute, and most minutes nobody does."""
+        self._at = seconds
 
     def advance(self, delta: timedelta) -> datetime:
         with self._lock:
-            self._now = self._now + delta
-            return self._now
+            instant = self.now() + delta
+            self.set(instant)
+            return instant
 
     @property
     def paused(self) -> bool:
