@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, date, datetime
@@ -54,6 +54,19 @@ class StrategyStop(MismarteraError):
 
 def _utc(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def as_bars(symbol: str, rows: Sequence[tuple]) -> list[Bar]:
+    """A symbol's stored 1m rows `(ts, open, high, low, close, volume, trade_count, vwap)` as Bars.
+
+    Each Bar is the row with the symbol in front and the interval behind, made by `tuple.__new__`
+    (what NamedTuple's own `_make` does) without the per-bar keyword handling of `Bar(...)`: about
+    half the cost, for every bar of a replay. Rows of another shape go through `Bar(...)`.
+    """
+    if not rows or len(rows[0]) != len(Bar._fields) - 2:
+        return [Bar(symbol, *row) for row in rows]
+    new, head, tail = tuple.__new__, (symbol,), ("1m",)
+    return [new(Bar, head + row + tail) for row in rows]
 
 
 class Coordinator(Worker):
@@ -296,20 +309,20 @@ class Coordinator(Worker):
         """Replay one day; False when stopped part-way."""
         symbols = self.symbols
         width = len(symbols)
-        lists = [day_bars.get(symbol, ()) for symbol in symbols]
-        total = sum(len(rows) for rows in lists)
-        grid = [row[0] for row in lists[0]] if lists else []
-        if all([row[0] for row in rows] == grid for rows in lists[1:]):
+        lists = [as_bars(symbol, day_bars.get(symbol, ())) for symbol in symbols]
+        total = sum(len(bars) for bars in lists)
+        grid = [bar[1] for bar in lists[0]] if lists else []
+        if all([bar[1] for bar in bars] == grid for bars in lists[1:]):
             # Every symbol has a bar at the same minutes (the usual case): minute by minute, in
             # config order, with no per-bar key to build and sort. The lists are equally long (their
             # minutes are equal), so positions cycle in step; C iterators, no generator frame per bar.
-            rows_in_order = chain.from_iterable(zip(*lists, strict=True))
-            events: Iterable[tuple[int, tuple]] = zip(cycle(range(width)), rows_in_order, strict=False)
+            bars_in_order = chain.from_iterable(zip(*lists, strict=True))
+            events: Iterable[tuple[int, Bar]] = zip(cycle(range(width)), bars_in_order, strict=False)
         else:
-            keyed: list[tuple[int, int, tuple]] = []
-            for position, rows in enumerate(lists):
+            keyed: list[tuple[int, int, Bar]] = []
+            for position, bars in enumerate(lists):
                 # One int key per bar: time order, ties in config symbol order (faster than a tuple key).
-                keyed.extend([(row[0] * width + position, position, row) for row in rows])
+                keyed.extend([(bar[1] * width + position, position, bar) for bar in bars])
             keyed.sort(key=itemgetter(0))
             events = map(itemgetter(1, 2), keyed)
 
@@ -341,11 +354,11 @@ class Coordinator(Worker):
         in_market = 0
         self._anchor = None
 
-        for position, row in events:
+        for position, bar in events:
             if self._interrupt and not self._handle_interrupt():
                 self._count(done, in_market)
                 return False
-            ts = row[0]
+            _, ts, open_, high, low, close, volume, _, _, _ = bar
             end = ts + 60
             if end != clock_end:
                 if speed > 0 and not self._pace(end):
@@ -356,18 +369,16 @@ class Coordinator(Worker):
                 if speed > 0:  # paced: cheap to keep the live count exact
                     self.day_position = self.day_live = done
             symbol, keep, mark, updates, subscribed = lanes[position]
-            _, open_, high, low, close, volume = row[:6]
             fills = process_bar(symbol, ts, open_, high, low, close)
             if fills:
                 self._apply_fills(fills)
-            bar = Bar(symbol, *row)
             keep(bar)
             for update in updates:
                 update(open_, high, low, close, volume)
             mark(ts)
             if derived:
                 for builder in builders[position]:
-                    for made in builder.add(row):
+                    for made in builder.add(bar[1:9]):
                         self._derived_bar(symbol, builder.to, made.row, derived_rows)
             if symbol in held:
                 in_market += 1
