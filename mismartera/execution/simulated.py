@@ -40,6 +40,19 @@ def _choice(enum: type[E], value: E | str, name: str) -> E:
         raise UsageError(f"{name} must be {choices} (got {value!r})") from None
 
 
+def _ticker(symbol: object) -> str:
+    """`symbol` as the broker keys it (stripped, upper case); UsageError if it is no ticker."""
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise UsageError(f"symbol must be a ticker like AAPL (got {symbol!r})")
+    return symbol.strip().upper()
+
+
+def _number(name: str, value: object) -> None:
+    """UsageError unless `value` is an int or a float (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{name} must be a number (got {value!r})")
+
+
 def fill_price(order: Order, open_: float, high: float, low: float, slippage: float) -> float | None:
     """The price `order` fills at on a bar with this open/high/low, or None if the bar does not reach it.
 
@@ -107,6 +120,11 @@ class SimulatedBroker:
         self._history = history
         self._changed: dict[int, Order] = {}
         self._new_fills: list[Fill] = []
+        self._symbols: dict[str, str] = {}            # symbol as given -> as keyed ("aapl " -> "AAPL")
+        self._stamped: datetime | None = None         # the last order time converted, and its epoch
+        self._stamp = 0.0
+        self._fill_ts: int | None = None              # the last bar start a fill was stamped with,
+        self._fill_at: datetime | None = None         # and that instant
 
     # ------------------------------------------------------------------ orders
 
@@ -124,67 +142,90 @@ class SimulatedBroker:
     def _submit(self, symbol: str, side: Side | str, quantity: float, order_type: OrderType | str,
                 limit_price: float | None, stop_price: float | None, time_in_force: TimeInForce | str,
                 strategy: str | None, now: datetime, note: str | None = None) -> Order:
-        if not isinstance(symbol, str) or not symbol.strip():
-            raise UsageError(f"symbol must be a ticker like AAPL (got {symbol!r})")
-        for name, value in (("quantity", quantity), ("limit price", limit_price), ("stop price", stop_price)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise UsageError(f"{name} must be a number (got {value!r})")
+        # Every check below has a fast path for what a strategy sends (a plain str ticker already
+        # seen, float or int numbers, enum members) and falls back to the full check, which raises
+        # the same errors as ever; a backtest places tens of thousands of orders.
+        key = self._symbols.get(symbol) if symbol.__class__ is str else None
+        if key is None:
+            key = _ticker(symbol)
+            if symbol.__class__ is str:
+                self._symbols[symbol] = key
+        kind = quantity.__class__
+        if kind is not float and kind is not int and quantity is not None:   # None: float() says so below
+            _number("quantity", quantity)
+        if limit_price is not None and limit_price.__class__ is not float:
+            _number("limit price", limit_price)
+        if stop_price is not None and stop_price.__class__ is not float:
+            _number("stop price", stop_price)
+        order_id = self._next_id
         order = Order(
-            id=self._next_id,
-            client_order_id=f"{self._prefix}-{self._next_id}",
-            symbol=symbol.strip().upper(),
-            side=_choice(Side, side, "side"),
-            quantity=float(quantity),
-            order_type=_choice(OrderType, order_type, "order type"),
-            time_in_force=_choice(TimeInForce, time_in_force, "time in force"),
-            status=OrderStatus.NEW,
-            created_at=now,
-            updated_at=now,
-            limit_price=None if limit_price is None else float(limit_price),
-            stop_price=None if stop_price is None else float(stop_price),
-            strategy=strategy,
-            reason=note,
-        )
-        self._next_id += 1
-        self._orders[order.id] = order
+            order_id, f"{self._prefix}-{order_id}", key,
+            side if side.__class__ is Side else _choice(Side, side, "side"),
+            quantity if kind is float else float(quantity),
+            order_type if order_type.__class__ is OrderType else _choice(OrderType, order_type, "order type"),
+            time_in_force if time_in_force.__class__ is TimeInForce
+            else _choice(TimeInForce, time_in_force, "time in force"),
+            OrderStatus.NEW, now, now,
+            None if limit_price is None else float(limit_price),
+            None if stop_price is None else float(stop_price),
+            0.0, None, strategy, note)
+        self._next_id = order_id + 1
+        self._orders[order_id] = order
         reserved, reason = self._pre_trade(order)
         if reason is not None:
             order.status, order.reason = OrderStatus.REJECTED, reason
-            self._retire(order.id)
+            self._retire(order_id)
         else:
-            self._open.setdefault(order.symbol, []).append(order)
-            self._placed_at[order.id] = now.timestamp()
-            self._reserved[order.id] = reserved
-            self._pending[order.symbol] = self._pending.get(order.symbol, 0.0) + self._signed(order)
-        self._changed[order.id] = order
+            orders = self._open.get(key)
+            if orders is None:
+                self._open[key] = [order]
+            else:
+                orders.append(order)
+            if now is not self._stamped:   # a minute's orders share its datetime: convert it once
+                self._stamped, self._stamp = now, now.timestamp()
+            self._placed_at[order_id] = self._stamp
+            self._reserved[order_id] = reserved
+            pending = self._pending
+            pending[key] = pending.get(key, 0.0) + (order.quantity if order.side is Side.BUY else -order.quantity)
+        self._changed[order_id] = order
         return order.copy()
 
     def _pre_trade(self, order: Order) -> tuple[float, str | None]:
         """(buying power to reserve, rejection reason or None)."""
-        problem = order_problem(order.order_type, order.quantity, order.limit_price, order.stop_price)
-        if problem is not None:
-            return 0.0, problem
+        quantity = order.quantity
+        # A market order of a finite positive quantity is well formed: skip the call for it.
+        if not (order.order_type is OrderType.MARKET and order.limit_price is None and order.stop_price is None
+                and 0.0 < quantity < math.inf):
+            problem = order_problem(order.order_type, quantity, order.limit_price, order.stop_price)
+            if problem is not None:
+                return 0.0, problem
         symbol = order.symbol
         # The price the order is valued at for the limits: what a limit or stop names, else the
         # last price seen (the previous bar's close; the fill will be at the next open).
         price = order.limit_price or order.stop_price or self._last.get(symbol)
         if price is None:
             return 0.0, f"rejected: no price for {symbol} yet (a market order needs one bar of it first)"
-        before = self._held(symbol) + self._pending.get(symbol, 0.0)
-        after = before + self._signed(order)
+        position = self._positions.get(symbol)
+        held = 0.0 if position is None else position.quantity
+        signed = quantity if order.side is Side.BUY else -quantity
+        before = held + self._pending.get(symbol, 0.0)
+        after = before + signed
         # Open buys may never fill, so whether a sell could go short counts only the open sells.
-        lowest = self._held(symbol) + self._signed(order) + sum(
-            self._signed(o) for o in self._open.get(symbol, ()) if o.side is Side.SELL)
-        commission = self.commission(order.quantity)
+        lowest = held + signed
+        resting = self._open.get(symbol)
+        if resting:
+            lowest += sum(-o.quantity for o in resting if o.side is Side.SELL)
+        trading = self.trading
+        commission = max(quantity * trading.commission_per_share, trading.commission_min)
 
         def holding() -> set[str]:
             return {s for s in set(self._positions) | set(self._pending)
                     if s != symbol and abs(self._held(s) + self._pending.get(s, 0.0)) > EPSILON}
 
         # Both passed as functions: the limits ask for them only when the order adds exposure.
-        reason = self._limits.check(symbol=symbol, quantity=order.quantity, price=price, before=before,
+        reason = self._limits.check(symbol=symbol, quantity=quantity, price=price, before=before,
                                     after=after, lowest=min(lowest, after), commission=commission,
-                                    holding=holding, buying_power=lambda: self.buying_power)
+                                    holding=holding, buying_power=self._buying_power)
         reserved = max(0.0, abs(after) - abs(before)) * price + commission
         return reserved, reason
 
@@ -254,17 +295,19 @@ class SimulatedBroker:
             self._last[symbol] = close
             return []
         fills: list[Fill] = []
-        at: datetime | None = None
+        placed_at = self._placed_at
         for order in list(pending):
             # Only orders placed by the bar's start: one placed later (a manual order while a bar
             # is forming) never fills at an open that came before it.
-            if self._placed_at[order.id] > ts:
+            if placed_at[order.id] > ts:
                 continue
             price = fill_price(order, open, high, low, self._slippage)
             if price is None:
                 continue
-            if at is None:
-                at = datetime.fromtimestamp(ts, UTC)  # a fill is stamped with its bar's start
+            if ts != self._fill_ts:   # a fill is stamped with its bar's start; symbols share minutes
+                self._fill_ts, self._fill_at = ts, datetime.fromtimestamp(ts, UTC)
+            at = self._fill_at
+            assert at is not None
             fill = self._fill(order, price, at)
             if fill is not None:
                 fills.append(fill)
@@ -286,9 +329,12 @@ class SimulatedBroker:
         the market; the whole quantity fills at one price.
         """
         symbol = order.symbol
-        signed = self._signed(order)
-        held = self._held(symbol)
-        commission = self.commission(order.quantity)
+        quantity = order.quantity
+        signed = quantity if order.side is Side.BUY else -quantity
+        position = self._positions.get(symbol)
+        held = 0.0 if position is None else position.quantity
+        trading = self.trading
+        commission = max(quantity * trading.commission_per_share, trading.commission_min)
         if abs(held + signed) > abs(held):   # only a fill that adds exposure needs buying power
             needed = (abs(held + signed) - abs(held)) * price + commission
             reserved = self._reserved.get(order.id, 0.0)
@@ -301,7 +347,6 @@ class SimulatedBroker:
                                 f"(needs {needed:.2f}, available {available:.2f})")
                 self._close(order, OrderStatus.CANCELLED, at)
                 return None
-        position = self._positions.get(symbol)
         if position is None:
             position = self._positions[symbol] = Position(symbol)
         position.apply(signed, price, commission)
@@ -310,10 +355,10 @@ class SimulatedBroker:
         else:
             self._holding.pop(symbol, None)
         self._cash -= signed * price + commission
-        order.filled_quantity = order.quantity
+        order.filled_quantity = quantity
         order.average_fill_price = price
         self._close(order, OrderStatus.FILLED, at)
-        fill = Fill(order.id, symbol, order.side, order.quantity, price, commission, at)
+        fill = Fill(order.id, symbol, order.side, quantity, price, commission, at)
         self._fills.append(fill)
         self._new_fills.append(fill)
         return fill
@@ -323,18 +368,21 @@ class SimulatedBroker:
         order.status = status
         order.updated_at = at
         symbol = order.symbol
-        self._open[symbol].remove(order)
-        if not self._open[symbol]:
+        order_id = order.id
+        resting = self._open[symbol]
+        resting.remove(order)
+        if not resting:
             del self._open[symbol]
-        del self._placed_at[order.id]
-        self._reserved.pop(order.id, None)
-        remaining = self._pending[symbol] - self._signed(order)
+        del self._placed_at[order_id]
+        self._reserved.pop(order_id, None)
+        pending = self._pending
+        remaining = pending[symbol] - (order.quantity if order.side is Side.BUY else -order.quantity)
         if abs(remaining) <= EPSILON:
-            del self._pending[symbol]
+            del pending[symbol]
         else:
-            self._pending[symbol] = remaining
-        self._changed[order.id] = order
-        self._retire(order.id)
+            pending[symbol] = remaining
+        self._changed[order_id] = order
+        self._retire(order_id)
 
     def _retire(self, order_id: int) -> None:
         """Note that an order is final; with a `history` bound, forget the oldest final ones beyond
@@ -351,10 +399,6 @@ class SimulatedBroker:
             self._close(order, OrderStatus.CANCELLED, at)
 
     # ------------------------------------------------------------------ account
-
-    @staticmethod
-    def _signed(order: Order) -> float:
-        return order.quantity if order.side is Side.BUY else -order.quantity
 
     def _held(self, symbol: str) -> float:
         position = self._positions.get(symbol)
@@ -386,6 +430,10 @@ class SimulatedBroker:
         """What is left to open positions with: equity (capped by max_buying_power) minus the
         gross value of the positions and what open orders have reserved. Without shorts that is
         the cash not yet promised; a short holds its full value as collateral (no leverage)."""
+        return self._buying_power()
+
+    def _buying_power(self) -> float:
+        """`buying_power`, as a bound method the risk limits can call when they need it."""
         values = self._market_values()
         cap = self._cash + math.fsum(values)
         if self.trading.max_buying_power is not None:
