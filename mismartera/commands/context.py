@@ -93,7 +93,7 @@ class AppContext:
             if self._time is None:
                 from mismartera.timekeeping.calendar import TimeManager
 
-                self._time = TimeManager()
+                self._time = TimeManager(cache_path=self.settings.state_dir / "xnys_sessions.json")
             return self._time
 
     def has_system(self) -> bool:

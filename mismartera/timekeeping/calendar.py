@@ -1,7 +1,11 @@
 """`TimeManager`: the NYSE calendar (exchange_calendars' XNYS), sessions, holidays and time zones.
 
-The calendar is built lazily on first use (it costs ~0.4 s and pulls in pandas), and sessions are
-cached as plain `TradingSession` tuples so the engine never touches pandas per bar.
+Two things are loaded lazily and separately. The session table (each trading day's open and
+close) answers every session question; with a `cache_path` it is read from the file
+`session_cache` writes, without importing exchange_calendars or pandas, and rebuilt from
+exchange_calendars when that file is missing, stale or corrupt. The exchange_calendars calendar
+itself (~0.4 s, pulls in pandas) is imported only to build the table or to name holidays.
+`TradingSession`s are built from the table on first ask, so the engine never touches pandas per bar.
 """
 
 from __future__ import annotations
@@ -11,16 +15,21 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mismartera.errors import UsageError
+from mismartera.timekeeping import session_cache
 from mismartera.timekeeping.clock import Clock, WallClock
+from mismartera.timekeeping.session_cache import SessionRows
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 REGULAR_CLOSE = time(16, 0)
 PRE_MARKET_OPEN = time(4, 0)
 AFTER_HOURS_CLOSE = time(20, 0)
 CALENDAR_START = date(2000, 1, 1)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class MarketPhase(StrEnum):
@@ -53,55 +62,133 @@ class Holiday:
     name: str
 
 
-class TimeManager:
-    """Calendar questions about one exchange, plus the clock the session runs on."""
+def _make_session(day: date, open_epoch: int, close_epoch: int, tz: ZoneInfo) -> TradingSession:
+    """A day's session from its open and close (epoch seconds); pre-market opens at 04:00 and
+    after-hours end at 20:00 exchange time, and a close before 16:00 is an early close."""
+    open_utc = datetime.fromtimestamp(open_epoch, UTC)
+    close_utc = datetime.fromtimestamp(close_epoch, UTC)
+    return TradingSession(
+        day=day,
+        open=open_utc,
+        close=close_utc,
+        pre_open=datetime.combine(day, PRE_MARKET_OPEN, tz).astimezone(UTC),
+        after_close=datetime.combine(day, AFTER_HOURS_CLOSE, tz).astimezone(UTC),
+        early_close=close_utc.astimezone(tz).time() < REGULAR_CLOSE,
+    )
 
-    def __init__(self, clock: Clock | None = None, exchange: str = "XNYS", tz: ZoneInfo = EXCHANGE_TZ) -> None:
+
+class _SessionTable:
+    """The trading days in order with their open and close; each `TradingSession` is built the first
+    time it is asked for (building all ~7,000 up front would cost more than reading the table)."""
+
+    __slots__ = ("_bounds", "_built", "_tz", "days")
+
+    def __init__(self, rows: SessionRows, tz: ZoneInfo) -> None:
+        self.days = rows.days
+        self._bounds = dict(zip(rows.days, zip(rows.opens, rows.closes, strict=True), strict=True))
+        self._built: dict[date, TradingSession] = {}
+        self._tz = tz
+
+    def __contains__(self, day: object) -> bool:
+        return day in self._bounds
+
+    def get(self, day: date) -> TradingSession | None:
+        session = self._built.get(day)
+        if session is None:
+            bounds = self._bounds.get(day)
+            if bounds is None:
+                return None
+            # Two threads may build the same day at once; both build equal sessions.
+            session = self._built[day] = _make_session(day, bounds[0], bounds[1], self._tz)
+        return session
+
+    def __getitem__(self, day: date) -> TradingSession:
+        session = self.get(day)
+        if session is None:
+            raise KeyError(day)
+        return session
+
+
+def _rows_from_schedule(schedule: Any) -> SessionRows:
+    """exchange_calendars' schedule (session labels, UTC open and close) as plain rows."""
+    day_numbers = schedule.index.values.astype("datetime64[D]").astype("int64").tolist()
+    opens = schedule["open"].values.astype("datetime64[s]").astype("int64").tolist()
+    closes = schedule["close"].values.astype("datetime64[s]").astype("int64").tolist()
+    return SessionRows([date.fromordinal(_EPOCH_ORDINAL + n) for n in day_numbers], opens, closes)
+
+
+class TimeManager:
+    """Calendar questions about one exchange, plus the clock the session runs on.
+
+    Args:
+        clock: the clock the session runs on (the wall clock by default).
+        exchange: exchange_calendars' code for the exchange.
+        tz: the exchange's time zone.
+        cache_path: where to keep the session table between processes; None builds it from
+            exchange_calendars in every process.
+    """
+
+    def __init__(self, clock: Clock | None = None, exchange: str = "XNYS", tz: ZoneInfo = EXCHANGE_TZ,
+                 cache_path: Path | None = None) -> None:
         self.exchange = exchange
         self.tz = tz
         self.clock: Clock = clock or WallClock()
+        self.cache_path = cache_path
         self._lock = threading.Lock()
-        self._calendar = None
+        self._calendar: Any = None
+        self._table: _SessionTable | None = None
         self._days: list[date] = []
-        self._sessions: dict[date, TradingSession] = {}
 
     # ------------------------------------------------------------------ loading
     @property
-    def calendar(self):
+    def calendar(self) -> Any:
+        """exchange_calendars' calendar, imported on first use (only `holidays` needs it)."""
         if self._calendar is None:
+            self._sessions_table()
             with self._lock:
                 if self._calendar is None:
-                    self._load()
+                    self._calendar = self._import_calendar()
         return self._calendar
 
-    def _load(self) -> None:
+    def _sessions_table(self) -> _SessionTable:
+        table = self._table
+        if table is None:
+            with self._lock:
+                if self._table is None:
+                    loaded = self._load_table()
+                    self._days = loaded.days   # before _table: whoever sees the table sees the days
+                    self._table = loaded
+                table = self._table
+        return table
+
+    def _load_table(self) -> _SessionTable:
+        version = None
+        # The cache's age is judged by the real date, never by a backtest's simulated clock.
+        today = WallClock().now().date()
+        if self.cache_path is not None:
+            version = session_cache.installed_version()
+            rows = session_cache.load(self.cache_path, exchange=self.exchange, version=version,
+                                      start=CALENDAR_START, today=today)
+            if rows is not None:
+                return _SessionTable(rows, self.tz)
+        self._calendar = self._import_calendar()
+        rows = _rows_from_schedule(self._calendar.schedule)
+        if self.cache_path is not None:
+            session_cache.save(self.cache_path, rows, exchange=self.exchange, version=version,
+                               start=CALENDAR_START, built=today)
+        return _SessionTable(rows, self.tz)
+
+    def _import_calendar(self) -> Any:
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import exchange_calendars
 
-            cal = exchange_calendars.get_calendar(self.exchange, start=CALENDAR_START.isoformat())
-        schedule = cal.schedule
-        sessions = {}
-        for label, open_ts, close_ts in zip(schedule.index, schedule["open"], schedule["close"], strict=True):
-            day = label.date()
-            open_utc = open_ts.to_pydatetime().astimezone(UTC)
-            close_utc = close_ts.to_pydatetime().astimezone(UTC)
-            sessions[day] = TradingSession(
-                day=day,
-                open=open_utc,
-                close=close_utc,
-                pre_open=datetime.combine(day, PRE_MARKET_OPEN, self.tz).astimezone(UTC),
-                after_close=datetime.combine(day, AFTER_HOURS_CLOSE, self.tz).astimezone(UTC),
-                early_close=close_utc.astimezone(self.tz).time() < REGULAR_CLOSE,
-            )
-        self._sessions = sessions
-        self._days = sorted(sessions)
-        self._calendar = cal
+            return exchange_calendars.get_calendar(self.exchange, start=CALENDAR_START.isoformat())
 
     def _check_range(self, day: date) -> None:
-        self.calendar  # noqa: B018 - make sure it is loaded
+        self._sessions_table()
         first, last = self._days[0], self._days[-1]
         if not (first - timedelta(days=7) <= day <= last + timedelta(days=7)):
             raise UsageError(f"{day.isoformat()} is outside the calendar ({first.isoformat()} to {last.isoformat()})")
@@ -112,12 +199,12 @@ class TimeManager:
 
     def is_trading_day(self, day: date) -> bool:
         self._check_range(day)
-        return day in self._sessions
+        return day in self._sessions_table()
 
     def session(self, day: date) -> TradingSession | None:
         """The day's session, or None when the market is closed that day."""
         self._check_range(day)
-        return self._sessions.get(day)
+        return self._sessions_table().get(day)
 
     def trading_days(self, start: date, end: date) -> list[date]:
         """Trading days from start to end, both inclusive."""
@@ -126,7 +213,9 @@ class TimeManager:
         return self._days[bisect_left(self._days, start): bisect_right(self._days, end)]
 
     def sessions(self, start: date, end: date) -> list[TradingSession]:
-        return [self._sessions[day] for day in self.trading_days(start, end)]
+        days = self.trading_days(start, end)
+        table = self._sessions_table()
+        return [table[day] for day in days]
 
     def count_trading_days(self, start: date, end: date) -> int:
         return len(self.trading_days(start, end))
@@ -165,17 +254,18 @@ class TimeManager:
             series = regular.holidays(pd.Timestamp(start), pd.Timestamp(end), return_name=True)
             for stamp, name in series.items():
                 names.setdefault(stamp.date(), str(name))
+        table = self._sessions_table()
         out = []
         day = start
         while day <= end:
-            if day.weekday() < 5 and day not in self._sessions and self._days[0] <= day <= self._days[-1]:
+            if day.weekday() < 5 and day not in table and self._days[0] <= day <= self._days[-1]:
                 out.append(Holiday(day, names.get(day, "special closure")))
             day += timedelta(days=1)
         return out
 
     # ------------------------------------------------------------------ instants
     def market_phase(self, at: datetime) -> MarketPhase:
-        session = self._sessions.get(at.astimezone(self.tz).date()) if self.calendar is not None else None
+        session = self._sessions_table().get(at.astimezone(self.tz).date())
         if session is None:
             return MarketPhase.CLOSED
         if session.open <= at < session.close:
@@ -191,10 +281,10 @@ class TimeManager:
 
     def next_change(self, at: datetime) -> tuple[datetime, MarketPhase]:
         """The next instant the market phase changes after `at`, and the phase it changes to."""
-        local_day = at.astimezone(self.tz).date()
-        day = local_day - timedelta(days=1)
+        table = self._sessions_table()
+        day = at.astimezone(self.tz).date() - timedelta(days=1)
         for _ in range(15):
-            session = self._sessions.get(day)
+            session = table.get(day)
             if session is not None:
                 for instant, phase in (
                     (session.pre_open, MarketPhase.PRE),
