@@ -474,6 +474,9 @@ class Coordinator(Worker):
         except StrategyStop:
             log.warning("a strategy raised in on_stop; ignored while stopping")
         self._publish_state()
+        # The days' writes are queued on the recorder's thread: wait for them here, so a failed write
+        # fails the session (raised on this thread) instead of reaching the end as "finished".
+        self.recorder.drain()
         self.summary = self.build_summary()
         if self._on_finished is not None:
             self._on_finished(self, finished)

@@ -7,12 +7,18 @@ database's dialect and run through the driver's `executemany` with rows converte
 per-row work SQLAlchemy's `execute` would repeat costs about as much as the insert itself, and a
 year of minute bars makes tens of thousands of orders and fills. A fill finds its order's row id
 in the insert itself (by the unique client order id), so orders need no RETURNING round trip.
+
+The writes run on the recorder's own thread (`RecordWriter`): `flush`, `end_day` and `update_run`
+hand the pending rows over as a job, in order, and return; `drain` waits for what was queued, and
+`finish` drains, ends the thread and makes the final write itself. A failed write is raised by the
+next call on the producer's side, so the session fails instead of losing rows.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
@@ -21,6 +27,7 @@ from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.execution.orders import Fill, Order
 from mismartera.report.metrics import RunningReport
+from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
 from mismartera.system.status import AccountView, FillView, OrderView
 from mismartera.timekeeping.clock import WallClock
 
@@ -109,6 +116,7 @@ class RunRecorder:
         # views only when a status snapshot asks, not for each of the run's tens of thousands.
         self._recent_orders: deque[Order] = deque(maxlen=RECENT)
         self._recent_fills: deque[Fill] = deque(maxlen=RECENT)
+        self.writer = RecordWriter("recorder")
 
     # ------------------------------------------------------------------ the runs row
     def open_run(self, session_name: str, mode: str, config: dict[str, Any], started_at: datetime,
@@ -118,14 +126,27 @@ class RunRecorder:
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
                 heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total))
             self.run_id = int(result.inserted_primary_key[0])
+        self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id
 
     def update_run(self, **values: Any) -> None:
+        """Update the runs row, in order with the batches before it; a change of `state` is waited for
+        (the lifecycle commands show it), a heartbeat is not."""
         if self.run_id is None:
             return
         values.setdefault("heartbeat_at", WALL.now())
+        self.writer.submit(partial(self._write_run, values))
+        if "state" in values:
+            self.writer.drain()
+
+    def _write_run(self, values: dict[str, Any]) -> None:
         with self.db.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(**values))
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Wait until everything handed to the writer so far is in the database (readers of a running
+        session's rows call this first); raises RecorderError if a write failed or took too long."""
+        self.writer.drain(timeout)
 
     # ------------------------------------------------------------------ collecting (coordinator thread)
     def collect(self, changed: list[Order], new_fills: list[Fill]) -> None:
@@ -188,22 +209,36 @@ class RunRecorder:
             self._statements[name] = statement
         return statement
 
-    def flush(self, conn: Connection | None = None) -> None:
-        """Write collected orders and fills (one transaction unless `conn` is given).
+    def _take(self) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+        """Hand the pending orders and fills over (the writer gets these objects; new ones start empty)."""
+        taken = self._orders, self._fills
+        self._orders, self._fills = {}, []
+        return taken
+
+    def flush(self) -> None:
+        """Queue the collected orders and fills for writing (one transaction)."""
+        self.writer.check()
+        if not self._orders and not self._fills:
+            return
+        self.writer.submit(partial(self._write_flush, *self._take()))
+
+    def _write_flush(self, pending: dict[int, dict[str, Any]], new_fills: list[dict[str, Any]]) -> None:
+        with self.db.begin() as conn:
+            self._write_batch(conn, pending, new_fills)
+
+    def _write_batch(self, conn: Connection, pending: dict[int, dict[str, Any]],
+                     new_fills: list[dict[str, Any]]) -> None:
+        """Write a batch of orders and then their fills (on the writer's thread, or in `finish`).
 
         Each order is written once when a batch first sees it (final or still open) and updated
         only if it was still open then; its fills follow it in the same transaction.
         """
-        if conn is None:
-            with self.db.begin() as own:
-                self.flush(own)
-            return
-        if self._orders:
+        finished: list[int] = []
+        if pending:
             stored = self._stored_open
             new: list[dict[str, Any]] = []
-            finished: list[int] = []
             old: list[dict[str, Any]] = []
-            for bid, row in self._orders.items():
+            for bid, row in pending.items():
                 final = row["status"] in FINAL
                 if final:
                     finished.append(bid)
@@ -220,23 +255,31 @@ class RunRecorder:
                 self._statement(conn, "orders").run(conn, new)
             if old:
                 self._statement(conn, "updates").run(conn, old)
-            self._orders.clear()
-        else:
-            finished = []
-        if self._fills:
-            self._statement(conn, "fills").run(conn, self._fills)
-            self._fills.clear()
-        for bid in finished:   # a final order changes no more and its fills are written
-            self._client_ids.pop(bid, None)
+        if new_fills:
+            self._statement(conn, "fills").run(conn, new_fills)
+        # A final order changes no more and its fills are written: the producer never looks its
+        # client id up again (a fill comes with or before its order's final state), so dropping it
+        # here, on the writer's thread, races with nothing.
+        client_ids = self._client_ids
+        for bid in finished:
+            client_ids.pop(bid, None)
 
     def end_day(self, day: date, account: AccountView, trades: int, progress: float, days_done: int,
                 sim_time: datetime) -> None:
-        """The day's equity row, the positions, pending orders/fills and the run's progress, in one transaction."""
+        """Queue the day's equity row, the positions, pending orders/fills and the run's progress (written
+        in one transaction)."""
+        self.writer.check()
         self.daily.append((day, account.equity))
         self.running.add_day(day, account.equity)
-        now = WALL.now()
+        pending, new_fills = self._take()
+        self.writer.submit(partial(self._write_day, pending, new_fills, day, account, trades, progress, days_done,
+                                   sim_time, WALL.now()))
+
+    def _write_day(self, pending: dict[int, dict[str, Any]], new_fills: list[dict[str, Any]], day: date,
+                   account: AccountView, trades: int, progress: float, days_done: int, sim_time: datetime,
+                   now: datetime) -> None:
         with self.db.begin() as conn:
-            self.flush(conn)
+            self._write_batch(conn, pending, new_fills)
             conn.execute(insert(daily_equity).values(
                 run_id=self.run_id, day=day, equity=account.equity, cash=account.cash,
                 positions_value=account.equity - account.cash, realized_pnl=account.realized_pnl,
@@ -255,17 +298,36 @@ class RunRecorder:
 
     def finish(self, state: str, *, account: AccountView | None = None, summary: dict[str, Any] | None = None,
                error: str | None = None, ended_at: datetime | None = None) -> None:
-        """Final write: pending orders/fills, positions, and the run's end state and summary."""
+        """Final write, after the writer has written everything queued and stopped: pending
+        orders/fills, positions, and the run's end state and summary.
+
+        If a queued write failed, the rows after it cannot be stored: the runs row alone records the
+        failure, and the writer's error is raised unless an earlier call raised it already.
+        """
         if self.run_id is None:
             return
+        failure: RecorderError | None = None
+        try:
+            self.writer.close()
+        except RecorderError as exc:
+            if not self.writer.failed:   # still writing after the deadline: nothing more is safe to write
+                raise
+            failure = exc
         now = WALL.now()
+        values: dict[str, Any] = {"state": state, "ended_at": ended_at or now, "heartbeat_at": now}
+        if summary is not None:
+            values["summary"] = summary
+        if error is not None:
+            values["error"] = error
+        lost = self.writer.failed
+        if lost:
+            values["state"] = "failed"
+            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(self.writer.error)}")
         with self.db.begin() as conn:
-            self.flush(conn)
-            if account is not None:
-                self._write_positions(conn, account, now)
-            values: dict[str, Any] = {"state": state, "ended_at": ended_at or now, "heartbeat_at": now}
-            if summary is not None:
-                values["summary"] = summary
-            if error is not None:
-                values["error"] = error
+            if not lost:
+                self._write_batch(conn, *self._take())
+                if account is not None:
+                    self._write_positions(conn, account, now)
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(**values))
+        if failure is not None:
+            raise failure

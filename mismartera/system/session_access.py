@@ -94,7 +94,11 @@ class SessionAccess:
         return RunHistory(self.app.db)
 
     def _stored_run(self, run_id: int | None) -> int:
-        return self.history().run(run_id if run_id is not None else self.run_id).id
+        rid = self.history().run(run_id if run_id is not None else self.run_id).id
+        recorder = self.recorder
+        if rid == self.run_id and recorder is not None and self.state in (SystemState.RUNNING, SystemState.PAUSED):
+            recorder.drain()   # the session's writes run on the recorder's thread: read them all
+        return rid
 
     def account(self, run_id: int | None = None) -> tuple[int, AccountView]:
         coordinator = self.coordinator

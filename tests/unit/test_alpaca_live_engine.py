@@ -145,6 +145,7 @@ def live(tmp_path) -> Iterator[Live]:
                 worker.request_stop()
             for worker in (coordinator, upkeep, prefetch):
                 worker.join(5)
+            recorder.finish("stopped")   # ends the recorder's writer thread
     db.dispose()
 
 

@@ -70,7 +70,8 @@ def test_start_pause_resume_stop_each_within_two_seconds(app: AppContext) -> Non
     system = app.system
     status = timed(system.start, config(speed=1200))   # 20 simulated minutes per second
     assert status.state is SystemState.RUNNING and status.run_id is not None
-    assert sorted(engine_threads()) == ["mismartera-coordinator", "mismartera-prefetch", "mismartera-upkeep"]
+    assert sorted(engine_threads()) == ["mismartera-coordinator", "mismartera-prefetch", "mismartera-recorder",
+                                        "mismartera-upkeep"]
     wait_for(lambda: system.status().bars_done > 4)
     timed(system.pause)
     frozen = system.status()
@@ -350,3 +351,25 @@ def test_a_session_shortens_the_gil_switch_interval_but_never_lengthens_it(app: 
         app.system.stop()
     finally:
         sys.setswitchinterval(saved)
+
+
+def test_a_failed_database_write_fails_the_session_with_the_recorder_error(
+        app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mismartera.system.recorder import RunRecorder
+
+    def failing_positions(self: RunRecorder, conn: Any, *args: Any) -> None:
+        conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")   # on the recorder's writer thread
+
+    monkeypatch.setattr(RunRecorder, "_write_positions", failing_positions)
+    system = app.system
+    with pytest.raises(MismarteraError, match=r"session failed in coordinator: recorder of run \d+: database write "
+                                              r"failed: OperationalError: no such table: no_such_table"):
+        system.run(config())
+    status = system.status()
+    assert status.state is SystemState.FAILED and status.error_worker == "coordinator"
+    assert status.error == f"recorder of run {status.run_id}: database write failed: OperationalError: " \
+        "no such table: no_such_table"
+    run = system.history().run(status.run_id)
+    assert run.state == "failed" and "no such table: no_such_table" in run.error
+    assert system.stop().state is SystemState.STOPPED
+    assert engine_threads() == []

@@ -30,6 +30,7 @@ def test_orders_and_fills_are_stored_once_and_updated_across_batches(database: D
                      [Fill(1, "AAPL", Side.BUY, 10.0, 99.5, 0.0, T1)])
     recorder.flush()
     assert recorder.pending == 0
+    recorder.drain()
     history = RunHistory(database)
     assert [(o.id, o.status) for o in history.orders(run_id)] == [(1, "filled"), (2, "new")]
     # batch 2: order 2 fills on the next day; a second run's order with the same broker id stays apart
@@ -40,6 +41,8 @@ def test_orders_and_fills_are_stored_once_and_updated_across_batches(database: D
     other_id = other.open_run("other", "backtest", {}, T0, 1)
     other.collect([order(2, OrderStatus.FILLED, filled=True)], [Fill(2, "AAPL", Side.BUY, 10.0, 50.0, 0.0, T0)])
     other.flush()
+    recorder.drain()
+    other.drain()
 
     stored = history.orders(run_id)
     assert [(o.id, o.status, o.filled_quantity, o.average_fill_price) for o in stored] == [
@@ -50,3 +53,5 @@ def test_orders_and_fills_are_stored_once_and_updated_across_batches(database: D
         (1, 99.5, 0.0, T1), (2, 99.5, 0.5, T2)]
     assert [(f.order_id, f.price) for f in history.fills(other_id)] == [(2, 50.0)]
     assert recorder._client_ids == {} and recorder._stored_open == set()
+    recorder.finish("finished")
+    other.finish("finished")
