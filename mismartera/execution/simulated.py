@@ -435,10 +435,13 @@ class SimulatedBroker:
     def _buying_power(self) -> float:
         """`buying_power`, as a bound method the risk limits can call when they need it."""
         values = self._market_values()
-        cap = self._cash + math.fsum(values)
+        total = math.fsum(values)
+        cap = self._cash + total
         if self.trading.max_buying_power is not None:
             cap = min(cap, self.trading.max_buying_power)
-        gross = math.fsum([abs(value) for value in values])   # prices are positive: |q * p| == |q| * p
+        # Prices are positive: |q * p| == |q| * p. With no short (no value below zero) every |value|
+        # is the value itself, so the gross sum is the sum already taken.
+        gross = total if not values or min(values) >= 0.0 else math.fsum([abs(value) for value in values])
         return max(0.0, cap - gross - math.fsum(list(self._reserved.values())))
 
     def position(self, symbol: str) -> PositionSnapshot:
@@ -465,7 +468,9 @@ class SimulatedBroker:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         if symbol is not None:   # a symbol's open orders are kept oldest first, which is id order
-            return [o.copy() for o in list(self._open.get(symbol.strip().upper(), ()))]
+            key = self._symbols.get(symbol) if symbol.__class__ is str else None   # tickers seen by submit
+            resting = self._open.get(symbol.strip().upper() if key is None else key)
+            return [o.copy() for o in list(resting)] if resting else []
         found = [o for orders in list(self._open.values()) for o in orders]
         return [o.copy() for o in sorted(found, key=lambda o: o.id)]
 
@@ -478,7 +483,8 @@ class SimulatedBroker:
     def drain_changes(self) -> tuple[list[Order], list[Fill]]:
         """Orders created or changed and fills made since the last call (copies, oldest first),
         for the recorder to store in one batch."""
-        orders = [o.copy() for o in sorted(self._changed.values(), key=lambda o: o.id)]
+        changed = self._changed
+        orders = [changed[order_id].copy() for order_id in sorted(changed)]   # keyed by id
         fills, self._new_fills = self._new_fills, []
         self._changed = {}
         return orders, fills

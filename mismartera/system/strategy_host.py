@@ -24,6 +24,13 @@ SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 KINDS = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP}
 
 
+def _time_in_force(tif: str) -> TimeInForce:
+    time_in_force = TIFS.get(tif) if isinstance(tif, str) else None
+    if time_in_force is None:
+        raise UsageError(f"time in force {tif!r} is not valid (expected day or gtc)")
+    return time_in_force
+
+
 class EngineContext:
     """`ctx` of one strategy. Runs on the coordinator's thread only."""
 
@@ -68,9 +75,7 @@ class EngineContext:
 
     def order(self, symbol: str, side: str, quantity: float, *, order_type: str = "market",
               limit: float | None = None, stop: float | None = None, tif: str = "day") -> Order:
-        time_in_force = TIFS.get(tif) if isinstance(tif, str) else None
-        if time_in_force is None:
-            raise UsageError(f"time in force {tif!r} is not valid (expected day or gtc)")
+        time_in_force = _time_in_force(tif)
         chosen_side = SIDES.get(side) if isinstance(side, str) else None
         if chosen_side is None:
             raise UsageError(f"side {side!r} is not valid (expected buy or sell)")
@@ -81,19 +86,36 @@ class EngineContext:
             kind = OrderType.LIMIT
         elif stop is not None and kind is OrderType.MARKET:
             kind = OrderType.STOP
-        placed = self._broker.submit(symbol, chosen_side, quantity, order_type=kind, limit_price=limit,
-                                     stop_price=stop, time_in_force=time_in_force, strategy=self.label)
-        if placed.status is OrderStatus.REJECTED:
-            self.log.info("order %s %s %g %s", side, symbol, quantity, placed.reason)
-        return placed
+        return self._place(symbol, chosen_side, quantity, kind, limit, stop, time_in_force)
 
+    # `buy` and `sell` are `order` with the side given: they skip its lookups of side and type.
     def buy(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
             tif: str = "day") -> Order:
-        return self.order(symbol, "buy", quantity, limit=limit, stop=stop, tif=tif)
+        time_in_force = _time_in_force(tif)
+        kind = OrderType.MARKET
+        if limit is not None:
+            kind = OrderType.LIMIT
+        elif stop is not None:
+            kind = OrderType.STOP
+        return self._place(symbol, Side.BUY, quantity, kind, limit, stop, time_in_force)
 
     def sell(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
              tif: str = "day") -> Order:
-        return self.order(symbol, "sell", quantity, limit=limit, stop=stop, tif=tif)
+        time_in_force = _time_in_force(tif)
+        kind = OrderType.MARKET
+        if limit is not None:
+            kind = OrderType.LIMIT
+        elif stop is not None:
+            kind = OrderType.STOP
+        return self._place(symbol, Side.SELL, quantity, kind, limit, stop, time_in_force)
+
+    def _place(self, symbol: str, side: Side, quantity: float, kind: OrderType, limit: float | None,
+               stop: float | None, time_in_force: TimeInForce) -> Order:
+        # Positional, in the order of `Broker.submit`'s parameters (cheaper than keywords).
+        placed = self._broker.submit(symbol, side, quantity, kind, limit, stop, time_in_force, self.label)
+        if placed.status is OrderStatus.REJECTED:
+            self.log.info("order %s %s %g %s", side.value, symbol, quantity, placed.reason)
+        return placed
 
     def cancel(self, order_id: int) -> bool:
         return bool(self._broker.cancel(order_id))
