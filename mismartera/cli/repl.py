@@ -176,15 +176,15 @@ def _may_leave(rt: runtime.Runtime) -> bool:
 
 
 def _start_background(rt: runtime.Runtime, data: CompletionData, delay: float = WARM_DELAY) -> None:
-    """Once the first prompt is up: fill the completion cache, and load the calendar (pandas,
-    exchange_calendars) so the first `time` or `system` command does not wait for it. Delayed a
-    little, so the first frame is drawn with the whole CPU."""
+    """Once the first prompt is up: fill the completion cache, and load the session table (from its
+    cache, or exchange_calendars and pandas when the cache is stale) so the first `time` or `system`
+    command does not wait for it. Delayed a little, so the first frame is drawn with the whole CPU."""
 
     def warm() -> None:
         threading.Event().wait(delay)
         data.start()
         try:
-            rt.ctx.time.calendar  # noqa: B018 - the property loads it
+            rt.ctx.time.preload()
         except Exception as exc:
             log.debug("warming the calendar failed: %r", exc)
 

@@ -150,6 +150,10 @@ class TimeManager:
                     self._calendar = self._import_calendar()
         return self._calendar
 
+    def preload(self) -> None:
+        """Load the session table now (from the cache when valid) instead of on the first question."""
+        self._sessions_table()
+
     def _sessions_table(self) -> _SessionTable:
         table = self._table
         if table is None:
