@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -313,6 +314,13 @@ class SimulatedBroker:
                 fills.append(fill)
         self._last[symbol] = close
         return fills
+
+    def replay_view(self) -> tuple[Mapping[str, list[Order]], dict[str, float]]:
+        """For the replay's hot loop: the live mapping of symbols that have open orders (to read, never
+        to change) and the last-price dict. A bar of a symbol with no open order needs only its close
+        marked, `last[symbol] = close`, which is all `process_bar` would do; the loop skips the call.
+        Both objects live as long as the broker (they are changed in place, never replaced)."""
+        return self._open, self._last
 
     def mark(self, symbol: str, price: float) -> None:
         """Record the last known price of `symbol` (values positions and prices market orders)."""

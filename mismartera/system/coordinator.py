@@ -345,6 +345,7 @@ class Coordinator(Worker):
                  for symbol in symbols]
         broker = self.broker
         process_bar = broker.process_bar
+        with_orders, last_price = broker.replay_view()
         clock_at = self.clock.set_epoch   # a SimulatedClock: the datetime is built only when asked
         held = self.held
         speed = self.speed
@@ -369,9 +370,12 @@ class Coordinator(Worker):
                 if speed > 0:  # paced: cheap to keep the live count exact
                     self.day_position = self.day_live = done
             symbol, keep, mark, updates, subscribed = lanes[position]
-            fills = process_bar(symbol, ts, open_, high, low, close)
-            if fills:
-                self._apply_fills(fills)
+            if symbol in with_orders:
+                fills = process_bar(symbol, ts, open_, high, low, close)
+                if fills:
+                    self._apply_fills(fills)
+            else:   # no open order: all process_bar would do is mark the close
+                last_price[symbol] = close
             keep(bar)
             for update in updates:
                 update(open_, high, low, close, volume)

@@ -365,3 +365,20 @@ def test_a_bar_with_nothing_to_fill_only_marks_the_price() -> None:
     assert broker.process_bar("AAPL", T0, 1, 2, 0.5, 1.5) == []
     assert broker.position("AAPL").last_price == 1.5
     assert broker.drain_changes() == ([], [])
+
+
+def test_replay_view_lists_exactly_the_symbols_with_open_orders_and_marks_like_process_bar() -> None:
+    """The replay skips `process_bar` for a symbol not in the view and marks the close itself."""
+    broker, clock = make()
+    with_orders, last = broker.replay_view()
+    bar(broker, clock, 0, 100.0, 101.0, 99.0, 100.5)
+    assert "AAPL" not in with_orders and last["AAPL"] == 100.5
+    order = broker.submit("AAPL", "buy", 10)
+    assert "AAPL" in with_orders and "MSFT" not in with_orders
+    bar(broker, clock, 1, 100.6, 101.0, 99.0, 100.7)
+    assert "AAPL" not in with_orders and broker.position("AAPL").quantity == 10   # filled: gone from the view
+    resting = broker.submit("MSFT", "buy", 5, order_type="limit", limit_price=1.0)
+    assert "MSFT" in with_orders
+    broker.cancel(resting.id)
+    assert "MSFT" not in with_orders
+    assert (with_orders, last) == broker.replay_view() and order.id != resting.id
