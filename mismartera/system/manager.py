@@ -58,9 +58,12 @@ def _stop_sessions_at_exit() -> None:
         manager._at_exit()
 
 
-def freeze_long_lived_objects() -> None:
-    """Move everything alive now (imported modules, the calendar, the session's set-up) out of the
-    garbage collector's reach before the replay starts.
+YOUNG_GC_THRESHOLD = 10_000   # allocations between young-generation collections while sessions run
+
+
+def prepare_garbage_collector() -> None:
+    """Before the replay starts: move everything alive now (imported modules, the calendar, the
+    session's set-up) out of the garbage collector's reach, and collect the young generation less often.
 
     A replay allocates objects by the million; each full collection would otherwise re-scan the whole
     heap, which stalls every thread (the shell's keystroke echo too) for tens of milliseconds. What is
@@ -70,6 +73,14 @@ def freeze_long_lived_objects() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    # The replay makes a Bar per bar and keeps it for a day or two: with the default threshold (700)
+    # a young-generation collection runs every few hundred bars and scans each Bar before it can be
+    # untracked. At 10,000 most short-lived objects are gone before a collection sees them: about a
+    # tenth off the coordinator's CPU time on the reference backtest, the same as no collector at
+    # all. Never lowered, and it stays for the process (a shell runs one session after another).
+    first, second, third = gc.get_threshold()
+    if first and first < YOUNG_GC_THRESHOLD:
+        gc.set_threshold(YOUNG_GC_THRESHOLD, second, third)
 
 
 # CPython hands the GIL to a waiting thread only after this long. Prefetch's SQLite reads release the
@@ -238,7 +249,7 @@ class SystemManager(SessionAccess):
             self._wall_clock = self.app.time.clock
             self.app.time.clock = built.clock
             self._finalizing = False
-            freeze_long_lived_objects()
+            prepare_garbage_collector()
             shorten_switch_interval()
             for worker in self.workers:
                 worker.start()

@@ -318,18 +318,36 @@ def test_session_start_freezes_long_lived_objects_and_thaws_the_previous_session
     """Full collections during a replay must not re-scan the whole heap (keystroke stalls in the shell)."""
     import gc
 
-    from mismartera.system.manager import freeze_long_lived_objects
+    from mismartera.system.manager import prepare_garbage_collector
 
     try:
-        freeze_long_lived_objects()
+        prepare_garbage_collector()
         frozen = gc.get_freeze_count()
         assert frozen > 1000
         leftover = [[i] for i in range(5000)]
         leftover.append(leftover)  # a cycle
         del leftover
-        freeze_long_lived_objects()
+        prepare_garbage_collector()
         assert gc.get_freeze_count() < frozen + 1000  # the cycle was collected, not frozen
     finally:
+        gc.unfreeze()
+
+
+def test_session_start_collects_the_young_generation_less_often_but_never_more() -> None:
+    import gc
+
+    from mismartera.system.manager import YOUNG_GC_THRESHOLD, prepare_garbage_collector
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        prepare_garbage_collector()
+        assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, 10, 10)
+        gc.set_threshold(50_000, 5, 5)
+        prepare_garbage_collector()
+        assert gc.get_threshold() == (50_000, 5, 5)
+    finally:
+        gc.set_threshold(*saved)
         gc.unfreeze()
 
 
