@@ -384,7 +384,9 @@ class SimulatedBroker:
         del self._placed_at[order_id]
         self._reserved.pop(order_id, None)
         pending = self._pending
-        remaining = pending[symbol] - (order.quantity if order.side is Side.BUY else -order.quantity)
+        # The symbol's entry is dropped whenever its open orders net to zero, though some may be
+        # left open: absent means zero.
+        remaining = pending.get(symbol, 0.0) - (order.quantity if order.side is Side.BUY else -order.quantity)
         if abs(remaining) <= EPSILON:
             del pending[symbol]
         else:

@@ -193,3 +193,18 @@ def test_a_rejected_order_is_logged_with_its_side(caplog: pytest.LogCaptureFixtu
         placed = context(broker, clock).sell("AAPL", 5)
     assert placed.status is OrderStatus.REJECTED
     assert caplog.messages == [f"order sell AAPL 5 {placed.reason}"]
+
+
+def test_open_orders_that_net_to_zero_can_still_be_closed() -> None:
+    """Regression: the symbol's pending quantity was dropped when its open orders netted to zero,
+    and closing one of the orders still open then raised KeyError (found while timing issue 7)."""
+    broker, _ = primed(allow_short=True)
+    buy = broker.submit("AAPL", "buy", 5, "limit", 1.0, None, "gtc")
+    sell = broker.submit("AAPL", "sell", 5, "limit", 100.0, None, "gtc")
+    extra = broker.submit("AAPL", "buy", 3, "limit", 1.0, None, "gtc")
+    broker.cancel(extra.id)                      # the open orders now net to zero
+    assert broker.cancel(buy.id).status is OrderStatus.CANCELLED
+    [fill] = broker.process_bar("AAPL", T0 + 60, 101.0, 101.0, 101.0, 101.0)
+    assert (fill.order_id, fill.price) == (sell.id, 101.0)
+    assert broker.open_orders() == [] and broker.position("AAPL").quantity == -5.0
+    assert broker.submit("AAPL", "buy", 5).status is OrderStatus.NEW   # a cover is checked as usual
