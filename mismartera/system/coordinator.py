@@ -224,7 +224,7 @@ class Coordinator(Worker):
     def _apply_fills(self, fills: list[Any]) -> None:
         held = self.held
         for fill in fills:
-            signed = fill.quantity if str(fill.side) == "buy" else -fill.quantity
+            signed = fill.quantity if fill.side == "buy" else -fill.quantity   # a Side (StrEnum) or a plain str
             quantity = held.get(fill.symbol, 0.0) + signed
             if abs(quantity) < 1e-9:
                 held.pop(fill.symbol, None)
