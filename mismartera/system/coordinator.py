@@ -346,6 +346,7 @@ class Coordinator(Worker):
         broker = self.broker
         process_bar = broker.process_bar
         with_orders, last_price = broker.replay_view()
+        to_strategies = self.to_strategies
         clock_at = self.clock.set_epoch   # a SimulatedClock: the datetime is built only when asked
         held = self.held
         speed = self.speed
@@ -386,14 +387,8 @@ class Coordinator(Worker):
                         self._derived_bar(symbol, builder.to, made.row, derived_rows)
             if symbol in held:
                 in_market += 1
-            for slot in subscribed:   # to_strategies, inlined: one call less per bar
-                if slot.enabled:
-                    try:
-                        slot.strategy.on_bar(slot.ctx, bar)
-                    except StrategyStop:
-                        raise
-                    except Exception as exc:
-                        self._strategy_failed(slot, "on_bar", exc, bar)
+            if subscribed:
+                to_strategies(subscribed, bar)
             done += 1
             if not done & CHECK_MASK:
                 self.day_position = self.day_live = done

@@ -31,6 +31,13 @@ def _time_in_force(tif: str) -> TimeInForce:
     return time_in_force
 
 
+def _plain_kind(limit: float | None, stop: float | None) -> OrderType:
+    """The type of a `buy`/`sell`: limit when a limit price is given, else stop when a stop price is."""
+    if limit is not None:
+        return OrderType.LIMIT
+    return OrderType.STOP if stop is not None else OrderType.MARKET
+
+
 class EngineContext:
     """`ctx` of one strategy. Runs on the coordinator's thread only."""
 
@@ -82,32 +89,18 @@ class EngineContext:
         kind = KINDS.get(order_type) if isinstance(order_type, str) else None
         if kind is None:
             raise UsageError(f"order type {order_type!r} is not valid (expected market, limit or stop)")
-        if limit is not None and kind is OrderType.MARKET:
-            kind = OrderType.LIMIT
-        elif stop is not None and kind is OrderType.MARKET:
-            kind = OrderType.STOP
+        if kind is OrderType.MARKET:   # a price given with a market order makes it a limit or stop order
+            kind = _plain_kind(limit, stop)
         return self._place(symbol, chosen_side, quantity, kind, limit, stop, time_in_force)
 
     # `buy` and `sell` are `order` with the side given: they skip its lookups of side and type.
     def buy(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
             tif: str = "day") -> Order:
-        time_in_force = _time_in_force(tif)
-        kind = OrderType.MARKET
-        if limit is not None:
-            kind = OrderType.LIMIT
-        elif stop is not None:
-            kind = OrderType.STOP
-        return self._place(symbol, Side.BUY, quantity, kind, limit, stop, time_in_force)
+        return self._place(symbol, Side.BUY, quantity, _plain_kind(limit, stop), limit, stop, _time_in_force(tif))
 
     def sell(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
              tif: str = "day") -> Order:
-        time_in_force = _time_in_force(tif)
-        kind = OrderType.MARKET
-        if limit is not None:
-            kind = OrderType.LIMIT
-        elif stop is not None:
-            kind = OrderType.STOP
-        return self._place(symbol, Side.SELL, quantity, kind, limit, stop, time_in_force)
+        return self._place(symbol, Side.SELL, quantity, _plain_kind(limit, stop), limit, stop, _time_in_force(tif))
 
     def _place(self, symbol: str, side: Side, quantity: float, kind: OrderType, limit: float | None,
                stop: float | None, time_in_force: TimeInForce) -> Order:
