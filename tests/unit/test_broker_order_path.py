@@ -14,25 +14,18 @@ from mismartera.errors import UsageError
 from mismartera.execution import OrderStatus, SimulatedBroker
 from mismartera.execution.orders import OrderType, Side, TimeInForce
 from mismartera.system.strategy_host import EngineContext
+from mismartera.timekeeping import SimulatedClock
 
 OPEN = datetime(2024, 11, 26, 14, 30, tzinfo=UTC)
 T0 = int(OPEN.timestamp())
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = OPEN
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def primed(symbols: tuple[str, ...] = ("AAPL",), **trading: Any) -> tuple[SimulatedBroker, Clock]:
-    clock = Clock()
+def primed(symbols: tuple[str, ...] = ("AAPL",), **trading: Any) -> tuple[SimulatedBroker, SimulatedClock]:
+    clock = SimulatedClock(OPEN)
     broker = SimulatedBroker(TradingConfig(**trading), clock)
     for symbol in symbols:
         broker.process_bar(symbol, T0, 10.0, 10.0, 10.0, 10.0)
-    clock.at = OPEN + timedelta(minutes=1)
+    clock.set(OPEN + timedelta(minutes=1))
     return broker, clock
 
 
@@ -121,7 +114,7 @@ def test_orders_placed_at_later_instants_wait_for_a_later_bar() -> None:
     """The order time is converted once per clock instant: a new instant must be converted anew."""
     broker, clock = primed()
     first = broker.submit("AAPL", "buy", 1)           # placed at T0 + 60
-    clock.at = OPEN + timedelta(minutes=2)
+    clock.set(OPEN + timedelta(minutes=2))
     second = broker.submit("AAPL", "buy", 1)          # placed at T0 + 120
     fills = broker.process_bar("AAPL", T0 + 60, 10.0, 10.0, 10.0, 10.0)
     assert [f.order_id for f in fills] == [first.id]
@@ -133,7 +126,7 @@ def test_each_fill_is_stamped_with_its_own_bars_start() -> None:
     broker, clock = primed(("AAPL", "MSFT"))
     stamps = []
     for minute in range(1, 4):
-        clock.at = OPEN + timedelta(minutes=minute)
+        clock.set(OPEN + timedelta(minutes=minute))
         for symbol in ("AAPL", "MSFT"):
             broker.submit(symbol, "buy", 1)
         for symbol in ("AAPL", "MSFT"):
@@ -157,7 +150,7 @@ def test_what_a_strategy_gets_back_cannot_change_the_broker() -> None:
     assert broker.orders()[0].quantity == 1.0
 
 
-def context(broker: SimulatedBroker, clock: Clock) -> EngineContext:
+def context(broker: SimulatedBroker, clock: SimulatedClock) -> EngineContext:
     return EngineContext("mine", ["AAPL"], None, broker, clock, {})  # type: ignore[arg-type]
 
 
