@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
-import sys
 import threading
 import time
 import weakref
@@ -81,20 +80,6 @@ def prepare_garbage_collector() -> None:
     first, second, third = gc.get_threshold()
     if first and first < YOUNG_GC_THRESHOLD:
         gc.set_threshold(YOUNG_GC_THRESHOLD, second, third)
-
-
-# CPython hands the GIL to a waiting thread only after this long. Prefetch's SQLite reads release the
-# GIL for every row they step through and must win it back each time; with the default 5 ms they
-# crawl while the coordinator replays, and the coordinator ends up waiting for tomorrow's bars.
-# Measured on the reference backtest (benchmarks/compare.py): 5 ms -> 1 ms cut the end-to-end time
-# by about a tenth. The REPL uses the same value for keystroke echo.
-SESSION_SWITCH_INTERVAL = 0.001  # seconds
-
-
-def shorten_switch_interval() -> None:
-    """Lower the interpreter's GIL switch interval to SESSION_SWITCH_INTERVAL (never raises it)."""
-    if sys.getswitchinterval() > SESSION_SWITCH_INTERVAL:
-        sys.setswitchinterval(SESSION_SWITCH_INTERVAL)
 
 
 class SystemManager(SessionAccess):
@@ -250,13 +235,13 @@ class SystemManager(SessionAccess):
             self.app.time.clock = built.clock
             self._finalizing = False
             prepare_garbage_collector()
-            shorten_switch_interval()
             for worker in self.workers:
                 worker.start()
             if self.state is SystemState.STARTING:
                 self._move(Trigger.START_COMPLETED)
                 self.message = built.message
-                built.recorder.update_run(state="running")
+                # A failed write is the coordinator's to report (it fails the session); here it is logged.
+                self._record_state("running")
         log.info("%s", built.summary)
 
     def _show_live_message(self, text: str) -> None:

@@ -351,26 +351,6 @@ def test_session_start_collects_the_young_generation_less_often_but_never_more()
         gc.unfreeze()
 
 
-def test_a_session_shortens_the_gil_switch_interval_but_never_lengthens_it(app: AppContext) -> None:
-    """Prefetch's reads give the GIL up per row; a 5 ms hand-back starves them while the replay runs."""
-    import sys
-
-    from mismartera.system.manager import SESSION_SWITCH_INTERVAL
-
-    saved = sys.getswitchinterval()
-    try:
-        sys.setswitchinterval(0.005)
-        app.system.start(config())
-        assert sys.getswitchinterval() == pytest.approx(SESSION_SWITCH_INTERVAL)
-        app.system.stop()
-        sys.setswitchinterval(0.0002)
-        app.system.start(config())
-        assert sys.getswitchinterval() == pytest.approx(0.0002)
-        app.system.stop()
-    finally:
-        sys.setswitchinterval(saved)
-
-
 def test_a_failed_database_write_fails_the_session_with_the_recorder_error(
         app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
     from mismartera.system.recorder import RunRecorder
