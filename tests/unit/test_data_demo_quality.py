@@ -80,7 +80,10 @@ def test_day_gaps_lists_each_missing_run(tm: TimeManager) -> None:
         Gap(open_ts + 6000, open_ts + 6120, 3),
         Gap(open_ts + 209 * 60, open_ts + 209 * 60, 1),
     ]
-    assert day_gaps(session, [open_ts + 60 * i for i in range(210)]) == []
+    full = [open_ts + 60 * i for i in range(210)]
+    assert day_gaps(session, full) == []                          # the fast path: every minute in order
+    assert day_gaps(session, [open_ts - 60, *reversed(full)]) == []  # pre-market ignored, any order
+    assert day_gaps(session, full[:-1]) == [Gap(open_ts + 209 * 60, open_ts + 209 * 60, 1)]
 
 
 def test_quality_report_on_known_holes(tm: TimeManager, store: BarStore) -> None:
