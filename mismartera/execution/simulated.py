@@ -54,6 +54,11 @@ def _number(name: str, value: object) -> None:
         raise UsageError(f"{name} must be a number (got {value!r})")
 
 
+def signed_quantity(order: Order) -> float:
+    """The order's quantity, negative for a sell."""
+    return order.quantity if order.side is Side.BUY else -order.quantity
+
+
 def fill_price(order: Order, open_: float, high: float, low: float, slippage: float) -> float | None:
     """The price `order` fills at on a bar with this open/high/low, or None if the bar does not reach it.
 
@@ -187,7 +192,7 @@ class SimulatedBroker:
             self._placed_at[order_id] = self._stamp
             self._reserved[order_id] = reserved
             pending = self._pending
-            pending[key] = pending.get(key, 0.0) + (order.quantity if order.side is Side.BUY else -order.quantity)
+            pending[key] = pending.get(key, 0.0) + signed_quantity(order)
         self._changed[order_id] = order
         return order.copy()
 
@@ -206,9 +211,8 @@ class SimulatedBroker:
         price = order.limit_price or order.stop_price or self._last.get(symbol)
         if price is None:
             return 0.0, f"rejected: no price for {symbol} yet (a market order needs one bar of it first)"
-        position = self._positions.get(symbol)
-        held = 0.0 if position is None else position.quantity
-        signed = quantity if order.side is Side.BUY else -quantity
+        held = self._held(symbol)
+        signed = signed_quantity(order)
         before = held + self._pending.get(symbol, 0.0)
         after = before + signed
         # Open buys may never fill, so whether a sell could go short counts only the open sells.
@@ -216,8 +220,7 @@ class SimulatedBroker:
         resting = self._open.get(symbol)
         if resting:
             lowest += sum(-o.quantity for o in resting if o.side is Side.SELL)
-        trading = self.trading
-        commission = max(quantity * trading.commission_per_share, trading.commission_min)
+        commission = self.commission(quantity)
 
         def holding() -> set[str]:
             return {s for s in set(self._positions) | set(self._pending)
@@ -338,11 +341,10 @@ class SimulatedBroker:
         """
         symbol = order.symbol
         quantity = order.quantity
-        signed = quantity if order.side is Side.BUY else -quantity
+        signed = signed_quantity(order)
         position = self._positions.get(symbol)
         held = 0.0 if position is None else position.quantity
-        trading = self.trading
-        commission = max(quantity * trading.commission_per_share, trading.commission_min)
+        commission = self.commission(quantity)
         if abs(held + signed) > abs(held):   # only a fill that adds exposure needs buying power
             needed = (abs(held + signed) - abs(held)) * price + commission
             reserved = self._reserved.get(order.id, 0.0)
@@ -386,7 +388,7 @@ class SimulatedBroker:
         pending = self._pending
         # The symbol's entry is dropped whenever its open orders net to zero, though some may be
         # left open: absent means zero.
-        remaining = pending.get(symbol, 0.0) - (order.quantity if order.side is Side.BUY else -order.quantity)
+        remaining = pending.get(symbol, 0.0) - signed_quantity(order)
         if abs(remaining) <= EPSILON:
             del pending[symbol]
         else:
