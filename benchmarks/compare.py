@@ -1,6 +1,6 @@
 """mismartera against backtrader on the same bars and the same strategy: the reference run, in one command.
 
-    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--memory-check [DAYS]] [--json]
+    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--repeat N] [--memory-check [DAYS]] [--json]
 
 1. Seeded 1-minute bars for SYMBOLS x DAYS NYSE trading days from 2021-01-04 (390 a day, 210 on
    early closes, whole-cent prices, volumes far above 100 shares) are written once to a fresh SQLite
@@ -11,7 +11,9 @@
 4. Both rows are printed with the ratio; the exit status is 1, with the reason on stderr, when the
    final equities differ by more than one cent or the fills differ in number.
 
-Each engine runs in a process of its own, so each peak RSS is that engine's alone. `--memory-check`
+Each engine runs in a process of its own, so each peak RSS is that engine's alone. `--repeat N` runs
+each engine N times, alternating, every mismartera run on a fresh copy of the database, and reports
+the median run of each (by end-to-end bars/s) with every run's figure beside it. `--memory-check`
 adds a mismartera run over a longer window (1000 days unless given) and fails unless its peak RSS
 is within 10% of the reference run's: only the current and prefetched days are held in memory.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,10 +52,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated bars (default 1)")
     parser.add_argument("--memory-check", nargs="?", type=int, const=1000, default=None, metavar="DAYS",
                         help="also run mismartera over DAYS (default 1000) and compare its peak RSS")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run each engine N times and report the median run (default 1)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 2000:
         parser.error(f"--days {args.days} is out of range (expected 1 to 2000)")
+    if not 1 <= args.repeat <= 20:
+        parser.error(f"--repeat {args.repeat} is out of range (expected 1 to 20)")
     if not 1 <= args.symbols <= 100:
         parser.error(f"--symbols {args.symbols} is out of range (expected 1 to 100)")
     if args.memory_check is not None and not args.days < args.memory_check <= 2000:
@@ -130,12 +137,22 @@ def table(figures: dict) -> str:
         f"mismartera / backtrader, end to end: {figures['ratio']:.2f}x (target >= 20x); "
         f"equities differ by {abs(mm['equity'] - bt['equity']):.2f}",
     ]
+    runs = figures["runs"]
+    if len(runs["mismartera"]) > 1:
+        lines.append(f"median of {len(runs['mismartera'])} runs each; end-to-end bars/s of every run: mismartera "
+                     f"{', '.join(f'{x:,.0f}' for x in runs['mismartera'])}; backtrader "
+                     f"{', '.join(f'{x:,.0f}' for x in runs['backtrader'])}")
     memory = figures.get("memory_check")
     if memory:
         lines.append(f"memory: peak RSS {memory['reference_rss_mb']:.0f} MB over {w['days']} days vs "
                      f"{memory['long_rss_mb']:.0f} MB over {memory['days']} days ({memory['change']:+.1%}, "
                      f"allowed +{MEMORY_TOLERANCE:.0%}); {memory['bars_per_second']:,.0f} bars/s end to end")
     return "\n".join(lines)
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run in the middle by end-to-end bars/s (the lower middle of an even count)."""
+    return sorted(runs, key=lambda run: run["bars_per_second"])[(len(runs) - 1) // 2]
 
 
 def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
@@ -145,22 +162,36 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         data = prepare(home, names, args.memory_check or args.days, args.days, args.seed)
         window: seeded.Window = data["window"]
         expected = window.bars_per_symbol * len(names)
-        mm = mismartera_run(home, window, names)
-        bt = child("_backtrader_run.py", str(home / "csv"), ",".join(names))
+        pristine = Path(tmp) / "pristine-data"
+        if args.repeat > 1:   # each mismartera run stores its orders: later runs start from the same database
+            shutil.copytree(home / "data", pristine)
+        mm_runs, bt_runs = [], []
+        for index in range(args.repeat):
+            if index:
+                shutil.rmtree(home / "data")
+                shutil.copytree(pristine, home / "data")
+            mm_runs.append(mismartera_run(home, window, names))
+            bt_runs.append(child("_backtrader_run.py", str(home / "csv"), ",".join(names)))
         long_run = None
         if args.memory_check:
             long_run = mismartera_run(home, data["long_window"], names)
-    mm["bars_per_second"] = mm["bars"] / mm["seconds"]
-    mm["run_bars_per_second"] = mm["bars"] / mm["run_seconds"]
-    bt["bars_per_second"] = bt["bars"] / bt["seconds"]
+    for one in mm_runs:
+        one["bars_per_second"] = one["bars"] / one["seconds"]
+        one["run_bars_per_second"] = one["bars"] / one["run_seconds"]
+    for one in bt_runs:
+        one["bars_per_second"] = one["bars"] / one["seconds"]
+    mm, bt = median_run(mm_runs), median_run(bt_runs)
     figures = {
         "symbols": len(names), "seed": args.seed, "bars": expected,
         "window": {"days": len(window.sessions), "first": window.first.isoformat(), "last": window.last.isoformat(),
                    "early_closes": sum(s.early_close for s in window.sessions)},
         "rows_written": data["rows"], "write_seconds": data["seconds"],
         "mismartera": mm, "backtrader": bt, "ratio": mm["bars_per_second"] / bt["bars_per_second"],
+        "runs": {"mismartera": [one["bars_per_second"] for one in mm_runs],
+                 "backtrader": [one["bars_per_second"] for one in bt_runs]},
     }
-    problems = check(mm, bt, expected)
+    problems = [problem for one in mm_runs for problem in check(one, bt, expected)]
+    problems = list(dict.fromkeys(problems))   # the same disagreement once, however many runs show it
     if long_run is not None:
         change = long_run["rss_mb"] / mm["rss_mb"] - 1.0
         figures["memory_check"] = {"days": len(data["long_window"].sessions), "reference_rss_mb": mm["rss_mb"],

@@ -63,6 +63,19 @@ def test_a_small_reference_run_agrees_to_the_cent() -> None:
     assert mm["rss_mb"] > 0 and bt["rss_mb"] > 0 and figures["ratio"] > 0
 
 
+def test_repeated_runs_report_the_median_run_of_each_engine() -> None:
+    pytest.importorskip("backtrader")
+    done = subprocess.run([sys.executable, str(BENCH / "compare.py"), "--days", "2", "--symbols", "1", "--repeat", "3",
+                           "--json"], capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    runs = figures["runs"]
+    assert len(runs["mismartera"]) == len(runs["backtrader"]) == 3
+    assert figures["mismartera"]["bars_per_second"] == sorted(runs["mismartera"])[1]
+    assert figures["backtrader"]["bars_per_second"] == sorted(runs["backtrader"])[1]
+    assert figures["problems"] == []   # every run agreed with backtrader to the cent, same fills
+
+
 def test_disagreements_are_named(bench) -> None:
     _, compare = bench
     mm = {"bars": 100, "equity": 100_000.00, "report_equity": 100_000.00, "fills": 8, "state": "stopped"}
@@ -78,6 +91,7 @@ def test_disagreements_are_named(bench) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--days", "0"], "--days 0 is out of range"),
     (["--symbols", "101"], "--symbols 101 is out of range"),
+    (["--repeat", "0"], "--repeat 0 is out of range"),
     (["--days", "300", "--memory-check", "200"], "--memory-check 200 must be above --days 300"),
 ])
 def test_bad_arguments_are_usage_errors(bench, capsys: pytest.CaptureFixture, args: list[str], message: str) -> None:
