@@ -27,6 +27,7 @@ from mismartera.config.settings import load_settings
 from mismartera.errors import ConfigError, WaitTimeout
 from mismartera.system.manager import SystemManager
 from mismartera.system.state import SystemState
+from mismartera.system.status import SystemStatus
 from mismartera.timekeeping.calendar import TimeManager
 
 pytest_plugins = ["fake_alpaca.fixtures"]
@@ -176,13 +177,19 @@ def test_simulated_broker_fills_at_the_next_bars_open_like_a_backtest(session: S
     assert session.manager.fills()[1][-1].price == price(3)
 
 
-def test_a_live_run_stopped_mid_day_has_a_report(session: Session) -> None:
+def start_and_fill_both(session: Session) -> SystemStatus:
+    """Start a live session buying 2 of each symbol; minute 0 places the orders, minute 1 fills them."""
     status = session.manager.start(config(quantity=2))
     assert session.fakes.data_ws.wait_listening(1, 5)
     session.push(0)
     assert wait_until(lambda: len(session.seen()) == 2)
     session.push(1)
     assert wait_until(lambda: len(session.manager.fills()[1]) == 2)
+    return status
+
+
+def test_a_live_run_stopped_mid_day_has_a_report(session: Session) -> None:
+    status = start_and_fill_both(session)
     made: list[tuple[str, int, str]] = []
 
     class Progress:
@@ -218,12 +225,7 @@ def test_data_feed_must_be_iex_or_sip() -> None:
 
 
 def test_the_close_ends_the_session_finished_with_its_day(session: Session) -> None:
-    status = session.manager.start(config(quantity=2))
-    assert session.fakes.data_ws.wait_listening(1, 5)
-    session.push(0)
-    assert wait_until(lambda: len(session.seen()) == 2)
-    session.push(1)
-    assert wait_until(lambda: len(session.manager.fills()[1]) == 2)
+    status = start_and_fill_both(session)
     session.clock.t = SESSION.close.timestamp() + 10   # the rest of the day has no bars, even from REST
     assert wait_until(lambda: session.manager.state is SystemState.STOPPED, 10), session.manager.status()
     assert session.manager.status().message == "finished"
