@@ -322,7 +322,7 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
     `LiveCoordinator`. `now` replaces the wall clock (tests)."""
     from mismartera.execution.simulated import SimulatedBroker
     from mismartera.integrations.alpaca.historical import import_bars
-    from mismartera.integrations.alpaca.live_feed import LiveBarFeed, rest_backfill
+    from mismartera.sources.live_feed import LiveBarFeed, rest_backfill
     from mismartera.integrations.alpaca.stream import AlpacaBarStream
     from mismartera.system.prefetch import Prefetch
     from mismartera.system.upkeep import Upkeep

@@ -25,7 +25,7 @@ from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
 from mismartera.execution.alpaca_broker import AlpacaBroker
 from mismartera.indicators import make_indicator
-from mismartera.integrations.alpaca.live_feed import LiveBarFeed
+from mismartera.sources.live_feed import LiveBarFeed
 from mismartera.integrations.alpaca.stream import AlpacaBarStream
 from mismartera.integrations.alpaca.trading import RetryPolicy
 from mismartera.strategies.base import Strategy
