@@ -19,14 +19,16 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Container
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from mismartera.config.session import TradingConfig
-from mismartera.config.settings import AlpacaSettings
+from mismartera.config.settings import AlpacaSettings, Settings
 from mismartera.errors import MismarteraError, NotFound, StateError, UsageError
 from mismartera.execution.account import EPSILON, AccountSnapshot, Position, PositionSnapshot
+from mismartera.execution.broker import EVERY_SYMBOL
 from mismartera.execution.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from mismartera.execution.risk import RiskLimits, order_problem
 from mismartera.integrations.alpaca.stream import AlpacaTradeUpdates
@@ -272,6 +274,10 @@ class AlpacaBroker:
         self.mark(symbol, close)
         return []
 
+    def replay_view(self) -> tuple[Container[str], dict[str, float]]:
+        """Every bar goes through `process_bar`, which marks its price under the lock."""
+        return EVERY_SYMBOL, {}
+
     def mark(self, symbol: str, price: float) -> None:
         with self._lock:
             self._last[symbol] = price
@@ -457,3 +463,14 @@ class AlpacaBroker:
             fills, self._new_fills = self._new_fills, []
             self._changed = {}
             return orders, fills
+
+
+def open_paper(trading: TradingConfig, clock: Clock, settings: Settings, history: int | None) -> AlpacaBroker:
+    """`api_config.trade_api: "alpaca_paper"`: Alpaca's paper account, started (see `execution/registry.py`)."""
+    return AlpacaBroker(trading, clock, settings.alpaca, paper=True).start()
+
+
+def open_live(trading: TradingConfig, clock: Clock, settings: Settings, history: int | None) -> AlpacaBroker:
+    """`api_config.trade_api: "alpaca_live"`: the real-money account, started (the config requires
+    `confirm_live_trading`)."""
+    return AlpacaBroker(trading, clock, settings.alpaca, paper=False).start()

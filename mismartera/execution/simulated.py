@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from mismartera.config.session import TradingConfig
+from mismartera.config.settings import Settings
 from mismartera.errors import DataError, NotFound, StateError, UsageError
 from mismartera.execution.account import EPSILON, AccountSnapshot, Position, PositionSnapshot
 from mismartera.execution.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
@@ -325,6 +326,10 @@ class SimulatedBroker:
         Both objects live as long as the broker (they are changed in place, never replaced)."""
         return self._open, self._last
 
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Nothing to release: the simulated broker has no connection or thread of its own."""
+        return True
+
     def mark(self, symbol: str, price: float) -> None:
         """Record the last known price of `symbol` (values positions and prices market orders)."""
         self._last[symbol] = price
@@ -501,3 +506,8 @@ class SimulatedBroker:
         fills, self._new_fills = self._new_fills, []
         self._changed = {}
         return orders, fills
+
+
+def open_simulated(trading: TradingConfig, clock: Clock, settings: Settings, history: int | None) -> SimulatedBroker:
+    """`api_config.trade_api: "simulated"` (see `execution/registry.py`)."""
+    return SimulatedBroker(trading, clock, history=history)

@@ -1,5 +1,5 @@
 """`LiveBarFeed`: the stream's bars turned into the engine's contract — every minute of every
-symbol at most once, minutes in time order, missing minutes backfilled from the REST API.
+symbol at most once, minutes in time order, missing minutes backfilled through the source's history call.
 
 Alpaca's stream sends each symbol's bars in order but drops whatever was sent while a socket was
 down, and IEX sends no bar for a minute without trades. The feed holds each minute until it is
@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from mismartera.bars import Bar
-from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import MismarteraError, UsageError
 
 log = logging.getLogger(__name__)
@@ -87,6 +86,14 @@ class LiveBarFeed:
     def next_ts(self) -> int:
         """The bar start of the next minute to be released."""
         return self._next
+
+    def move_to(self, start_ts: int) -> None:
+        """Release from `start_ts` on (the next session's first minute): minutes before it are
+        dropped, bars already queued for later minutes are kept."""
+        if start_ts % MINUTE:
+            raise UsageError(f"start_ts must be on a minute boundary, got {start_ts}")
+        self._next = max(self._next, start_ts)
+        self._pending = {minute: slot for minute, slot in self._pending.items() if minute >= self._next}
 
     # ------------------------------------------------------------------ consuming
     def next_minute(self, timeout: float) -> list[Bar]:
@@ -217,18 +224,6 @@ class LiveBarFeed:
                     and symbol not in self._pending.get(minute, {}):
                 self._pending.setdefault(minute, {})[symbol] = bar
                 self.backfilled += 1
-
-
-def rest_backfill(settings: AlpacaSettings, feed: str = "iex", timeout: float = 10.0) -> Backfill:
-    """A `Backfill` that asks Alpaca's historical API (`historical.fetch_bars`, all pages, retried)."""
-    from mismartera.integrations.alpaca.historical import fetch_bars
-
-    def fetch(symbol: str, first: int, last: int) -> list[Bar]:
-        rows = fetch_bars(settings, [symbol], datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC),
-                          "1m", feed, timeout=timeout)
-        return [Bar.from_row(symbol, row) for row in rows.get(symbol, [])]
-
-    return fetch
 
 
 def _clock_text(ts: int) -> str:

@@ -1,12 +1,9 @@
 """`Coordinator`: replays the session day by day, bar by bar, on its own thread.
 
 For each trading day of the window: take the day's bars from prefetch, merge the symbols in
-timestamp order (ties in config order), and for each bar
-
-    1. move the simulated clock to the bar's END (ts + 60): the bar becomes visible only now;
-    2. `broker.process_bar` fills orders placed earlier at this bar's open and marks the close;
-    3. append the bar to SessionData, update its indicators and the derived-bar builders;
-    4. call `on_bar` of each enabled strategy trading the symbol.
+timestamp order (ties in config order), and run each bar through the per-bar step
+(`system/bar_step.py`, shared with live sessions): clock to the bar's end, broker fills and marks,
+SessionData, indicators, derived bars, strategies.
 
 At the day's end: strategies' `on_day_end`, the optional flatten at the close, `broker.end_of_day`
 (DAY orders expire), a daily equity row, and the day handed to upkeep. Then the next day.
@@ -27,11 +24,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, date, datetime
 from itertools import chain, cycle
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 from mismartera.bars import Bar
-from mismartera.data.derived import DerivedBuilder
 from mismartera.errors import MismarteraError, StateError, WaitTimeout
+from mismartera.execution.broker import Broker
+from mismartera.execution.orders import Fill
+from mismartera.system.bar_step import DayStep
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
@@ -45,7 +44,16 @@ log = logging.getLogger("mismartera.system")
 
 PUBLISH_EVERY = 0.25      # seconds between status/account snapshots
 HEARTBEAT_EVERY = 1.0     # seconds between runs-row heartbeats
-CHECK_MASK = 1023         # look at the wall clock every 1024 bars
+
+
+class SessionClock(Protocol):
+    """The clock a coordinator moves: a backtest's `SimulatedClock` or a live session's `LiveClock`."""
+
+    def now(self) -> datetime: ...
+
+    def set(self, instant: datetime) -> None: ...
+
+    def set_epoch(self, seconds: int) -> None: ...
 
 
 class StrategyStop(MismarteraError):
@@ -72,7 +80,7 @@ def as_bars(symbol: str, rows: Sequence[tuple]) -> list[Bar]:
 class Coordinator(Worker):
     role = "coordinator"
 
-    def __init__(self, *, sessions: list[TradingSession], symbols: list[str], broker: Any, clock: Any,
+    def __init__(self, *, sessions: list[TradingSession], symbols: list[str], broker: Broker, clock: SessionClock,
                  data: SessionData, slots: list[StrategySlot], held: dict[str, float], prefetch: Prefetch,
                  upkeep: Upkeep, recorder: RunRecorder, derived: list[str], speed: float, flatten: bool,
                  on_failure: Callable | None = None, on_finished: Callable[[Coordinator, bool], None] | None = None
@@ -187,6 +195,7 @@ class Coordinator(Worker):
         changed, fills = self.broker.drain_changes()
         if changed or fills:
             self.recorder.collect(changed, fills)
+            self._fills_today += len(fills)
         self.account = self.broker.account()
         self.open_orders = len(self.broker.open_orders())
         self.publish()
@@ -221,7 +230,7 @@ class Coordinator(Worker):
         return min(1.0, (done + part) / total)
 
     # ------------------------------------------------------------------ fills
-    def _apply_fills(self, fills: list[Any]) -> None:
+    def _apply_fills(self, fills: list[Fill]) -> None:
         held = self.held
         for fill in fills:
             signed = fill.quantity if fill.side == "buy" else -fill.quantity   # a Side (StrEnum) or a plain str
@@ -230,7 +239,6 @@ class Coordinator(Worker):
                 held.pop(fill.symbol, None)
             else:
                 held[fill.symbol] = quantity
-        self._fills_today += len(fills)
 
     # ------------------------------------------------------------------ strategies
     def _strategy_failed(self, slot: StrategySlot, hook: str, exc: Exception, bar: Bar | None) -> None:
@@ -332,74 +340,14 @@ class Coordinator(Worker):
         self.data.start_day()
         self.data.new_session()
         self.clock.set(session.open)
-        present: dict[str, list[int]] = {s: [] for s in symbols}
-        work = DayWork(session, present)
-        self.upkeep.track(work, lambda: int(self.clock.now().timestamp()))
-        builders = [[DerivedBuilder(interval, session) for interval in self.derived] for _ in symbols]
-        derived_rows: dict[tuple[str, str], list[tuple]] = {(s, i): [] for s in symbols for i in self.derived}
-        # One lane per symbol, unpacked once per bar: its name, the bound appends of its series and
-        # present list, the bound `update`s of its 1m indicators and the strategies trading it.
-        lanes = [(symbol, self.data.series(symbol, "1m").append, present[symbol].append,
-                  tuple(indicator.update for indicator in self.data.feeds[symbol]["1m"]),
-                  tuple(slot for slot in self.slots if symbol in slot.symbols))
-                 for symbol in symbols]
-        broker = self.broker
-        process_bar = broker.process_bar
-        with_orders, last_price = broker.replay_view()
-        to_strategies = self.to_strategies
-        clock_at = self.clock.set_epoch   # a SimulatedClock: the datetime is built only when asked
-        held = self.held
-        speed = self.speed
-        derived = bool(self.derived)
-        clock_end = -1
-        done = 0
-        in_market = 0
+        step = DayStep(self, session)
+        self.upkeep.track(step.work, lambda: int(self.clock.now().timestamp()))
         self._anchor = None
-
-        for position, bar in events:
-            if self._interrupt and not self._handle_interrupt():
-                self._count(done, in_market)
-                return False
-            _, ts, open_, high, low, close, volume, _, _, _ = bar
-            end = ts + 60
-            if end != clock_end:
-                if speed > 0 and not self._pace(end):
-                    self._count(done, in_market)
-                    return False
-                clock_end = end
-                clock_at(end)
-                if speed > 0:  # paced: cheap to keep the live count exact
-                    self.day_position = self.day_live = done
-            symbol, keep, mark, updates, subscribed = lanes[position]
-            if symbol in with_orders:
-                fills = process_bar(symbol, ts, open_, high, low, close)
-                if fills:
-                    self._apply_fills(fills)
-            else:   # no open order: all process_bar would do is mark the close
-                last_price[symbol] = close
-            keep(bar)
-            for update in updates:
-                update(open_, high, low, close, volume)
-            mark(ts)
-            if derived:
-                for builder in builders[position]:
-                    for made in builder.add(bar[1:9]):
-                        self._derived_bar(symbol, builder.to, made.row, derived_rows)
-            if symbol in held:
-                in_market += 1
-            if subscribed:
-                to_strategies(subscribed, bar)
-            done += 1
-            if not done & CHECK_MASK:
-                self.day_position = self.day_live = done
-                self._periodic(force=False)
-        self._count(done, in_market)
-        for position, symbol in enumerate(symbols):
-            for builder in builders[position]:
-                for made in builder.flush():
-                    self._derived_bar(symbol, builder.to, made.row, derived_rows)
-        work.derived = derived_rows
-        self._end_day(session, work)
+        finished = step.run(events)
+        self._count(step.done, step.in_market)
+        if not finished:
+            return False
+        self._end_day(session, step.finish())
         return True
 
     def _count(self, done: int, in_market: int) -> None:

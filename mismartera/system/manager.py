@@ -179,7 +179,7 @@ class SystemManager(SessionAccess):
         self._launch(built)
 
     def _build_backtest(self, cfg: SessionConfig, hooks: Hooks) -> Assembled:
-        from mismartera.execution.simulated import SimulatedBroker
+        from mismartera.execution.registry import open_broker
         from mismartera.system.assembly import (
             Assembled,
             history_sessions,
@@ -204,7 +204,7 @@ class SystemManager(SessionAccess):
         specs = load_strategies(cfg)
 
         clock = SimulatedClock(sessions[0].open)
-        broker = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
+        broker = open_broker(cfg.api_config.trade_api, cfg.trading_config, clock, self.app.settings, KEEP_IN_MEMORY)
         data = session_data(cfg)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)

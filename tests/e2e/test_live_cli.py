@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from fake_alpaca.live import LiveFakes
 
-from mismartera.system.live import live_session_day
+from mismartera.integrations.alpaca.source import live_session_day
 from mismartera.timekeeping.calendar import TimeManager
 from mismartera.timekeeping.clock import WallClock
 

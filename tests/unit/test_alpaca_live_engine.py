@@ -25,9 +25,9 @@ from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
 from mismartera.execution.alpaca_broker import AlpacaBroker
 from mismartera.indicators import make_indicator
-from mismartera.sources.live_feed import LiveBarFeed
 from mismartera.integrations.alpaca.stream import AlpacaBarStream
 from mismartera.integrations.alpaca.trading import RetryPolicy
+from mismartera.sources.live_feed import LiveBarFeed
 from mismartera.strategies.base import Strategy
 from mismartera.system.live import LiveClock, LiveCoordinator
 from mismartera.system.prefetch import Prefetch
