@@ -53,6 +53,23 @@ class BacktestConfig(_Model):
         return value
 
 
+class ReplayConfig(_Model):
+    """`api_config.data_api: "replay"`: a live session fed by stored bars instead of a live stream."""
+
+    start_date: date
+    end_date: date
+    speed_multiplier: float = Field(0.0, ge=0)       # 0: as fast as the bars can be delivered
+    minutes_before_open: int = Field(5, ge=0, le=330)  # where the clock starts on each day
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("start_date")
+        if start is not None and value < start:
+            raise ValueError(f"{value.isoformat()} is before start_date {start.isoformat()}")
+        return value
+
+
 class HistoricalConfig(_Model):
     trailing_days: int = Field(0, ge=0, le=3650)
     intervals: list[Interval] = ["1m"]
@@ -118,7 +135,7 @@ class TradingConfig(_Model):
 
 
 class ApiConfig(_Model):
-    data_api: Literal["database", "alpaca"] = "database"
+    data_api: Literal["database", "alpaca", "replay"] = "database"
     trade_api: Literal["simulated", "alpaca_paper", "alpaca_live"] = "simulated"
     # Alpaca's market-data feed for live bars, REST history and backfills: iex is free, sip
     # (every US exchange) needs a paid subscription.
@@ -131,6 +148,7 @@ class SessionConfig(_Model):
     mode: Literal["backtest", "live"] = "backtest"
     exchange_group: Literal["US_EQUITY"] = "US_EQUITY"
     backtest_config: BacktestConfig | None = None
+    replay_config: ReplayConfig | None = None
     session_data_config: SessionDataConfig
     strategies: list[StrategyConfig] = []
     trading_config: TradingConfig = TradingConfig()
@@ -140,6 +158,9 @@ class SessionConfig(_Model):
     def _mode_needs(self) -> SessionConfig:
         if self.mode == "backtest" and self.backtest_config is None:
             raise ValueError("backtest_config: missing (a backtest needs start_date and end_date)")
+        if self.api_config.data_api == "replay" and (self.mode != "live" or self.replay_config is None):
+            raise ValueError("api_config.data_api: replay runs a live session on stored bars; it needs mode 'live' "
+                             "and replay_config with start_date and end_date")
         if self.api_config.trade_api == "alpaca_live" and not self.api_config.confirm_live_trading:
             raise ValueError(
                 "api_config.trade_api: alpaca_live trades real money; set api_config.confirm_live_trading "

@@ -11,6 +11,7 @@ from mismartera.sources.base import MarketDataSource, SourceSetup
 
 LIVE_SOURCES = Registry("api_config.data_api", {
     "alpaca": "mismartera.integrations.alpaca.source:AlpacaSource",
+    "replay": "mismartera.sources.replay:ReplaySource",
 })
 
 
