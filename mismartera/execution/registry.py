@@ -20,6 +20,9 @@ BROKERS = Registry("api_config.trade_api", {
     "alpaca_paper": "mismartera.execution.alpaca_broker:open_paper",
     "alpaca_live": "mismartera.execution.alpaca_broker:open_live",
 })
+# Brokers that fill from the bars the engine hands them (`process_bar`): the only kind a backtest can
+# trade through, since nothing else sees the replayed prices.
+FILLS_FROM_BARS = ("simulated",)
 
 
 class Clock(Protocol):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
+from mismartera.execution.registry import FILLS_FROM_BARS, open_broker
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
@@ -153,9 +154,9 @@ class SystemManager(SessionAccess):
             from mismartera.system.live import check_live_config
 
             return check_live_config(cfg)
-        if cfg.api_config.trade_api != "simulated":
+        if cfg.api_config.trade_api not in FILLS_FROM_BARS:
             raise ConfigError(f"{cfg.session_name}: api_config.trade_api '{cfg.api_config.trade_api}' is not "
-                              "available for backtests (expected simulated)")
+                              f"available for backtests (expected {' or '.join(FILLS_FROM_BARS)})")
         if speed is not None:
             if speed < 0:
                 raise UsageError(f"--speed {speed:g} is negative (expected 0 for as fast as possible, or N > 0)")
@@ -179,7 +180,6 @@ class SystemManager(SessionAccess):
         self._launch(built)
 
     def _build_backtest(self, cfg: SessionConfig, hooks: Hooks) -> Assembled:
-        from mismartera.execution.registry import open_broker
         from mismartera.system.assembly import (
             Assembled,
             history_sessions,
