@@ -82,7 +82,7 @@ class Coordinator(Worker):
 
     def __init__(self, *, sessions: list[TradingSession], symbols: list[str], broker: Broker, clock: SessionClock,
                  data: SessionData, slots: list[StrategySlot], held: dict[str, float], prefetch: Prefetch,
-                 upkeep: Upkeep, recorder: RunRecorder, derived: list[str], speed: float, flatten: bool,
+                 upkeep: Upkeep, recorder: RunRecorder, derived: Sequence[str], speed: float, flatten: bool,
                  on_failure: Callable | None = None, on_finished: Callable[[Coordinator, bool], None] | None = None
                  ) -> None:
         super().__init__(inbox_size=256, on_failure=on_failure)
@@ -96,7 +96,7 @@ class Coordinator(Worker):
         self.prefetch = prefetch
         self.upkeep = upkeep
         self.recorder = recorder
-        self.derived = derived
+        self.derived = list(derived)
         self.speed = speed
         self.flatten = flatten
         self._on_finished = on_finished
@@ -251,7 +251,7 @@ class Coordinator(Worker):
         slot.enabled = False
         slot.ctx.log.error("%s; strategy disabled for the rest of the session", message, exc_info=exc)
 
-    def to_strategies(self, slots: list[StrategySlot], bar: Bar) -> None:
+    def to_strategies(self, slots: Sequence[StrategySlot], bar: Bar) -> None:
         """`on_bar` of each enabled slot, in order; a raising strategy is disabled or stops the session
         (its `on_error`). Shared by the backtest and live loops."""
         for slot in slots:

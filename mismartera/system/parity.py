@@ -25,7 +25,8 @@ def replay_twin(cfg: SessionConfig) -> SessionConfig:
         "session_name": f"{cfg.session_name}-replay",
         "mode": "live",
         "backtest_config": None,
-        "replay_config": ReplayConfig(start_date=backtest.start_date, end_date=backtest.end_date),
+        "replay_config": ReplayConfig(start_date=backtest.start_date, end_date=backtest.end_date,
+                                      speed_multiplier=0.0, minutes_before_open=5),
         "api_config": ApiConfig(data_api="replay", trade_api="simulated"),
     })
 

@@ -13,9 +13,11 @@ from typing import Any
 
 from mismartera.bars import Bar
 from mismartera.errors import UsageError
+from mismartera.execution.broker import Broker
 from mismartera.execution.orders import Order, OrderStatus, OrderType, Side, TimeInForce
 from mismartera.strategies.base import Strategy
 from mismartera.system.session_data import SessionData
+from mismartera.timekeeping.clock import Clock
 
 TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC}
 # Looked up rather than built with `Side(side)` / `OrderType(kind)`: an enum call costs more than the
@@ -41,7 +43,7 @@ def _plain_kind(limit: float | None, stop: float | None) -> OrderType:
 class EngineContext:
     """`ctx` of one strategy. Runs on the coordinator's thread only."""
 
-    def __init__(self, label: str, symbols: list[str], data: SessionData, broker: Any, clock: Any,
+    def __init__(self, label: str, symbols: list[str], data: SessionData, broker: Broker, clock: Clock,
                  held: dict[str, float]) -> None:
         self.label = label
         self.symbols = symbols
@@ -56,7 +58,7 @@ class EngineContext:
         return self._clock.now()
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         return self._clock
 
     @property

@@ -173,3 +173,25 @@ def test_registries_list_the_providers_and_name_the_choices() -> None:
     assert extra.get("replay") is ReplaySource
     with pytest.raises(ValueError, match="not 'module:attribute'"):
         extra.register("bad", "mismartera.sources.replay")
+
+
+def members(protocol: type) -> set[str]:
+    """The names a protocol asks for: its methods, properties and annotated attributes."""
+    names = {name for name in vars(protocol) if not name.startswith("_")}
+    return names | set(getattr(protocol, "__annotations__", {}))
+
+
+@pytest.mark.parametrize("registry", [BROKERS, LIVE_SOURCES], ids=["brokers", "sources"])
+def test_every_registered_provider_has_every_member_of_its_protocol(registry: Registry) -> None:
+    from mismartera.execution.broker import Broker
+    from mismartera.sources.base import MarketDataSource
+
+    protocol = Broker if registry is BROKERS else MarketDataSource
+    for name in registry.names():
+        made = registry.get(name)
+        provider = made if isinstance(made, type) else made.__annotations__["return"]
+        if isinstance(provider, str):   # a maker function annotated under `from __future__ import annotations`
+            provider = getattr(__import__(made.__module__, fromlist=[provider]), provider)
+        missing = {m for m in members(protocol) if not hasattr(provider, m)}
+        missing -= {m for m in missing if m in provider.__init__.__code__.co_names}
+        assert missing == set(), f"{name}: {provider.__name__} lacks {sorted(missing)}"
