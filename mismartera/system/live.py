@@ -373,7 +373,7 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
         data = session_data(cfg)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
-        started_at = clock.now()
+        started_at = (now or WallClock().now)()   # when the run happened, not the session clock's time
         recorder, run_id = open_run(app.db, cfg, started_at, len(sessions))
         prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
