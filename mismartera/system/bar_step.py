@@ -20,18 +20,54 @@ per bar (pause, stop and requests from other threads set it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from mismartera.bars import Bar
 from mismartera.data.derived import DerivedBuilder
+from mismartera.execution.broker import Broker
+from mismartera.execution.orders import Fill
+from mismartera.system.session_data import SessionData
+from mismartera.system.strategy_host import StrategySlot
 from mismartera.system.upkeep import DayWork
 from mismartera.timekeeping.calendar import TradingSession
 
-if TYPE_CHECKING:
-    from mismartera.system.coordinator import Coordinator
-
 CHECK_MASK = 1023         # look at the wall clock every 1024 bars
+
+
+class StepClock(Protocol):
+    def set_epoch(self, seconds: int) -> None: ...
+
+
+class StepOwner(Protocol):
+    """What the step needs of its coordinator (`Coordinator`, and `LiveCoordinator` through it)."""
+
+    symbols: list[str]
+    derived: list[str]
+    data: SessionData
+    slots: list[StrategySlot]
+    broker: Broker
+    held: dict[str, float]
+    speed: float
+    day_position: int
+    day_live: int
+    _interrupt: bool
+
+    @property
+    def clock(self) -> StepClock: ...
+
+    def _handle_interrupt(self) -> bool: ...
+
+    def _pace(self, end: int) -> bool: ...
+
+    def _periodic(self, force: bool) -> None: ...
+
+    def _apply_fills(self, fills: list[Fill]) -> None: ...
+
+    def to_strategies(self, slots: Sequence[StrategySlot], bar: Bar) -> None: ...
+
+    def _derived_bar(self, symbol: str, interval: str, row: tuple, rows: dict[tuple[str, str], list[tuple]]
+                     ) -> None: ...
 
 
 class DayStep:
@@ -47,7 +83,7 @@ class DayStep:
         work: the day's upkeep work (minutes present per symbol, derived rows once `finish`ed).
     """
 
-    def __init__(self, owner: Coordinator, session: TradingSession) -> None:
+    def __init__(self, owner: StepOwner, session: TradingSession) -> None:
         self.owner = owner
         self.session = session
         symbols = owner.symbols
