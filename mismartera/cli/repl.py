@@ -28,6 +28,7 @@ from mismartera.cli.completer import CompletionData, ShellCompleter, load_from_s
 from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.history import MaskedFileHistory
 from mismartera.cli.parser import parse_line
+from mismartera.cli.script import perform
 from mismartera.cli.shutdown import running_status, stop_running_session
 from mismartera.cli.toolbar import Toolbar, current_status
 from mismartera.commands import load_all
@@ -127,7 +128,7 @@ def run_line(rt: runtime.Runtime, registry: Registry, text: str) -> int:
         return int(exc.exit_code)
     try:
         return execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out, err=rt.err,
-                       debug=rt.debug)
+                       perform=perform, debug=rt.debug)
     except KeyboardInterrupt:  # landed between the handler and its error reporting
         print_failure(rt.err, describe_error(KeyboardInterrupt()))
         return int(ExitCode.INTERRUPTED)

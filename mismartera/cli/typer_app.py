@@ -15,6 +15,7 @@ from mismartera import __version__
 from mismartera.cli import runtime
 from mismartera.cli.dispatch import execute
 from mismartera.cli.parser import convert, find_command
+from mismartera.cli.script import perform
 from mismartera.commands import load_all
 from mismartera.commands.registry import Arg, Command, Registry
 from mismartera.errors import ExitCode, UsageError
@@ -70,7 +71,7 @@ def _callback(cmd: Command) -> Any:
             runtime.err_console().print(f"usage: mismartera {cmd.usage()}", markup=False, style="yellow")
             raise typer.Exit(int(ExitCode.USAGE)) from None
         code = execute(state.ctx, cmd, kwargs, as_json=as_json, out=runtime.out_console(),
-                       err=runtime.err_console(), debug=state.debug)
+                       err=runtime.err_console(), perform=perform, debug=state.debug)
         if code:
             raise typer.Exit(code)
 
