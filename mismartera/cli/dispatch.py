@@ -53,7 +53,8 @@ def describe_error(exc: BaseException, *, debug: bool = False, log_file: str | N
 
 
 def print_failure(err: Console, failure: Failure, *, prefix: str = "Error: ", exc: BaseException | None = None,
-                  debug: bool = False) -> None:
+                  debug: bool = False, usage_prefix: str = "") -> None:
+    """The error line (`prefix` + message), and the usage line (`usage_prefix` is "mismartera " one-shot)."""
     if debug and exc is not None and not isinstance(exc, (MismarteraError, KeyboardInterrupt)):
         err.print(Text("".join(traceback.format_exception(exc)), style="dim"))
     mask = runtime.current().redactor.mask if runtime.installed() else (lambda text: text)
@@ -62,11 +63,12 @@ def print_failure(err: Console, failure: Failure, *, prefix: str = "Error: ", ex
     for line in lines[1:]:
         err.print(Text("  " + line, style="red"), soft_wrap=True)
     if failure.usage:
-        err.print(Text("usage: " + failure.usage, style="yellow"), soft_wrap=True)
+        err.print(Text("usage: " + usage_prefix + failure.usage, style="yellow"), soft_wrap=True)
 
 
 def execute(ctx: AppContext, cmd: Command, kwargs: dict[str, Any], *, as_json: bool, out: Console,
-            err: Console, perform: PerformRequest, debug: bool = False, prefix: str = "Error: ") -> int:
+            err: Console, perform: PerformRequest, debug: bool = False, prefix: str = "Error: ",
+            usage_prefix: str = "") -> int:
     """Run a command's handler, show its result (or have `perform` carry out what it asks of the shell),
     report any error. Returns the exit code."""
     log.debug("run %s %s", cmd.path, {k: v for k, v in kwargs.items()})
@@ -80,5 +82,5 @@ def execute(ctx: AppContext, cmd: Command, kwargs: dict[str, Any], *, as_json: b
         return int(ExitCode.OK)
     except (Exception, KeyboardInterrupt) as exc:
         failure = describe_error(exc, debug=debug, log_file=str(ctx.settings.log_file))
-        print_failure(err, failure, prefix=prefix, exc=exc, debug=debug)
+        print_failure(err, failure, prefix=prefix, exc=exc, debug=debug, usage_prefix=usage_prefix)
         return int(failure.code)

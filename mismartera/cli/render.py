@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from mismartera.cli.dashboard import dashboard
 from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
@@ -163,8 +164,6 @@ def render(console: Console, result: Any, *, as_json: bool = False) -> None:
     elif isinstance(result, RawText):
         console.out(result.text, highlight=False, end="")
     elif isinstance(result, Watch):
-        from mismartera.cli.dashboard import dashboard
-
         console.print(dashboard(result.status()))
     elif hasattr(result, "__rich__") or hasattr(result, "__rich_console__"):
         console.print(result)
