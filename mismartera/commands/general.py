@@ -140,7 +140,7 @@ def command_help(cmd: Command, prog: str = "") -> Group:
 
 
 @command("", "history", help="The last N lines typed at the shell (secrets masked)",
-         args=(Arg("n", "how many lines", type=int, default=20),), examples=("history", "history 50"))
+         args=(Arg("n", "how many lines", type=int),), examples=("history", "history 50"))
 def history(ctx: AppContext, n: int = 20) -> ShowHistory:
     if n < 1:
         raise UsageError(f"history: N must be at least 1, got {n}", "history [N]")

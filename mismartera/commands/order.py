@@ -14,7 +14,7 @@ ORDER_ARGS = (
     Arg("quantity", "shares", type=float, metavar="QTY"),
     Option("limit", "limit price (a limit order)", type=float, metavar="P"),
     Option("stop", "stop price (a stop order)", type=float, metavar="P"),
-    Option("tif", "time in force", choices=("day", "gtc"), default="day"),
+    Option("tif", "time in force", choices=("day", "gtc")),
 )
 
 

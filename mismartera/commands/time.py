@@ -76,7 +76,7 @@ def session(ctx: AppContext, day: date | None = None) -> Record:
 
 @command(GROUP, "next", help="The next trading day(s) after a date",
          args=(Arg("day", "start after this day (default: today)", type=date, required=False, complete="date"),
-               Option("n", "how many trading days", type=int, default=1)),
+               Option("n", "how many trading days", type=int)),
          json=True, examples=("time next", "time next 2024-12-24 --n 3"))
 def next_days(ctx: AppContext, day: date | None = None, n: int = 1) -> Table:
     if n < 1 or n > 1000:
