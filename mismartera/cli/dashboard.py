@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -17,10 +16,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from mismartera.exchange import EXCHANGE_TZ
+
 if TYPE_CHECKING:
     from mismartera.system.status import AccountView, FillView, OrderView, SystemStatus, WorkerStatus
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 STATE_COLORS = {"stopped": "white", "starting": "cyan", "running": "green", "paused": "yellow",
                 "stopping": "cyan", "failed": "red", "idle": "white", "waiting": "cyan"}
 WORKER_ORDER = ("coordinator", "upkeep", "prefetch")

@@ -1,6 +1,6 @@
 """The one place results are printed: rich tables and panels for people, JSON for machines.
 
-Instants are shown in the exchange's time zone (America/New_York); user text is printed with
+Instants are shown in the exchange's time zone (`mismartera.exchange.EXCHANGE_TZ`); user text is printed with
 markup off so a `[` in a symbol or a message cannot restyle the output.
 """
 
@@ -11,7 +11,6 @@ import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Console
@@ -20,8 +19,8 @@ from rich.text import Text
 
 from mismartera.cli.dashboard import dashboard
 from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
+from mismartera.exchange import EXCHANGE_TZ
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from mismartera.commands.context import AppContext
+from mismartera.exchange import EXCHANGE_TZ
 
 if TYPE_CHECKING:  # the snapshot type only; importing the system package would load the engine
     from mismartera.system.status import SystemStatus
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 log = logging.getLogger("mismartera.cli.toolbar")
 
 STATE_STYLES = {

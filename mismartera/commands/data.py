@@ -12,6 +12,7 @@ from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
 from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
 from mismartera.errors import NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
 
 GROUP = group("data", "Market data: import (CSV, Alpaca, demo), derive, inspect, check quality, export, delete")
@@ -59,7 +60,7 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
                Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
          json=True,
          examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"))
-def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = "America/New_York",
+def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = EXCHANGE_TZ_NAME,
                 strict: bool = False) -> Group:
     from mismartera.data.csv_import import import_file as run_import
     from mismartera.timekeeping.calendar import zone

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
-from mismartera.execution.orders import Fill, Order
+from mismartera.execution.orders import FINAL_ORDER_STATUSES, Fill, Order
 from mismartera.report.metrics import RunningReport
 from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
 from mismartera.system.status import AccountView, FillView, OrderView
@@ -36,7 +36,7 @@ RECENT = 20
 # Final orders and fills a session keeps in memory for the live views (the broker and `all_fills`);
 # the database has them all, and the report is built as fills come, so memory stays flat.
 KEEP_IN_MEMORY = 10_000
-FINAL = frozenset(("filled", "cancelled", "expired", "rejected"))
+FINAL = frozenset(FINAL_ORDER_STATUSES)
 WALL = WallClock()  # heartbeats and row update times are wall-clock instants
 
 

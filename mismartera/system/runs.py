@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.errors import NotFound, UsageError
+from mismartera.execution.orders import OPEN_ORDER_STATUSES
 from mismartera.system.status import AccountView, FillView, OrderView, PositionView
 
 
@@ -89,7 +90,7 @@ class RunHistory:
     def orders(self, run_id: int, status: str | None = None) -> list[OrderView]:
         statement = select(orders).where(orders.c.run_id == run_id).order_by(orders.c.id)
         if status == "open":
-            statement = statement.where(orders.c.status.in_(("new", "partially_filled")))
+            statement = statement.where(orders.c.status.in_(OPEN_ORDER_STATUSES))
         elif status is not None:
             statement = statement.where(orders.c.status == status)
         with self.db.connect() as conn:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -33,12 +32,12 @@ from urllib3.util.retry import Retry
 from mismartera.config.settings import AlpacaSettings
 from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.errors import ExternalServiceError, NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ
 from mismartera.integrations.alpaca.errors import from_api_error, from_requests_error, require_keys
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_URL = "https://data.alpaca.markets"
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 TIMEFRAMES = {
     "1m": TimeFrame(1, TimeFrameUnit.Minute),
     "5m": TimeFrame(5, TimeFrameUnit.Minute),
