@@ -28,14 +28,13 @@ from mismartera.cli.completer import CompletionData, ShellCompleter, load_from_s
 from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.history import MaskedFileHistory
 from mismartera.cli.parser import parse_line
-from mismartera.cli.script import perform
+from mismartera.cli.script import PROMPT, perform
 from mismartera.cli.shutdown import running_status, stop_running_session
 from mismartera.cli.toolbar import Toolbar, current_status
 from mismartera.commands import load_all
 from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
 
-PROMPT = "system@mismartera> "
 REFRESHING_GROUPS = ("data", "demo", "run")
 WARM_DELAY = 0.5  # seconds after the first prompt before background loading starts
 STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
