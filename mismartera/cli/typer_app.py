@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
 
@@ -30,9 +29,10 @@ HELP_WORDS = ("-h", "--help")
 
 
 class RegistryCommand(TyperCommand):
-    """A typer command whose words click leaves alone: they reach the callback as `context.args`."""
+    """A typer command whose words click leaves alone: they reach the callback as `context.args`.
+    (`ctx` is click's Context, which typer vendors in recent versions: not named here.)"""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.args = list(args)
         return []
 
