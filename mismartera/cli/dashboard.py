@@ -7,6 +7,7 @@ width in a test, shown once in a script, or redrawn four times a second by `mism
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -30,7 +31,7 @@ def _state(value: str) -> Text:
     return Text(value, style=f"bold {STATE_COLORS.get(value, 'white')}")
 
 
-def _et(instant, fmt: str = "%Y-%m-%d %H:%M:%S ET") -> str:
+def _et(instant: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S ET") -> str:
     return instant.astimezone(EXCHANGE_TZ).strftime(fmt) if instant is not None else "—"
 
 

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -90,7 +90,7 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, default=str)
 
 
-def _justify(column: Column) -> str:
+def _justify(column: Column) -> JustifyMethod:
     if column.justify:
         return column.justify
     return "right" if column.fmt in ("money", "price", "int", "pct", "qty") else "left"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -150,7 +151,7 @@ def _width() -> int | None:
         return None
 
 
-def _asker():
+def _asker() -> Callable[[str], bool]:
     from prompt_toolkit.shortcuts import prompt
 
     def ask(question: str) -> bool:

@@ -243,7 +243,7 @@ class Coordinator(Worker):
         slot.enabled = False
         slot.ctx.log.error("%s; strategy disabled for the rest of the session", message, exc_info=exc)
 
-    def to_strategies(self, slots: list[StrategySlot], bar: Bar) -> None:
+    def to_strategies(self, slots: Sequence[StrategySlot], bar: Bar) -> None:
         """`on_bar` of each enabled slot, in order; a raising strategy is disabled or stops the session
         (its `on_error`). Shared by the backtest and live loops."""
         for slot in slots:
@@ -299,7 +299,7 @@ class Coordinator(Worker):
                 series = self.data.series(symbol, interval)
                 feeds = self.data.feeds[symbol][interval]
                 for row in rows:
-                    series.append(Bar(symbol, *row, interval=interval))
+                    series.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
                     for indicator in feeds:
                         indicator.update(row[1], row[2], row[3], row[4], row[5])
                 if rows:
@@ -416,7 +416,7 @@ class Coordinator(Worker):
     def _derived_bar(self, symbol: str, interval: str, row: tuple, rows: dict[tuple[str, str], list[tuple]]) -> None:
         rows[(symbol, interval)].append(row)
         if interval in self.data.intervals:
-            self.data.append(Bar(symbol, *row, interval=interval))
+            self.data.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
             for indicator in self.data.feeds[symbol][interval]:
                 indicator.update(row[1], row[2], row[3], row[4], row[5])
 

@@ -125,7 +125,10 @@ class RunRecorder:
             result = conn.execute(insert(runs).values(
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
                 heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total))
-            self.run_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:
+                raise RecorderError("the database gave no id for the new run")
+            self.run_id = int(key[0])
         self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id
 
@@ -319,12 +322,12 @@ class RunRecorder:
             values["summary"] = summary
         if error is not None:
             values["error"] = error
-        lost = self.writer.failed
-        if lost:
+        lost = self.writer.error
+        if lost is not None:
             values["state"] = "failed"
-            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(self.writer.error)}")
+            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(lost)}")
         with self.db.begin() as conn:
-            if not lost:
+            if lost is None:
                 self._write_batch(conn, *self._take())
                 if account is not None:
                     self._write_positions(conn, account, now)

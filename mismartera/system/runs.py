@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import func, select
 
@@ -20,6 +20,10 @@ from mismartera.execution.orders import OPEN_ORDER_STATUSES
 from mismartera.system.status import AccountView, FillView, OrderView, PositionView
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC, so say so."""
     if value is None or value.tzinfo is not None:
