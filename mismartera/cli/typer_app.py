@@ -16,7 +16,7 @@ from typer.core import TyperCommand
 from mismartera import __version__
 from mismartera.cli import runtime
 from mismartera.cli.dispatch import describe_error, execute, print_failure
-from mismartera.cli.parser import find_command, parse_args
+from mismartera.cli.parser import find_command, parse_args, wants_help
 from mismartera.cli.render import render
 from mismartera.cli.script import perform
 from mismartera.commands import load_all
@@ -25,7 +25,6 @@ from mismartera.commands.registry import Command, Registry
 from mismartera.errors import ExitCode, UsageError
 
 PROG = "mismartera"
-HELP_WORDS = ("-h", "--help")
 
 
 class RegistryCommand(TyperCommand):
@@ -35,12 +34,6 @@ class RegistryCommand(TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.args = list(args)
         return []
-
-
-def wants_help(words: list[str]) -> bool:
-    """`-h` or `--help` among the words before any `--`."""
-    before = words[: words.index("--")] if "--" in words else words
-    return any(word in HELP_WORDS for word in before)
 
 
 def _callback(cmd: Command) -> Any:

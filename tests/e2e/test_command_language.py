@@ -18,6 +18,7 @@ from mismartera.cli.repl import run_line
 from mismartera.commands import load_all
 from mismartera.commands.context import AppContext
 from mismartera.config.settings import load_settings
+from mismartera.errors import UsageError
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +106,20 @@ def test_one_shot_help_is_the_registrys_help(modes, capsys: pytest.CaptureFixtur
 def test_words_after_a_double_dash_reach_the_parser(modes) -> None:
     code, err = modes["one-shot"]("time session -- --n")
     assert code == 2 and err.splitlines()[0] == "Error: DATE: '--n' is not a date YYYY-MM-DD", err
+
+
+def test_help_flag_in_the_shell_and_scripts_is_help_command(modes, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from mismartera.cli.parser import parse_line
+
+    parsed = parse_line(load_all(), "time days 2024-11-25 --help")
+    assert parsed.command.name == "help" and parsed.kwargs == {"topic": ["time", "days"]}
+    with pytest.raises(UsageError, match="START: '--help' is not a date"):  # after --, a value
+        parse_line(load_all(), "time days -- --help")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("time days -h\n"))
+    saved = signal.getsignal(signal.SIGTERM)
+    try:
+        assert main([]) == 0
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    assert "usage: time days START END [--json]" in capsys.readouterr().out
