@@ -21,6 +21,7 @@ from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import ThreadedCompleter
 from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.shortcuts import prompt
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_term_environment_variable
 
@@ -152,8 +153,6 @@ def _width() -> int | None:
 
 
 def _asker() -> Callable[[str], bool]:
-    from prompt_toolkit.shortcuts import prompt
-
     def ask(question: str) -> bool:
         try:
             answer = prompt(f"{question} [y/N] ")
