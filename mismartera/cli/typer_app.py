@@ -8,6 +8,7 @@ shell and scripts use, so a missing or bad argument reads the same in every mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -36,12 +37,12 @@ class RegistryCommand(TyperCommand):
         return []
 
 
-def _callback(cmd: Command) -> Any:
+def _callback(cmd: Command) -> Callable[[typer.Context], None]:
     def run(context: typer.Context) -> None:
         words = list(context.args)
         out, err = runtime.out_console(), runtime.err_console()
         if wants_help(words):
-            render(out, command_help(cmd, prog=PROG))
+            render(out, command_help(cmd, prog=PROG), as_json="--json" in words)
             raise typer.Exit(0)
         try:
             kwargs, as_json = parse_args(cmd, words)
