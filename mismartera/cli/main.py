@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mismartera.cli.runtime import Runtime
 
 GLOBAL_FLAGS = ("--debug",)
 
@@ -81,7 +85,7 @@ def _install_sigterm() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
-def _finish(rt, code: int, *, one_shot: bool) -> int:
+def _finish(rt: Runtime, code: int, *, one_shot: bool) -> int:
     """At the end of a script or one-shot command, stop a session that is still running (its summary
     goes to stderr after a one-shot command, whose stdout may be JSON)."""
     from mismartera.cli.shutdown import stop_running_session
@@ -93,7 +97,7 @@ def _finish(rt, code: int, *, one_shot: bool) -> int:
     return code or stopped
 
 
-def _script(rt) -> int:
+def _script(rt: Runtime) -> int:
     from mismartera.cli.dispatch import describe_error, print_failure
     from mismartera.cli.script import run_lines
     from mismartera.errors import UsageError

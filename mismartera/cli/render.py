@@ -1,6 +1,6 @@
 """The one place results are printed: rich tables and panels for people, JSON for machines.
 
-Instants are shown in the exchange's time zone (America/New_York); user text is printed with
+Instants are shown in the exchange's time zone (`mismartera.exchange.EXCHANGE_TZ`); user text is printed with
 markup off so a `[` in a symbol or a message cannot restyle the output.
 """
 
@@ -11,16 +11,16 @@ import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from mismartera.cli.dashboard import dashboard
 from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
+from mismartera.exchange import EXCHANGE_TZ
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
 
 
@@ -90,7 +90,7 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, default=str)
 
 
-def _justify(column: Column) -> str:
+def _justify(column: Column) -> JustifyMethod:
     if column.justify:
         return column.justify
     return "right" if column.fmt in ("money", "price", "int", "pct", "qty") else "left"
@@ -163,8 +163,6 @@ def render(console: Console, result: Any, *, as_json: bool = False) -> None:
     elif isinstance(result, RawText):
         console.out(result.text, highlight=False, end="")
     elif isinstance(result, Watch):
-        from mismartera.cli.dashboard import dashboard
-
         console.print(dashboard(result.status()))
     elif hasattr(result, "__rich__") or hasattr(result, "__rich_console__"):
         console.print(result)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -20,6 +21,7 @@ from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import ThreadedCompleter
 from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.shortcuts import prompt
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_term_environment_variable
 
@@ -28,13 +30,13 @@ from mismartera.cli.completer import CompletionData, ShellCompleter, load_from_s
 from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.history import MaskedFileHistory
 from mismartera.cli.parser import parse_line
+from mismartera.cli.script import PROMPT, perform
 from mismartera.cli.shutdown import running_status, stop_running_session
 from mismartera.cli.toolbar import Toolbar, current_status
 from mismartera.commands import load_all
 from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
 
-PROMPT = "system@mismartera> "
 REFRESHING_GROUPS = ("data", "demo", "run")
 WARM_DELAY = 0.5  # seconds after the first prompt before background loading starts
 STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
@@ -127,7 +129,7 @@ def run_line(rt: runtime.Runtime, registry: Registry, text: str) -> int:
         return int(exc.exit_code)
     try:
         return execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out, err=rt.err,
-                       debug=rt.debug)
+                       perform=perform, debug=rt.debug)
     except KeyboardInterrupt:  # landed between the handler and its error reporting
         print_failure(rt.err, describe_error(KeyboardInterrupt()))
         return int(ExitCode.INTERRUPTED)
@@ -150,9 +152,7 @@ def _width() -> int | None:
         return None
 
 
-def _asker():
-    from prompt_toolkit.shortcuts import prompt
-
+def _asker() -> Callable[[str], bool]:
     def ask(question: str) -> bool:
         try:
             answer = prompt(f"{question} [y/N] ")

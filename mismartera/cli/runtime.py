@@ -72,7 +72,7 @@ def err_console() -> Console:
     return current().err
 
 
-def ask_yes_no(console: Console):
+def ask_yes_no(console: Console) -> Callable[[str], bool]:
     """A confirm() for AppContext: asks on the terminal; answers no when stdin is not a terminal or a
     script is running (a script never waits for a person)."""
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from rich.text import Text
 
-from mismartera.cli.dispatch import describe_error, execute, print_failure
+from mismartera.cli import actions, runtime
+from mismartera.cli.dispatch import ShellRequest, describe_error, execute, print_failure
 from mismartera.cli.parser import parse_line
 from mismartera.cli.runtime import Runtime
 from mismartera.commands import load_all
+from mismartera.commands.results import RunScript
 from mismartera.errors import ExitCode, NotFound, UsageError
 
 PROMPT = "system@mismartera> "
@@ -86,7 +88,7 @@ def run_lines(rt: Runtime, lines: Iterable[str], *, variables: Mapping[str, str]
                 code = int(exc.exit_code)
             else:
                 code = execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out,
-                               err=rt.err, debug=rt.debug, prefix=prefix)
+                               err=rt.err, perform=perform, debug=rt.debug, prefix=prefix)
             if code:
                 first_failure = first_failure or code
                 if not keep_going or code == ExitCode.INTERRUPTED:
@@ -114,3 +116,11 @@ def run_file(rt: Runtime, path: str, variables: Mapping[str, str] | None = None,
         raise NotFound(f"script file not found: {path}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+
+
+def perform(request: ShellRequest, as_json: bool = False) -> int:
+    """Carry out what a command asks of the shell: `run FILE` here (its lines go back through dispatch),
+    the rest in `mismartera.cli.actions`. The `perform` every caller of `dispatch.execute` passes in."""
+    if isinstance(request, RunScript):
+        return run_file(runtime.current(), request.path, request.variables, keep_going=request.keep_going)
+    return actions.perform(request, as_json)

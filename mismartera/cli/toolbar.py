@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from mismartera.commands.context import AppContext
+from mismartera.exchange import EXCHANGE_TZ
 
 if TYPE_CHECKING:  # the snapshot type only; importing the system package would load the engine
+    from prompt_toolkit.formatted_text import StyleAndTextTuples
+
     from mismartera.system.status import SystemStatus
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 log = logging.getLogger("mismartera.cli.toolbar")
 
 STATE_STYLES = {
@@ -74,7 +75,7 @@ def current_status(ctx: AppContext) -> SystemStatus | None:
     return ctx.system.status()
 
 
-def toolbar_fragments(ctx: AppContext, width: int | None = None) -> list[tuple[str, str]]:
+def toolbar_fragments(ctx: AppContext, width: int | None = None) -> StyleAndTextTuples:
     """prompt_toolkit formatted text for the bottom toolbar; never raises."""
     try:
         status = current_status(ctx)
@@ -86,7 +87,7 @@ def toolbar_fragments(ctx: AppContext, width: int | None = None) -> list[tuple[s
     if width is not None:
         room = max(0, width - len(state) - 4)
         text = text if len(text) <= room else text[: max(0, room - 1)] + "…"
-    fragments: list[tuple[str, Any]] = [(STATE_STYLES.get(state, ""), f" {state} "), ("", f" {text}")]
+    fragments: StyleAndTextTuples = [(STATE_STYLES.get(state, ""), f" {state} "), ("", f" {text}")]
     return fragments
 
 
@@ -100,9 +101,9 @@ class Toolbar:
         self.width = width or (lambda: None)
         self.max_age = max_age
         self._made = -1.0
-        self._fragments: list[tuple[str, str]] = []
+        self._fragments: StyleAndTextTuples = []
 
-    def __call__(self) -> list[tuple[str, str]]:
+    def __call__(self) -> StyleAndTextTuples:
         now = time.monotonic()
         if now - self._made >= self.max_age:
             self._fragments = toolbar_fragments(self.ctx, self.width())

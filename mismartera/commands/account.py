@@ -7,10 +7,10 @@ from dataclasses import asdict
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Option, command, group
 from mismartera.commands.results import Column, Record, Table
+from mismartera.execution.orders import ORDER_STATUS_FILTERS
 
 GROUP = group("account", "The account of the running session or of the last run: balance, positions, orders, fills")
 
-ORDER_STATUSES = ("open", "new", "filled", "cancelled", "expired", "rejected")
 RUN = Option("run", "a stored run's id (default: the live session, else the last run)", type=int, complete="run",
              metavar="RUN_ID")
 
@@ -49,7 +49,7 @@ def positions(ctx: AppContext, run: int | None = None) -> Table:
 
 
 @command(GROUP, "orders", help="Orders, optionally only those with one status",
-         args=(Option("status", "only orders with this status", choices=ORDER_STATUSES), RUN), json=True,
+         args=(Option("status", "only orders with this status", choices=ORDER_STATUS_FILTERS), RUN), json=True,
          examples=("account orders", "account orders --status open", "account orders --status rejected --json"))
 def orders(ctx: AppContext, status: str | None = None, run: int | None = None) -> Table:
     run_id, views = ctx.system.orders(status, run)

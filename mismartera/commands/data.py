@@ -12,6 +12,7 @@ from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
 from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
 from mismartera.errors import NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
 
 GROUP = group("data", "Market data: import (CSV, Alpaca, demo), derive, inspect, check quality, export, delete")
@@ -54,12 +55,12 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
 @command(GROUP, "import-file", help=IMPORT_FILE_HELP,
          args=(Arg("path", "the CSV file", complete="file", metavar="PATH"),
                Arg("symbol", "the symbol the bars belong to", complete="symbol", metavar="SYMBOL"),
-               Option("interval", "bar length of the file", choices=INTERVALS, default="1m", complete="interval"),
-               Option("tz", "time zone of times written without an offset", default="America/New_York"),
+               Option("interval", "bar length of the file", choices=INTERVALS, complete="interval"),
+               Option("tz", "time zone of times written without an offset"),
                Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
          json=True,
          examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"))
-def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = "America/New_York",
+def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = EXCHANGE_TZ_NAME,
                 strict: bool = False) -> Group:
     from mismartera.data.csv_import import import_file as run_import
     from mismartera.timekeeping.calendar import zone
@@ -99,9 +100,9 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
          args=(Arg("symbols", "comma-separated symbols, e.g. AAPL,MSFT", complete="symbol", metavar="SYMBOLS"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
-               Option("interval", "bar length", choices=("1m", "5m", "15m", "1h", "1d"), default="1m",
+               Option("interval", "bar length", choices=("1m", "5m", "15m", "1h", "1d"),
                       complete="interval"),
-               Option("feed", "Alpaca data feed", choices=("iex", "sip"), default="iex")),
+               Option("feed", "Alpaca data feed", choices=("iex", "sip"))),
          json=True, examples=("data import-api AAPL,MSFT 2024-11-01 2024-11-29",
                               "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"))
 def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: str = "1m",
@@ -121,11 +122,11 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
 
 
 @command(GROUP, "demo", help="Generate deterministic demo 1-minute bars on the NYSE calendar",
-         args=(Option("symbols", "comma-separated symbols", default="AAPL,MSFT,NVDA,TSLA,SPY", complete="symbol"),
-               Option("start", "first day (the next trading day if closed)", type=date, default=date(2024, 11, 1),
+         args=(Option("symbols", "comma-separated symbols", complete="symbol"),
+               Option("start", "first day (the next trading day if closed)", type=date,
                       complete="date"),
-               Option("days", "how many trading days", type=int, default=20),
-               Option("seed", "random seed (same seed, same bars)", type=int, default=7)),
+               Option("days", "how many trading days", type=int),
+               Option("seed", "random seed (same seed, same bars)", type=int)),
          json=True, examples=("data demo", "data demo --symbols AAPL --start 2024-12-02 --days 5 --seed 1"))
 def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date = date(2024, 11, 1),
          days: int = 20, seed: int = 7) -> Record:
@@ -150,7 +151,7 @@ def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date 
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
-               Option("to", "the derived bar length", choices=DERIVED, default="5m", complete="interval")),
+               Option("to", "the derived bar length", choices=DERIVED, complete="interval")),
          json=True, examples=("data aggregate AAPL 2024-11-01 2024-11-29 --to 5m",
                               "data aggregate SPY 2024-11-01 2024-11-29 --to 1d"))
 def aggregate(ctx: AppContext, symbol: str, start: date, end: date, to: str = "5m") -> Record:
@@ -262,8 +263,8 @@ def info(ctx: AppContext, symbol: str) -> Group:
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day (default: START)", type=date, required=False, complete="date", metavar="END"),
-               Option("interval", "bar length", choices=INTERVALS, default="1m", complete="interval"),
-               Option("limit", "show at most N bars (0: all)", type=int, default=1000),
+               Option("interval", "bar length", choices=INTERVALS, complete="interval"),
+               Option("limit", "show at most N bars (0: all)", type=int),
                Option("csv", "print CSV (the export-csv layout) instead of a table", type=bool)),
          json=True, examples=("data bars AAPL 2024-11-29", "data bars AAPL 2024-11-25 2024-11-29 --interval 1h",
                               "data bars SPY 2024-11-29 --limit 5 --json", "data bars SPY 2024-11-29 --csv"))
@@ -297,7 +298,7 @@ def bars(ctx: AppContext, symbol: str, start: date, end: date | None = None, int
 
 @command(GROUP, "latest", help="The most recent stored bar of a symbol",
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
-               Option("interval", "bar length", choices=INTERVALS, default="1m", complete="interval")),
+               Option("interval", "bar length", choices=INTERVALS, complete="interval")),
          json=True, examples=("data latest AAPL", "data latest AAPL --interval 5m --json"))
 def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
     target = _stored_symbol(ctx, symbol)
@@ -315,7 +316,7 @@ def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("output", "the file to write", required=True, short="o", complete="file", metavar="FILE"),
-               Option("interval", "bar length", choices=INTERVALS, default="1m", complete="interval")),
+               Option("interval", "bar length", choices=INTERVALS, complete="interval")),
          json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",))
 def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m") -> Message:
     from mismartera.data.csv_export import export_csv as write_csv

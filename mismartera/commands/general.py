@@ -102,9 +102,11 @@ def _group_help(registry: Registry, name: str) -> Table:
                  caption=f"'help {name} COMMAND' shows usage and examples")
 
 
-def command_help(cmd: Command) -> Group:
-    """Usage line, description, arguments and examples of one command."""
-    parts: list = [Message("usage: " + cmd.usage(), "ok"), Message(cmd.help)]
+def command_help(cmd: Command, prog: str = "") -> Group:
+    """Usage line, description, arguments and examples of one command; `prog` ("mismartera" for
+    one-shot `--help`) starts the usage line and each example."""
+    lead = f"{prog} " if prog else ""
+    parts: list = [Message("usage: " + lead + cmd.usage(), "ok"), Message(cmd.help)]
     if cmd.description:
         parts.append(Message(cmd.description))
     if cmd.aliases:
@@ -126,7 +128,7 @@ def command_help(cmd: Command) -> Group:
         parts.append(Table("Arguments", (Column("Argument", "argument"), Column("Meaning", "help"),
                                          Column("", "required"), Column("Notes", "notes")), rows))
     if cmd.examples:
-        parts.append(Message("Examples:\n" + "\n".join(f"  {e}" for e in cmd.examples)))
+        parts.append(Message("Examples:\n" + "\n".join(f"  {lead}{e}" for e in cmd.examples)))
     return Group(parts, data={"command": cmd.path, "usage": cmd.usage(), "help": cmd.help,
                               "aliases": list(cmd.aliases),
                               "arguments": [{"name": r[0], "help": r[1], "required": r[2] == "required",
@@ -138,7 +140,7 @@ def command_help(cmd: Command) -> Group:
 
 
 @command("", "history", help="The last N lines typed at the shell (secrets masked)",
-         args=(Arg("n", "how many lines", type=int, default=20),), examples=("history", "history 50"))
+         args=(Arg("n", "how many lines", type=int),), examples=("history", "history 50"))
 def history(ctx: AppContext, n: int = 20) -> ShowHistory:
     if n < 1:
         raise UsageError(f"history: N must be at least 1, got {n}", "history [N]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Message
+from mismartera.execution.orders import TimeInForce
 from mismartera.system.status import OrderView
 
 GROUP = group("order", "Manual orders during a session: buy, sell, cancel")
@@ -14,7 +15,7 @@ ORDER_ARGS = (
     Arg("quantity", "shares", type=float, metavar="QTY"),
     Option("limit", "limit price (a limit order)", type=float, metavar="P"),
     Option("stop", "stop price (a stop order)", type=float, metavar="P"),
-    Option("tif", "time in force", choices=("day", "gtc"), default="day"),
+    Option("tif", "time in force", choices=tuple(tif.value for tif in TimeInForce)),
 )
 
 

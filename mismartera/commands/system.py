@@ -122,7 +122,7 @@ def resume(ctx: AppContext) -> Message:
 
 
 @command(GROUP, "stop", help="Stop the session between bars and join its threads",
-         args=(Option("timeout", "seconds to wait for the threads", type=float, default=10.0),),
+         args=(Option("timeout", "seconds to wait for the threads", type=float),),
          examples=("system stop", "system stop --timeout 30"))
 def stop(ctx: AppContext, timeout: float = 10.0) -> Message:
     status = ctx.system.stop(timeout)
@@ -167,7 +167,7 @@ def report(ctx: AppContext, run_id: int | None = None, csv: str | None = None) -
 
 
 @command(GROUP, "runs", help="The latest runs: state, window, return, trades",
-         args=(Option("limit", "how many runs", type=int, default=20),), json=True,
+         args=(Option("limit", "how many runs", type=int),), json=True,
          examples=("system runs", "system runs --limit 5 --json"))
 def runs(ctx: AppContext, limit: int = 20) -> Table:
     rows = []

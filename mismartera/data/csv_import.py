@@ -25,6 +25,7 @@ from mismartera.bars import INTERVAL_SECONDS
 from mismartera.data.bar_store import BATCH_SIZE, BarRow, BarStore
 from mismartera.data.csv_parse import ParsedFile, parse_csv, pause_gc
 from mismartera.errors import DataError, NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ
 from mismartera.timekeeping.calendar import TimeManager
 
 
@@ -136,7 +137,7 @@ def import_file(store: BarStore, tm: TimeManager, path: Path, symbol: str, inter
     """
     if interval not in INTERVAL_SECONDS:
         raise UsageError(f"unknown interval '{interval}' (expected one of {', '.join(INTERVAL_SECONDS)})")
-    zone = tz or ZoneInfo("America/New_York")
+    zone = tz or EXCHANGE_TZ
     tm.preload()  # load the session table first, so the measured rate is the import's own
     started = _time.perf_counter()
     text = read_text(path)

@@ -11,8 +11,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from mismartera.errors import UsageError
+from mismartera.exchange import EXCHANGE_TZ
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-/]{0,15}$")
 
 

@@ -329,8 +329,9 @@ class AlpacaBroker:
                     local.quantity = held
                     local.average_price = remote[symbol].avg_entry_price if symbol in remote else 0.0
                     self._positions[symbol] = local
-                if symbol in remote and remote[symbol].current_price is not None:
-                    self._last.setdefault(symbol, remote[symbol].current_price)
+                current = remote[symbol].current_price if symbol in remote else None
+                if current is not None:
+                    self._last.setdefault(symbol, current)
 
     def _find(self, remote: BrokerOrder) -> Order | None:
         order_id = self._by_broker_id.get(remote.id) or self._by_client_id.get(remote.client_order_id)

@@ -36,6 +36,13 @@ class OrderStatus(StrEnum):
         return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
+# The statuses of an order that may still fill, and what `account orders --status` (and its completion)
+# accepts: "open" for those, or one status.
+OPEN_ORDER_STATUSES = tuple(status.value for status in OrderStatus if status.open)
+FINAL_ORDER_STATUSES = tuple(status.value for status in OrderStatus if not status.open)
+ORDER_STATUS_FILTERS = ("open", *(status.value for status in OrderStatus))
+
+
 @dataclass(slots=True)
 class Order:
     """An order. Mutable inside the broker that owns it; everyone else gets copies or views."""

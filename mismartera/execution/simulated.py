@@ -285,7 +285,10 @@ class SimulatedBroker:
             if placed.status is OrderStatus.REJECTED:  # cannot happen for a closing order; say so if it does
                 raise StateError(f"flatten of {symbol} was refused: {placed.reason}")
             order = self._orders[placed.id]   # open, so still kept whatever the history bound
-            fill = self._fill(order, fill_price(order, price, price, price, self._slippage), at)
+            at_price = fill_price(order, price, price, price, self._slippage)
+            if at_price is None:  # cannot happen: a market order fills on any bar
+                raise StateError(f"flatten of {symbol} found no price")
+            fill = self._fill(order, at_price, at)
             if fill is not None:
                 fills.append(fill)
         return fills
@@ -404,11 +407,11 @@ class SimulatedBroker:
     def _retire(self, order_id: int) -> None:
         """Note that an order is final; with a `history` bound, forget the oldest final ones beyond
         it (what `drain_changes` has not handed over yet stays in `_changed` until it has)."""
-        final = self._final_ids
-        if final is None:
+        final, history = self._final_ids, self._history
+        if final is None or history is None:
             return
         final.append(order_id)
-        while len(final) > self._history:
+        while len(final) > history:
             self._orders.pop(final.popleft(), None)
 
     def _cancel_all(self, at: datetime) -> None:

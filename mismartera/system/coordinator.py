@@ -307,7 +307,7 @@ class Coordinator(Worker):
                 series = self.data.series(symbol, interval)
                 feeds = self.data.feeds[symbol][interval]
                 for row in rows:
-                    series.append(Bar(symbol, *row, interval=interval))
+                    series.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
                     for indicator in feeds:
                         indicator.update(row[1], row[2], row[3], row[4], row[5])
                 if rows:
@@ -364,7 +364,7 @@ class Coordinator(Worker):
     def _derived_bar(self, symbol: str, interval: str, row: tuple, rows: dict[tuple[str, str], list[tuple]]) -> None:
         rows[(symbol, interval)].append(row)
         if interval in self.data.intervals:
-            self.data.append(Bar(symbol, *row, interval=interval))
+            self.data.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
             for indicator in self.data.feeds[symbol][interval]:
                 indicator.update(row[1], row[2], row[3], row[4], row[5])
 

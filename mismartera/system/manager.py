@@ -101,7 +101,7 @@ class SystemManager(SessionAccess):
         self.error: str | None = None
         self.error_worker: str | None = None
         self.message = ""
-        self.started_at = None
+        self.started_at: datetime | None = None
         self.ended_at = None
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
@@ -210,7 +210,7 @@ class SystemManager(SessionAccess):
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = _WALL.now()
         recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
-        derived = [s for s in cfg.session_data_config.streams if s != "1m"]
+        derived: list[str] = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
                             history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
-from mismartera.execution.orders import Fill, Order
+from mismartera.execution.orders import FINAL_ORDER_STATUSES, Fill, Order
 from mismartera.report.metrics import RunningReport
 from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
 from mismartera.system.status import AccountView, FillView, OrderView
@@ -36,7 +36,7 @@ RECENT = 20
 # Final orders and fills a session keeps in memory for the live views (the broker and `all_fills`);
 # the database has them all, and the report is built as fills come, so memory stays flat.
 KEEP_IN_MEMORY = 10_000
-FINAL = frozenset(("filled", "cancelled", "expired", "rejected"))
+FINAL = frozenset(FINAL_ORDER_STATUSES)
 WALL = WallClock()  # heartbeats and row update times are wall-clock instants
 
 
@@ -125,7 +125,10 @@ class RunRecorder:
             result = conn.execute(insert(runs).values(
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
                 heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total))
-            self.run_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:
+                raise RecorderError("the database gave no id for the new run")
+            self.run_id = int(key[0])
         self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id
 
@@ -319,12 +322,12 @@ class RunRecorder:
             values["summary"] = summary
         if error is not None:
             values["error"] = error
-        lost = self.writer.failed
-        if lost:
+        lost = self.writer.error
+        if lost is not None:
             values["state"] = "failed"
-            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(self.writer.error)}")
+            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(lost)}")
         with self.db.begin() as conn:
-            if not lost:
+            if lost is None:
                 self._write_batch(conn, *self._take())
                 if account is not None:
                     self._write_positions(conn, account, now)

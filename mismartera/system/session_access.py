@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mismartera.errors import MismarteraError, NotFound, StateError, UsageError
+from mismartera.execution.orders import OPEN_ORDER_STATUSES
 from mismartera.suggest import suffix
 from mismartera.system.recorder import fill_view, order_view
 from mismartera.system.runs import DailyRow, RunHistory, RunInfo, write_report_csv
@@ -112,7 +113,7 @@ class SessionAccess:
         if run_id is None and self.live and coordinator is not None:
             views = coordinator.call(lambda: [order_view(o) for o in coordinator.broker.orders()])
             if status == "open":
-                views = [v for v in views if v.status in ("new", "partially_filled")]
+                views = [v for v in views if v.status in OPEN_ORDER_STATUSES]
             elif status is not None:
                 views = [v for v in views if v.status == status]
             return self.run_id or 0, views

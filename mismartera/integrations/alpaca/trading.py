@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
+from alpaca.trading.models import Clock, Position, TradeAccount
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopOrderRequest
 
 from mismartera.config.settings import AlpacaSettings, mask_secret
@@ -159,7 +160,7 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, *args, **kwargs)
 
@@ -226,7 +227,8 @@ class AlpacaTrading:
 
     # ------------------------------------------------------------------ account and market
     def account(self) -> BrokerAccount:
-        a = self._call("GET /v2/account", self._client.get_account)
+        # alpaca-py returns models (or raw dicts when raw_data=True, which this client never sets)
+        a = cast(TradeAccount, self._call("GET /v2/account", self._client.get_account))
         return BrokerAccount(
             account_number=a.account_number, status=_word(a.status), currency=a.currency or "USD",
             cash=_num(a.cash) or 0.0, buying_power=_num(a.buying_power) or 0.0, equity=_num(a.equity) or 0.0,
@@ -235,11 +237,11 @@ class AlpacaTrading:
         )
 
     def clock(self) -> MarketClock:
-        c = self._call("GET /v2/clock", self._client.get_clock)
+        c = cast(Clock, self._call("GET /v2/clock", self._client.get_clock))
         return MarketClock(c.timestamp, bool(c.is_open), c.next_open, c.next_close)
 
     def positions(self) -> list[BrokerPosition]:
-        rows = self._call("GET /v2/positions", self._client.get_all_positions)
+        rows = cast(list[Position], self._call("GET /v2/positions", self._client.get_all_positions))
         out = []
         for p in rows:
             qty = _num(p.qty) or 0.0
