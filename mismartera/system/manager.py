@@ -150,16 +150,22 @@ class SystemManager(SessionAccess):
 
     def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
         cfg = config if isinstance(config, SessionConfig) else load_session_config(config)
+        if speed is not None and speed < 0:
+            raise UsageError(f"--speed {speed:g} is negative (expected 0 for as fast as possible, or N > 0)")
         if cfg.mode == "live":
             from mismartera.system.live import check_live_config
 
+            if speed is not None:
+                if cfg.replay_config is None:
+                    raise UsageError(f"--speed applies to backtests and replays; {cfg.session_name} is a live "
+                                     "session on the market's own clock")
+                cfg = cfg.model_copy(update={"replay_config": cfg.replay_config.model_copy(
+                    update={"speed_multiplier": speed})})
             return check_live_config(cfg)
         if cfg.api_config.trade_api not in FILLS_FROM_BARS:
             raise ConfigError(f"{cfg.session_name}: api_config.trade_api '{cfg.api_config.trade_api}' is not "
                               f"available for backtests (expected {' or '.join(FILLS_FROM_BARS)})")
         if speed is not None:
-            if speed < 0:
-                raise UsageError(f"--speed {speed:g} is negative (expected 0 for as fast as possible, or N > 0)")
             assert cfg.backtest_config is not None
             cfg = cfg.model_copy(update={"backtest_config": cfg.backtest_config.model_copy(
                 update={"speed_multiplier": speed})})

@@ -195,3 +195,21 @@ def test_every_registered_provider_has_every_member_of_its_protocol(registry: Re
         missing = {m for m in members(protocol) if not hasattr(provider, m)}
         missing -= {m for m in missing if m in provider.__init__.__code__.co_names}
         assert missing == set(), f"{name}: {provider.__name__} lacks {sorted(missing)}"
+
+
+def test_speed_given_at_start_paces_a_replay_and_is_refused_for_a_market_session(app: AppContext) -> None:
+    from mismartera.errors import UsageError
+
+    for symbol, rows in synthetic_bars(app.time, SYMBOLS, DAY, DAY).items():
+        app.bars.upsert(symbol, "1m", rows)
+    app.system.start(parse_session_config(replay_config(speed=0.0)), 5.0)
+    assert app.system.config is not None and app.system.config.replay_config is not None
+    assert app.system.config.replay_config.speed_multiplier == 5.0
+    app.system.stop(5)
+    market = replay_config()
+    del market["replay_config"]
+    market["api_config"] = {"data_api": "alpaca", "trade_api": "simulated"}
+    with pytest.raises(UsageError, match="--speed applies to backtests and replays; rehearsal is a live session"):
+        app.system.start(parse_session_config(market), 5.0)
+    with pytest.raises(UsageError, match="--speed -1 is negative"):
+        app.system.start(parse_session_config(replay_config()), -1.0)
