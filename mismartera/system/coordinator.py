@@ -55,6 +55,9 @@ class SessionClock(Protocol):
 
     def set_epoch(self, seconds: int) -> None: ...
 
+    @property
+    def simulated(self) -> bool: ...
+
 
 class StrategyStop(MismarteraError):
     """A strategy configured with `on_error: stop` raised; the session fails with its message."""

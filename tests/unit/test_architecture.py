@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "mismartera"
 
 # Modules with no engine dependencies of their own that any folder may import.
-LEAVES = {"bars", "errors", "suggest", "named", "config"}
+LEAVES = {"bars", "errors", "suggest", "named", "config", "exchange"}
 
 # folder (or top-level module) -> the mismartera packages it may import besides LEAVES and itself
 MAY_IMPORT: dict[str, set[str]] = {
@@ -41,6 +41,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "suggest": set(),
     "named": set(),
+    "exchange": set(),
 }
 ASYNCIO_ALLOWED = ("integrations/alpaca/stream.py", "api/")
 
