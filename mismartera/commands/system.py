@@ -65,6 +65,8 @@ def report_result(info: Any, days: list[Any]) -> Group:
             fields.append((label, summary[key]))
             if fmt:
                 formats[label] = fmt
+    if summary.get("partial_day"):
+        fields.append(("Last day", f"{summary['partial_day']} (stopped part-way: the account as it stood)"))
     for label, message in (summary.get("strategy_errors") or {}).items():
         fields.append((f"Strategy {label}", f"disabled: {message}"))
     title = "Live session report" if info.mode == "live" else "Backtest report"

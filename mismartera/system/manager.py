@@ -407,8 +407,18 @@ class SystemManager(SessionAccess):
                     other.request_stop()
         log.error("session failed in %s: %s", worker.role, self.error)
         if self.recorder is not None:
+            coordinator = self.coordinator
+            account, day, trades = None, None, 0
+            if coordinator is not None:
+                if worker is coordinator:   # on its own thread: its broker can be asked once more
+                    try:
+                        coordinator.refresh_account()
+                    except Exception:
+                        log.exception("could not read the account of run %s after its failure", self.run_id)
+                account, day, trades = coordinator.account, coordinator.partial_day(), coordinator.fills_today
             try:
-                self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
+                self.recorder.finish("failed", error=f"{worker.role}: {self.error}", account=account,
+                                     partial_day=day, trades=trades)
             except Exception:
                 log.exception("could not record the failure of run %s", self.run_id)
 

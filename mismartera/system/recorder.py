@@ -280,13 +280,16 @@ class RunRecorder:
                    now: datetime) -> None:
         with self.db.begin() as conn:
             self._write_batch(conn, pending, new_fills)
-            conn.execute(insert(daily_equity).values(
-                run_id=self.run_id, day=day, equity=account.equity, cash=account.cash,
-                positions_value=account.equity - account.cash, realized_pnl=account.realized_pnl,
-                unrealized_pnl=account.unrealized_pnl, trades=trades))
+            self._write_equity(conn, day, account, trades)
             self._write_positions(conn, account, now)
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(
                 progress=progress, days_done=days_done, sim_time=sim_time, heartbeat_at=now))
+
+    def _write_equity(self, conn: Connection, day: date, account: AccountView, trades: int) -> None:
+        conn.execute(insert(daily_equity).values(
+            run_id=self.run_id, day=day, equity=account.equity, cash=account.cash,
+            positions_value=account.equity - account.cash, realized_pnl=account.realized_pnl,
+            unrealized_pnl=account.unrealized_pnl, trades=trades))
 
     def _write_positions(self, conn: Any, account: AccountView, now: datetime) -> None:
         conn.execute(delete(positions).where(positions.c.run_id == self.run_id))
@@ -297,9 +300,11 @@ class RunRecorder:
             conn.execute(insert(positions), rows)
 
     def finish(self, state: str, *, account: AccountView | None = None, summary: dict[str, Any] | None = None,
-               error: str | None = None, ended_at: datetime | None = None) -> None:
+               error: str | None = None, ended_at: datetime | None = None, partial_day: date | None = None,
+               trades: int = 0) -> None:
         """Final write, after the writer has written everything queued and stopped: pending
-        orders/fills, positions, and the run's end state and summary.
+        orders/fills, positions, and the run's end state and summary. With `partial_day` (a session
+        that failed in the middle of a day) the account as it stood is also that day's equity row.
 
         If a queued write failed, the rows after it cannot be stored: the runs row alone records the
         failure, and the writer's error is raised unless an earlier call raised it already.
@@ -328,6 +333,9 @@ class RunRecorder:
                 self._write_batch(conn, *self._take())
                 if account is not None:
                     self._write_positions(conn, account, now)
+                    if partial_day is not None and not (self.daily and self.daily[-1][0] >= partial_day):
+                        self.daily.append((partial_day, account.equity))
+                        self._write_equity(conn, partial_day, account, trades)
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(**values))
         if failure is not None:
             raise failure
