@@ -16,7 +16,7 @@ RUN = Option("run", "a stored run's id (default: the live session, else the last
 
 ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"),
                  Column("Side", "side"), Column("Qty", "quantity", "qty"), Column("Type", "order_type"),
-                 Column("Price", "price", "price"), Column("Status", "status"),
+                 Column("Price", "price", "price"), Column("Status", "status"), Column("TIF", "time_in_force"),
                  Column("Fill price", "average_fill_price", "price"), Column("Note", "note"))
 
 
@@ -54,7 +54,7 @@ def positions(ctx: AppContext, run: int | None = None) -> Table:
 def orders(ctx: AppContext, status: str | None = None, run: int | None = None) -> Table:
     run_id, views = ctx.system.orders(status, run)
     rows = [(o.id, o.symbol, o.side, o.quantity, o.order_type,
-             o.limit_price if o.limit_price is not None else o.stop_price, f"{o.status} {o.time_in_force}",
+             o.limit_price if o.limit_price is not None else o.stop_price, o.status, o.time_in_force,
              o.average_fill_price, o.reason or o.strategy) for o in views]
     return Table(f"Orders (run {run_id})" + (f", {status}" if status else ""), ORDER_COLUMNS, rows,
                  data=[asdict(o) for o in views], caption=f"{len(rows)} order(s)")

@@ -128,7 +128,8 @@ def resume(ctx: AppContext) -> Message:
          examples=("system stop", "system stop --timeout 30"))
 def stop(ctx: AppContext, timeout: float = 10.0) -> Message:
     status = ctx.system.stop(timeout)
-    return Message(f"stopped (run {status.run_id}): {status.message}", "ok",
+    extra = f": {status.message}" if status.message and status.message != "stopped" else ""
+    return Message(f"stopped (run {status.run_id}){extra}", "ok",
                    data={"state": status.state.value, "run_id": status.run_id, "message": status.message})
 
 

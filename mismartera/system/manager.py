@@ -256,7 +256,7 @@ class SystemManager(SessionAccess):
         missing = [s for s in symbols if store.count(s, "1m", start, end) == 0]
         if missing:
             raise NotFound(f"no 1m bars for {', '.join(missing)} between {sessions[0].day} and {sessions[-1].day} "
-                           "(load them first: data import-file, data import, or data demo)")
+                           "(load them first: data import-file, data import-api, or data demo)")
 
     # ------------------------------------------------------------------ pause / resume
     def pause(self) -> SystemStatus:
@@ -487,7 +487,8 @@ class SystemManager(SessionAccess):
             return self.wait(timeout, progress)
         except KeyboardInterrupt:
             status = self._stop_quietly()
-            raise Interrupted(f"interrupted: session stopped at {status.clock} (run {self.run_id}, "
+            at = self.app.time.to_exchange(status.clock).strftime("%Y-%m-%d %H:%M %Z") if status.clock else "the start"
+            raise Interrupted(f"interrupted: session stopped at {at} (run {self.run_id}, "
                               f"day {status.day_index} of {status.days_total})") from None
         except WaitTimeout:
             self._stop_quietly()

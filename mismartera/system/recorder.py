@@ -180,8 +180,13 @@ class RunRecorder:
 
     @property
     def recent_orders(self) -> tuple[OrderView, ...]:
-        """The latest orders changed, oldest first (read from other threads: the deque is copied first)."""
-        return tuple(order_view(order) for order in list(self._recent_orders))
+        """The latest orders changed, oldest change first, each order once with its latest status (read
+        from other threads: the deque is copied first)."""
+        latest: dict[int, Order] = {}
+        for order in list(self._recent_orders):
+            latest.pop(order.id, None)   # an order changed again moves to its latest place
+            latest[order.id] = order
+        return tuple(order_view(order) for order in latest.values())
 
     @property
     def recent_fills(self) -> tuple[FillView, ...]:
