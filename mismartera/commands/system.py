@@ -65,6 +65,12 @@ def report_result(info: Any, days: list[Any]) -> Group:
             fields.append((label, summary[key]))
             if fmt:
                 formats[label] = fmt
+    if summary.get("rejected_orders"):
+        reasons = summary.get("rejection_reasons") or {}
+        main, count = next(iter(reasons.items()), ("?", 0))
+        fields.append(("Rejected orders", f"{summary['rejected_orders']:,} (main reason: {main}, {count:,})"))
+    elif "rejected_orders" in summary:
+        fields.append(("Rejected orders", 0))
     if summary.get("partial_day"):
         fields.append(("Last day", f"{summary['partial_day']} (stopped part-way: the account as it stood)"))
     for label, message in (summary.get("strategy_errors") or {}).items():

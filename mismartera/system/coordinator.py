@@ -526,4 +526,5 @@ class Coordinator(Worker):
         summary["finished"] = self.finished
         summary["run_seconds"] = round(self.run_seconds, 3)
         summary["strategy_errors"] = {slot.label: slot.error for slot in self.slots if slot.error}
+        summary.update(self.recorder.rejections.summary())
         return summary

@@ -28,6 +28,7 @@ from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.execution.orders import Fill, Order
 from mismartera.report.metrics import RunningReport
 from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
+from mismartera.system.rejections import RejectionTally
 from mismartera.system.status import AccountView, FillView, OrderView
 from mismartera.timekeeping.clock import WallClock
 
@@ -111,6 +112,7 @@ class RunRecorder:
         self._statements: dict[str, DriverStatement] = {}
         self.all_fills: deque[Fill] = deque(maxlen=KEEP_IN_MEMORY)
         self.running = RunningReport()
+        self.rejections = RejectionTally()
         self.daily: list[tuple[date, float]] = []
         # The latest orders and fills as the broker reported them (copies nobody changes); turned into
         # views only when a status snapshot asks, not for each of the run's tens of thousands.
@@ -157,6 +159,8 @@ class RunRecorder:
         pending = self._orders
         for order in changed:
             client_id = client_ids[order.id] = f"run{run_id}-{order.client_order_id}"
+            if order.status == "rejected":
+                self.rejections.add(order)
             # str() of a StrEnum member is its value, and a broker reporting plain strings passes them as they are
             pending[order.id] = {
                 "run_id": run_id, "client_order_id": client_id, "broker_order_id": str(order.id),
@@ -274,6 +278,7 @@ class RunRecorder:
         """Queue the day's equity row, the positions, pending orders/fills and the run's progress (written
         in one transaction)."""
         self.writer.check()
+        self.rejections.end_day(day)
         self.daily.append((day, account.equity))
         self.running.add_day(day, account.equity)
         pending, new_fills = self._take()
