@@ -25,10 +25,11 @@ from mismartera.commands.results import (
     ShowHistory,
     Table,
 )
+from mismartera.config.samples import copy_samples
 from mismartera.errors import NotFound, UsageError
 from mismartera.suggest import did_you_mean
 
-GROUP = group("config", "Effective settings (secrets masked)")
+GROUP = group("config", "Effective settings (secrets masked) and the sample session configs")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -193,6 +194,25 @@ def exit_(ctx: AppContext) -> ExitShell:
          json=True, examples=("config show", "config show --json"))
 def show(ctx: AppContext) -> Record:
     return Record("Settings", ctx.settings.describe())
+
+
+@command(GROUP, "samples", help="Copy the sample session configs into a folder, to edit them",
+         args=(Arg("dir", "the folder (default: ./config); files already there are kept", required=False,
+                   complete="file", metavar="DIR"),), json=True,
+         examples=("config samples", "config samples ~/trading/configs"))
+def samples(ctx: AppContext, dir: str | None = None) -> Message:
+    target = dir or "config"
+    copied, kept = copy_samples(target)
+    parts = []
+    if copied:
+        parts.append(f"copied {len(copied)} sample config(s) to {target}: {', '.join(p.name for p in copied)}")
+    if kept:
+        parts.append(f"kept {len(kept)} already there: {', '.join(p.name for p in kept)}")
+    everything = copied + kept
+    first = next((p for p in everything if p.name == "example_session.json"), everything[0])
+    parts.append(f"edit one, then: system start {first}")
+    return Message("; ".join(parts), "ok", data={"folder": target, "copied": [str(p) for p in copied],
+                                                 "kept": [str(p) for p in kept]})
 
 
 @command("", "log-level", help="Set the level of the log file for this process",

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from datetime import date
 from typing import Any
 
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
+from mismartera.config.samples import find_config
 from mismartera.errors import UsageError
 
 GROUP = group("system", "The trading session: start, pause, resume, stop, wait, status, watch, report")
 
 DEFAULT_CONFIG = "config/example_session.json"
+
+log = logging.getLogger("mismartera.commands")
 
 
 def status_result(status: Any) -> Group:
@@ -89,31 +93,50 @@ def report_result(info: Any, days: list[Any]) -> Group:
 
 
 @command(GROUP, "start", help="Start a session from a session-config file",
-         args=(Arg("path", f"session-config JSON file (default {DEFAULT_CONFIG})", required=False,
-                   complete="config", metavar="CONFIG"),
+         args=(Arg("path", f"session-config JSON file (default {DEFAULT_CONFIG}); a relative path not found here "
+                   "is looked up among the shipped samples", required=False, complete="config", metavar="CONFIG"),
                Option("config", "the session-config file, as an option (instead of CONFIG)", complete="config",
                       metavar="FILE"),
                Option("speed", "replay speed: 0 = as fast as possible, N = N× real time", type=float),
+               Option("start", "for this run: first day of the backtest (instead of the file's)", type=date,
+                      complete="date", metavar="DATE"),
+               Option("end", "for this run: last day of the backtest (instead of the file's)", type=date,
+                      complete="date", metavar="DATE"),
+               Option("symbols", "for this run: comma-separated symbols (instead of the file's)", complete="symbol",
+                      metavar="A,B"),
                Option("wait", "run to the end, showing progress, then print the report", type=bool),
                Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float)),
          json=True,
          examples=("system start config/example_session.json", "system start config/demo.json --speed 60",
+                   "system start config/demo.json --start 2024-11-04 --end 2024-11-08 --symbols AAPL,MSFT --wait",
                    "system start --config config/demo.json --wait --json"))
 def start(ctx: AppContext, path: str | None = None, config: str | None = None, speed: float | None = None,
+          start: date | None = None, end: date | None = None, symbols: str | None = None,
           wait: bool = False, timeout: float | None = None) -> Any:
     if path and config:
         raise UsageError("give the config file once: as CONFIG or as --config, not both")
-    file = Path(path or config or DEFAULT_CONFIG)
     if timeout is not None and not wait:
         raise UsageError("--timeout needs --wait")
+    from mismartera.config.session import load_session_config, with_overrides  # pydantic: only when a config loads
+
+    found = find_config(path or config or DEFAULT_CONFIG)
+    wanted = [s for s in (symbols or "").split(",") if s.strip()] if symbols is not None else None
+    if wanted is not None and not wanted:
+        raise UsageError("--symbols is empty (expected comma-separated symbols like AAPL,MSFT)")
+    session = with_overrides(load_session_config(found.path), start=start, end=end, symbols=wanted,
+                             source=str(found.path))
+    notes = [Message(found.note, "dim")] if found.note else []
+    if found.note:
+        log.info("%s", found.note)
     if not wait:
-        status = ctx.system.start(file, speed)
-        return Group([Message(f"session {status.session_name} started (run {status.run_id}, "
-                              f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
+        status = ctx.system.start(session, speed)
+        return Group([*notes, Message(f"session {status.session_name} started (run {status.run_id}, "
+                                      f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
                      data=status)
-    status = ctx.system.run(file, speed, progress_factory=ctx.progress, timeout=timeout)
+    status = ctx.system.run(session, speed, progress_factory=ctx.progress, timeout=timeout)
     info, days = ctx.system.report(status.run_id)
-    return report_result(info, days)
+    result = report_result(info, days)
+    return Group([*notes, *result.parts], data=result.data)
 
 
 @command(GROUP, "pause", help="Pause the session: the clock freezes within one bar", examples=("system pause",))
