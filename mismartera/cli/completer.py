@@ -22,6 +22,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from mismartera.commands.registry import Arg, Command, Registry
+from mismartera.strategies.loader import BUILTINS
 
 log = logging.getLogger("mismartera.cli.completer")
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
@@ -216,6 +217,9 @@ class ShellCompleter(Completer):
             yield from found or self._files(word, event)
         elif kind == "file":
             yield from self._files(word, event)
+        elif kind == "strategy":   # names only: completing never imports a user's file
+            yield from _matching([*BUILTINS, *(p.stem for p in sorted(Path("strategies").glob("*.py"))
+                                               if not p.name.startswith("_"))], word)
         elif kind == "run":
             for run_id, meta in self.data.current.runs:
                 if run_id.startswith(word):

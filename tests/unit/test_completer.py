@@ -173,3 +173,13 @@ def test_refresh_requests_are_throttled_unless_forced() -> None:
         time.sleep(0.01)
     data.stop()
     assert len(loads) == 2
+
+
+def test_gh12_strategy_names_complete_from_builtins_and_the_strategies_folder(tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "my_dip.py").write_text("raise SystemExit('completion must not import this')\n")
+    monkeypatch.chdir(tmp_path)
+    completer = ShellCompleter(load_all())
+    assert complete(completer, "strategy show ") == ["sma_crossover", "rsi_reversion", "my_dip"]
+    assert complete(completer, "strategy show r") == ["rsi_reversion"]
