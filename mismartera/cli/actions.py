@@ -17,7 +17,8 @@ def perform(request: Any, *, as_json: bool = False) -> int:
     if isinstance(request, RunScript):
         from mismartera.cli.script import run_file
 
-        return run_file(rt, request.path, request.variables, keep_going=request.keep_going)
+        return run_file(rt, request.path, request.variables, keep_going=request.keep_going, quiet=request.quiet,
+                        check=request.check)
     if isinstance(request, ClearScreen):
         if rt.out.is_terminal and rt.script_depth == 0:
             rt.out.clear()

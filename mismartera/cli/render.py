@@ -21,6 +21,7 @@ from rich.text import Text
 from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
+WATCH_WIDTH = 160   # the panels fill the width they get: printed to a file, they get this much
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
 
 
@@ -165,7 +166,7 @@ def render(console: Console, result: Any, *, as_json: bool = False) -> None:
     elif isinstance(result, Watch):
         from mismartera.cli.dashboard import dashboard
 
-        console.print(dashboard(result.status()))
+        console.print(dashboard(result.status()), width=min(console.width, WATCH_WIDTH))
     elif hasattr(result, "__rich__") or hasattr(result, "__rich_console__"):
         console.print(result)
     else:

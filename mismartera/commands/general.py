@@ -151,17 +151,23 @@ def history(ctx: AppContext, n: int = 20) -> ShowHistory:
                Option("var", "set $NAME in the script (NAME=VALUE, repeatable)", multiple=True,
                       metavar="NAME=VALUE"),
                Option("keep_going", "run the remaining lines after a failure (exit code of the first)",
-                      type=bool)),
+                      type=bool),
+               Option("quiet", "do not echo the commands: stdout holds only their output (one JSON "
+                      "document per --json command)", type=bool, short="q"),
+               Option("no_check", "skip checking every line before running the first", type=bool)),
          examples=("run morning.msh", "run morning.msh --var SYMBOL=AAPL --var DAY=2024-11-29",
-                   "run checks.msh --keep-going"),
-         description="Blank lines and comments are skipped; $NAME and ${NAME} come from --var, then the "
-                     "environment. The first failing line stops the script unless --keep-going.")
-def run(ctx: AppContext, file: str, var: list[str], keep_going: bool = False) -> RunScript:
+                   "run checks.msh --keep-going", "run report.msh -q > report.json"),
+         description="Every line is checked first (unknown commands, bad arguments: reported with their line "
+                     "numbers, nothing runs) unless --no-check. Blank lines and comments are skipped; $NAME "
+                     "and ${NAME} come from --var, then the environment. The first failing line stops the "
+                     "script unless --keep-going.")
+def run(ctx: AppContext, file: str, var: list[str], keep_going: bool = False, quiet: bool = False,
+        no_check: bool = False) -> RunScript:
     variables = parse_variables(var)
     path = Path(file).expanduser()
     if not path.is_file():
         raise NotFound(f"script file not found: {file}" + ("" if path.suffix else " (scripts usually end in .msh)"))
-    return RunScript(str(path), variables, keep_going)
+    return RunScript(str(path), variables, keep_going, quiet, not no_check)
 
 
 def parse_variables(pairs: list[str]) -> dict[str, str]:
