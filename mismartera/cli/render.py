@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from mismartera.cli import runtime
+from mismartera.cli.pager import ShellPager, wants_pager
 from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
@@ -143,15 +145,24 @@ def _chart(result: Chart, width: int) -> Text:
 
 
 def render(console: Console, result: Any, *, as_json: bool = False) -> None:
-    """Print a result: JSON when asked, else rich output."""
+    """Print a result: JSON when asked, else rich output (through a pager when it is a long one in the
+    interactive shell)."""
     if result is None:
         return
+    if not as_json and wants_pager(console, result):
+        with console.pager(ShellPager(runtime.current().environ), styles=True):
+            _render(console, result)
+        return
+    _render(console, result, as_json=as_json)
+
+
+def _render(console: Console, result: Any, *, as_json: bool = False) -> None:
     if as_json:
         console.print_json(dumps(result)) if console.is_terminal else console.out(dumps(result), highlight=False)
         return
     if isinstance(result, Group):
         for part in result.parts:
-            render(console, part)
+            _render(console, part)
         return
     if isinstance(result, Message):
         console.print(Text(result.text, style=STYLES.get(result.style, "")))

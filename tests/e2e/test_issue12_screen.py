@@ -57,6 +57,22 @@ def cpr_terminal(cli_home: Path) -> Iterator[Callable[..., CprTerminal]]:
         term.close()
 
 
+@pytest.fixture
+def plain_terminal(cli_home: Path) -> Iterator[Callable[..., Terminal]]:
+    """The shell test suite's terminal (cursor-position requests off)."""
+    started: list[Terminal] = []
+
+    def start(**kwargs) -> Terminal:
+        term = Terminal(cli_home, **kwargs)
+        started.append(term)
+        term.wait_prompt()
+        return term
+
+    yield start
+    for term in started:
+        term.close()
+
+
 def test_gh12_toolbar_sits_on_the_bottom_row_and_keeps_equity_at_80_columns(cpr_terminal,
                                                                           example_bars: Path) -> None:
     term = cpr_terminal(rows=24, cols=80)
@@ -115,3 +131,22 @@ def test_gh12_watch_redraws_cleanly_after_a_resize(cpr_terminal, example_bars: P
     assert "q, Esc or Ctrl-C" not in term.text
     term.line("system stop")
     term.wait_for("stopped (run 1)")
+
+
+def test_gh12_a_long_table_pages_and_limit_shortens_it(plain_terminal, example_bars: Path) -> None:
+    term = plain_terminal(rows=24, cols=100, env={"PAGER": "less", "LESS": ""})
+    term.line("system start config/example_session.json --wait")
+    term.wait_for("Equity, run 1", timeout=60)
+    term.wait_prompt()
+    term.line("account orders")
+    # less shows the first screen and waits: its ':' prompt on the bottom row, not the shell's
+    term.wait_for(lambda text: term.screen.display[-1].rstrip() == ":" and "Orders (run 1)" in text)
+    assert "Symbol   Side   Qty" in term.text and term.prompt_line().rstrip() != PROMPT
+    assert not any(line.rstrip() == PROMPT for line in term.screen.display)
+    term.send("q")
+    term.wait_prompt()
+    term.line("account orders --limit 5")
+    term.wait_for(lambda text: "--limit 0 for all" in text and term.prompt_line().rstrip() == PROMPT)
+    shown = [line for line in term.text.splitlines() if " AAPL " in line or " MSFT " in line]
+    caption = next(line for line in term.text.splitlines() if "--limit 0 for all" in line)
+    assert caption.startswith("the last 5 of ") and len(shown) >= 5
