@@ -213,3 +213,57 @@ def runs(ctx: AppContext, limit: int = 20) -> Table:
                           Column("Started", "started_at"), Column("Window", "window"), Column("Days", "days"),
                           Column("Return", "total_return_pct", "pct"), Column("Trades", "trades", "int")),
                  rows, caption=None if rows else "no runs yet")
+
+
+# Rows of `system compare`, after the run's session, state and period: (summary key, label, format).
+COMPARE_FIELDS = (*REPORT_FIELDS, ("rejected_orders", "Rejected orders", "int"))
+
+
+@command(GROUP, "compare", help="The report metrics of several runs side by side",
+         args=(Arg("runs", "two or more run ids (see system runs)", multiple=True, complete="run",
+                   metavar="RUN RUN [RUN…]"),), json=True,
+         examples=("system compare 1 2", "system compare 3 4 5 --json"))
+def compare(ctx: AppContext, runs: list[str]) -> Table:
+    ids: list[int] = []
+    for value in runs:
+        try:
+            run_id = int(value)
+        except ValueError:
+            raise UsageError(f"RUN {value!r} is not a run id (expected a whole number; see system runs)") from None
+        if run_id in ids:
+            raise UsageError(f"run {run_id} is given twice")
+        ids.append(run_id)
+    if len(ids) < 2:
+        raise UsageError(f"compare needs at least two runs (got {len(ids)})", "system compare RUN RUN [RUN…]")
+    reports = [ctx.system.report(run_id) for run_id in ids]
+    rows: list[tuple[Any, ...]] = [
+        ("Session", *(info.session_name for info, _ in reports)),
+        ("State", *(info.state for info, _ in reports)),
+        ("Period", *(f"{days[0].day.isoformat()} to {days[-1].day.isoformat()}" if days else "—"
+                     for _, days in reports)),
+    ]
+    for key, label, fmt in COMPARE_FIELDS:
+        values = [(info.summary or {}).get(key) for info, _ in reports]
+        if any(value is not None for value in values):
+            rows.append((label, *(format_metric(value, fmt) for value in values)))
+    columns = (Column("Metric", "metric"), *(Column(f"Run {run_id}", str(run_id), justify="right") for run_id in ids))
+    data = [{"run": {"id": info.id, "session_name": info.session_name, "state": info.state,
+                     "period": [days[0].day, days[-1].day] if days else None},
+             "summary": {key: (info.summary or {}).get(key) for key, _, _ in COMPARE_FIELDS}}
+            for info, days in reports]
+    return Table(f"Runs {', '.join(str(i) for i in ids)} compared", columns, rows, data=data)
+
+
+def format_metric(value: Any, fmt: str) -> str:
+    """A metric as the report shows it (money with cents, percentages with two decimals)."""
+    if value is None:
+        return "—"
+    if fmt == "money":
+        return f"{value:,.2f}"
+    if fmt == "pct":
+        return f"{value:.2f}%"
+    if fmt == "ratio":
+        return f"{value:.2f}"
+    if fmt == "int":
+        return f"{value:,.0f}"
+    return str(value)
