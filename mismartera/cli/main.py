@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"mismartera {__version__}")
         return 0
+    if args[:1] in (["--install-completion"], ["--show-completion"]) or os.environ.get("_MISMARTERA_COMPLETE"):
+        return _completion(args)
     _install_sigterm()
 
     from rich.console import Console
@@ -73,6 +75,20 @@ def main(argv: list[str] | None = None) -> int:
         return _finish(rt, 130, one_shot=bool(rest))
     finally:
         ctx.close()
+
+
+def _completion(args: list[str]) -> int:
+    """Shell completion of one-shot commands: a completion request, or installing/showing the script."""
+    from mismartera.cli.shell_completion import handle
+    from mismartera.errors import MismarteraError
+
+    try:
+        return handle(args, dict(os.environ)) or 0
+    except MismarteraError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        if getattr(exc, "usage", None):
+            print(f"usage: mismartera {exc.usage}", file=sys.stderr)
+        return int(exc.exit_code)
 
 
 def _install_sigterm() -> None:
