@@ -32,8 +32,10 @@ def on_path(tmp_path: Path, cli_home: Path) -> dict[str, str]:
 
 
 def bash_complete(env: dict[str, str], line: str, cwd: Path = ROOT) -> list[str]:
-    script = subprocess.run(["mismartera", "--show-completion", "bash"], env=env, capture_output=True, text=True,
-                            check=True).stdout
+    if env.get("_script") is None:   # the script, fetched once per test
+        env["_script"] = subprocess.run(["mismartera", "--show-completion", "bash"], env=env, capture_output=True,
+                                        text=True, check=True).stdout
+    script = env["_script"]
     words = line.split(" ")
     program = (script + "\nCOMP_LINE=\"$1\"; COMP_POINT=${#1}; read -ra COMP_WORDS <<< \"$1\"; "
                "[[ \"$1\" == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); "

