@@ -24,6 +24,7 @@ from prompt_toolkit.document import Document
 from mismartera.bars import INTERVAL_SECONDS
 from mismartera.commands.registry import Arg, Command, Registry
 from mismartera.execution.orders import OPEN_ORDER_STATUSES
+from mismartera.strategies.loader import BUILTINS
 
 log = logging.getLogger("mismartera.cli.completer")
 INTERVALS = tuple(INTERVAL_SECONDS)
@@ -217,6 +218,9 @@ class ShellCompleter(Completer):
             yield from found or self._files(word, event)
         elif kind == "file":
             yield from self._files(word, event)
+        elif kind == "strategy":   # names only: completing never imports a user's file
+            yield from _matching([*BUILTINS, *(p.stem for p in sorted(Path("strategies").glob("*.py"))
+                                               if not p.name.startswith("_"))], word)
         elif kind == "run":
             for run_id, meta in self.data.current.runs:
                 if run_id.startswith(word):

@@ -42,12 +42,38 @@ class ConsoleHandler(logging.Handler):
         if getattr(record, "console", True) is False:
             return
         try:
-            first = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            if record.name.startswith("urllib3"):
+                first = network_line(record)
+            else:
+                first = record.getMessage().splitlines()[0] if record.getMessage() else ""
             stream = sys.stderr
             stream.write(f"{record.levelname.lower()}: {first}\n")
             stream.flush()
         except Exception:
             self.handleError(record)
+
+
+# What urllib3's connection errors mean, in plain words (its own message is the Retry object's repr).
+NETWORK_REASONS = {
+    "NewConnectionError": "could not connect",
+    "ConnectTimeoutError": "connecting timed out",
+    "ReadTimeoutError": "the answer timed out",
+    "ProtocolError": "the connection dropped",
+    "SSLError": "TLS failed",
+    "ProxyError": "the proxy failed",
+}
+
+
+def network_line(record: logging.LogRecord) -> str:
+    """urllib3's warnings (`Retrying (_CappedRetry(total=0, …)) after connection broken by …: /v2/…`)
+    as one plain line; the record itself, with every detail, still goes to the log file."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if len(args) == 3 and str(record.msg).startswith("Retrying"):
+        _, error, url = args
+        reason = NETWORK_REASONS.get(type(error).__name__, type(error).__name__)
+        return f"network: {reason} for {url}, retrying (details in the log)"
+    message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+    return f"network: {message[:120]}" + (" … (details in the log)" if len(message) > 120 else "")
 
 
 def setup_logging(log_file: Path, level: str = "INFO", secrets: list[str] | None = None,

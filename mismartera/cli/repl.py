@@ -33,6 +33,7 @@ from mismartera.cli.parser import parse_line
 from mismartera.cli.script import PROMPT, perform
 from mismartera.cli.shutdown import running_status, stop_running_session
 from mismartera.cli.toolbar import Toolbar, current_status
+from mismartera.cli.watch import follow_terminal_size
 from mismartera.commands import load_all
 from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
@@ -46,10 +47,14 @@ log = logging.getLogger("mismartera.cli.repl")
 class _Output(Vt100_Output):
     """prompt_toolkit draws the bottom toolbar only once it knows the rows below the cursor, which a
     terminal tells through a cursor-position request (CPR) — never, where CPR is off or unanswered.
-    Claiming one row makes the layout take its own preferred height (as it does near the bottom of
-    the screen), so the toolbar is always drawn and no CPR round trip delays the first prompt."""
+    Claiming one row makes the layout take its own preferred height, so the toolbar is drawn at once,
+    under the prompt, and no CPR round trip delays the first prompt. The CPR is still asked: its
+    answer (a key event prompt_toolkit handles) gives the real rows below the cursor, and the layout
+    then fills them, which puts the toolbar on the terminal's bottom row, as pgcli's."""
 
     def get_rows_below_cursor_position(self) -> int:
+        if self.responds_to_cpr:
+            self.ask_for_cpr()
         return 1
 
 
@@ -98,6 +103,7 @@ def run_repl(rt: runtime.Runtime) -> int:
         if not text:
             return True
         _mask_typed_line(rt, line)
+        follow_terminal_size(rt.out)   # the terminal may have been resized at the prompt
         run_line(rt, registry, text)
         # `data` commands change the stored symbols; after others a stale list is refreshed now and then
         data.request(0.0 if text.split()[0] in REFRESHING_GROUPS else 60.0)

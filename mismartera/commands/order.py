@@ -19,11 +19,19 @@ ORDER_ARGS = (
 )
 
 
+def describe_order(order: OrderView) -> str:
+    """`buy 10 AAPL limit 180.5 day`: the type named once, with its price."""
+    if order.limit_price is not None:
+        kind = f"limit {order.limit_price:g}"
+    elif order.stop_price is not None:
+        kind = f"stop {order.stop_price:g}"
+    else:
+        kind = str(order.order_type)
+    return f"{order.side} {order.quantity:g} {order.symbol} {kind} {order.time_in_force}"
+
+
 def _placed(order: OrderView) -> Message:
-    price = (f" limit {order.limit_price:g}" if order.limit_price is not None else "") + (
-        f" stop {order.stop_price:g}" if order.stop_price is not None else "")
-    return Message(f"order {order.id} placed: {order.side} {order.quantity:g} {order.symbol} {order.order_type}"
-                   f"{price} {order.time_in_force} ({order.status})", "ok", data=order)
+    return Message(f"order {order.id} placed: {describe_order(order)} ({order.status})", "ok", data=order)
 
 
 @command(GROUP, "buy", help="Buy at market (or --limit / --stop) in the running session", args=ORDER_ARGS, json=True,

@@ -117,6 +117,8 @@ class RunScript:
     path: str
     variables: dict[str, str] = field(default_factory=dict)
     keep_going: bool = False
+    quiet: bool = False
+    check: bool = True
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,13 @@ def market(ctx: AppContext) -> Record:
     at = ctx.time.now()
     phase = ctx.time.market_phase(at)
     change_at, next_phase = ctx.time.next_change(at)
-    return Record("Market", [("Now", at), ("Phase", phase.value), ("Next change", change_at),
-                             ("Changes to", next_phase.value), ("In", _duration(change_at - at))],
-                  data={"now": at, "phase": phase.value, "next_change": change_at, "next_phase": next_phase.value})
+    simulated = bool(getattr(ctx.time.clock, "simulated", False))
+    title = "Market on the session's simulated clock" if simulated else "Market"
+    return Record(title, [("Now", at), ("Clock", "simulated (the running session's)" if simulated else "wall"),
+                          ("Phase", phase.value), ("Next change", change_at),
+                          ("Changes to", next_phase.value), ("In", _duration(change_at - at))],
+                  data={"now": at, "simulated": simulated, "phase": phase.value, "next_change": change_at,
+                        "next_phase": next_phase.value})
 
 
 def _duration(delta: timedelta) -> str:

@@ -295,3 +295,28 @@ def load_session_config(path: str | Path) -> SessionConfig:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     return parse_session_config(data, str(file))
+
+
+def with_overrides(config: SessionConfig, *, start: date | None = None, end: date | None = None,
+                   symbols: list[str] | None = None, source: str = "config") -> SessionConfig:
+    """The config with a run's command-line overrides applied (`--start`, `--end`, `--symbols`), checked
+    like the file. With new symbols, each strategy keeps those of its own that remain, and trades all
+    of the new ones when none remain."""
+    if start is None and end is None and symbols is None:
+        return config
+    data = config.model_dump(mode="json")
+    if start is not None or end is not None:
+        if data.get("backtest_config") is None:
+            raise ConfigError(f"{source}: --start and --end apply to backtests (this is a {config.mode} session)")
+        if start is not None:
+            data["backtest_config"]["start_date"] = start.isoformat()
+        if end is not None:
+            data["backtest_config"]["end_date"] = end.isoformat()
+    if symbols is not None:
+        data["session_data_config"]["symbols"] = symbols
+        wanted = {symbol.strip().upper() for symbol in symbols}
+        for strategy in data.get("strategies", []):
+            if strategy.get("symbols") is not None:
+                kept = [symbol for symbol in strategy["symbols"] if symbol in wanted]
+                strategy["symbols"] = kept or None
+    return parse_session_config(data, f"{source} with the command-line overrides")

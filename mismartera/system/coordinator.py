@@ -116,6 +116,7 @@ class Coordinator(Worker):
         self.open_orders = 0
         self.finished = False
         self.summary: dict[str, Any] | None = None
+        self.closed_partial: date | None = None   # the day stopped part-way, recorded as it stood
         self.started = time.monotonic()
         self.run_seconds = 0.0
         self._last_publish = 0.0
@@ -202,6 +203,14 @@ class Coordinator(Worker):
         self.account = self.broker.account()
         self.open_orders = len(self.broker.open_orders())
         self.publish()
+
+    def refresh_account(self) -> None:
+        """Publish the account as it stands now (on the coordinator's thread only)."""
+        self._publish_state()
+
+    @property
+    def fills_today(self) -> int:
+        return self._fills_today
 
     def _periodic(self, force: bool) -> None:
         now = time.monotonic()
@@ -299,6 +308,8 @@ class Coordinator(Worker):
             if not self._run_day(index, session, day_bars):
                 finished = False
                 break
+        if not finished:
+            self.close_partial_day()
         self.finished = finished
         self._wrap_up(finished)
 
@@ -413,6 +424,28 @@ class Coordinator(Worker):
         self.upkeep.submit(work, lambda: self.stopping)
         self._periodic(force=True)
 
+    def partial_day(self) -> date | None:
+        """The day being replayed when the session ended part-way through it (its replay began but its
+        close was not reached), else None."""
+        daily = self.recorder.daily
+        if self.day is None or (daily and daily[-1][0] >= self.day):
+            return None
+        return self.day
+
+    def close_partial_day(self) -> None:
+        """A session stopped in the middle of a day keeps what it did: the account as it stands (cash,
+        positions marked at their last price) becomes the day's equity row, so the report, `account
+        balance` and `account positions` show the session at the moment it stopped. Nothing of the
+        day's end is applied (no flatten, no expiry of day orders)."""
+        day = self.partial_day()
+        if day is None:
+            return
+        self._publish_state()
+        assert self.account is not None
+        self.recorder.end_day(day, self.account, self._fills_today, self.progress, max(0, self.day_index - 1),
+                              self.clock.now())
+        self.closed_partial = day
+
     def progress_after(self, days_done: int) -> float:
         return days_done / len(self.sessions) if self.sessions else 1.0
 
@@ -440,7 +473,9 @@ class Coordinator(Worker):
         summary["bars_total"] = self.bars_done
         summary["days"] = len(self.recorder.daily)
         summary["days_planned"] = len(self.sessions)
+        summary["partial_day"] = self.closed_partial.isoformat() if self.closed_partial else None
         summary["finished"] = self.finished
         summary["run_seconds"] = round(self.run_seconds, 3)
         summary["strategy_errors"] = {slot.label: slot.error for slot in self.slots if slot.error}
+        summary.update(self.recorder.rejections.summary())
         return summary

@@ -262,7 +262,7 @@ class SystemManager(SessionAccess):
         missing = [s for s in symbols if store.count(s, "1m", start, end) == 0]
         if missing:
             raise NotFound(f"no 1m bars for {', '.join(missing)} between {sessions[0].day} and {sessions[-1].day} "
-                           "(load them first: data import-file, data import, or data demo)")
+                           "(load them first: data import-file, data import-api, or data demo)")
 
     # ------------------------------------------------------------------ pause / resume
     def pause(self) -> SystemStatus:
@@ -413,8 +413,18 @@ class SystemManager(SessionAccess):
                     other.request_stop()
         log.error("session failed in %s: %s", worker.role, self.error)
         if self.recorder is not None:
+            coordinator = self.coordinator
+            account, day, trades = None, None, 0
+            if coordinator is not None:
+                if worker is coordinator:   # on its own thread: its broker can be asked once more
+                    try:
+                        coordinator.refresh_account()
+                    except Exception:
+                        log.exception("could not read the account of run %s after its failure", self.run_id)
+                account, day, trades = coordinator.account, coordinator.partial_day(), coordinator.fills_today
             try:
-                self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
+                self.recorder.finish("failed", error=f"{worker.role}: {self.error}", account=account,
+                                     partial_day=day, trades=trades)
             except Exception:
                 log.exception("could not record the failure of run %s", self.run_id)
 
@@ -483,7 +493,8 @@ class SystemManager(SessionAccess):
             return self.wait(timeout, progress)
         except KeyboardInterrupt:
             status = self._stop_quietly()
-            raise Interrupted(f"interrupted: session stopped at {status.clock} (run {self.run_id}, "
+            at = self.app.time.to_exchange(status.clock).strftime("%Y-%m-%d %H:%M %Z") if status.clock else "the start"
+            raise Interrupted(f"interrupted: session stopped at {at} (run {self.run_id}, "
                               f"day {status.day_index} of {status.days_total})") from None
         except WaitTimeout:
             self._stop_quietly()

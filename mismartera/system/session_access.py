@@ -65,6 +65,8 @@ class SessionAccess:
                 raise UsageError(f"{name} {value:g} must be a price > 0")
         if tif not in TIFS:
             raise UsageError(f"--tif {tif!r} is not valid (expected day or gtc)")
+        if limit is not None and stop is not None:
+            raise UsageError("give --limit or --stop, not both (stop-limit orders are not supported)")
         ctx = EngineContext("manual", coordinator.symbols, coordinator.data, coordinator.broker, coordinator.clock,
                             coordinator.held)
         order = coordinator.call(lambda: order_view(ctx.order(symbol, side, quantity, limit=limit, stop=stop,

@@ -108,8 +108,8 @@ class EngineContext:
                stop: float | None, time_in_force: TimeInForce) -> Order:
         # Positional, in the order of `Broker.submit`'s parameters (cheaper than keywords).
         placed = self._broker.submit(symbol, side, quantity, kind, limit, stop, time_in_force, self.label)
-        if placed.status is OrderStatus.REJECTED:
-            self.log.info("order %s %s %g %s", side.value, symbol, quantity, placed.reason)
+        if placed.status is OrderStatus.REJECTED:   # summarised by reason once a day (RejectionTally)
+            self.log.debug("order %s %s %g %s", side.value, symbol, quantity, placed.reason)
         return placed
 
     def cancel(self, order_id: int) -> bool:

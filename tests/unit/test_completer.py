@@ -185,3 +185,13 @@ def test_order_statuses_offered_are_those_account_orders_takes() -> None:
     assert offered == list(ORDER_STATUS_FILTERS)
     assert set(offered) == {"open"} | {status.value for status in OrderStatus}
     assert set(OPEN_ORDER_STATUSES) == {"new", "partially_filled"}
+
+
+def test_gh12_strategy_names_complete_from_builtins_and_the_strategies_folder(tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "my_dip.py").write_text("raise SystemExit('completion must not import this')\n")
+    monkeypatch.chdir(tmp_path)
+    completer = ShellCompleter(load_all())
+    assert complete(completer, "strategy show ") == ["sma_crossover", "rsi_reversion", "my_dip"]
+    assert complete(completer, "strategy show r") == ["rsi_reversion"]
