@@ -23,6 +23,7 @@ from typing import Any
 from mismartera.bars import Bar
 from mismartera.data.derived import DerivedBuilder
 from mismartera.errors import ExternalServiceError
+from mismartera.execution.orders import Order
 from mismartera.system.assembly import (
     Assembled,
     Hooks,
@@ -33,6 +34,7 @@ from mismartera.system.assembly import (
     strategy_slots,
 )
 from mismartera.system.coordinator import Coordinator
+from mismartera.system.order_gateway import OrderGateway
 from mismartera.system.recorder import KEEP_IN_MEMORY
 from mismartera.system.upkeep import DayWork
 from mismartera.system.worker import TICK
@@ -94,8 +96,12 @@ class LiveCoordinator(Coordinator):
 
     def __init__(self, *, stream: Any, make_feed: Callable[[int], Any], closers: tuple[Callable[[], Any], ...] = (),
                  on_message: Callable[[str], None] | None = None, store_every: float = STORE_EVERY,
-                 **kwargs: Any) -> None:
+                 gateway: OrderGateway | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.gateway = gateway
+        # a stop may take this much longer than a backtest's: the grace for orders in flight
+        self.stop_grace = gateway.grace if gateway is not None else 0.0
+        self.unknown_orders: list[Order] = []
         self.stream = stream
         self._make_feed = make_feed
         self._closers = closers
@@ -129,6 +135,7 @@ class LiveCoordinator(Coordinator):
             self._call_all("on_start")
             session = self.sessions[0]
             finished = self._wait_for_open(session) and self._run_live_day(session)
+            self._settle_orders()
             if not finished and self.feed is not None:
                 self._close_partial_day(session)
             self.finished = finished
@@ -152,6 +159,27 @@ class LiveCoordinator(Coordinator):
         deadline = time.monotonic() + CLOSE_TIMEOUT
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _settle_orders(self) -> None:
+        """Orders in flight when the session ends: nothing more is sent, those sent get up to the
+        gateway's grace to be answered, the rest are recorded `unknown` and listed in the report
+        (the next live start reconciles them with the broker)."""
+        if self.gateway is None:
+            return
+        if self.gateway.broker.in_flight():
+            self._say(f"waiting up to {self.gateway.grace:g} s for orders in flight")
+        self.unknown_orders = self.gateway.settle()
+        if self.unknown_orders:
+            log.warning("%d order(s) still unknown at the stop: %s", len(self.unknown_orders),
+                        ", ".join(o.client_order_id for o in self.unknown_orders))
+        self._sync_held()
+
+    def build_summary(self) -> dict[str, Any]:
+        summary = super().build_summary()
+        summary["orders_unknown"] = [
+            {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value,
+             "quantity": o.quantity, "filled_quantity": o.filled_quantity} for o in self.unknown_orders]
+        return summary
 
     def _close_partial_day(self, session: TradingSession) -> None:
         """A live session stopped after the open but before the close still has a day to report: its
@@ -345,11 +373,14 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
     if trade_api == "simulated":
         broker: Any = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
         closers: tuple[Callable[[], Any], ...] = ()
+        gateway: OrderGateway | None = None   # the simulated broker fills on the engine's own thread
     else:
         from mismartera.execution.alpaca_broker import AlpacaBroker
 
         broker = AlpacaBroker(cfg.trading_config, clock, settings, paper=trade_api == "alpaca_paper").start()
         closers = (broker.stop,)
+        # orders go out on their own thread: a slow or hung broker delays orders, never bars
+        gateway = OrderGateway(broker, grace=cfg.api_config.stop_order_grace_seconds, on_failure=hooks.on_failure)
     try:
         stream = AlpacaBarStream(settings, symbols, feed_name)
         gap = cfg.session_data_config.gap_filler   # whether, and how hard, missed minutes are fetched
@@ -375,12 +406,14 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
             symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
-            on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message)
+            on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message,
+            gateway=gateway)
     except BaseException:
         for close in closers:
             close()
         raise
-    return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock, started_at,
+    workers = [prefetch, upkeep, *([gateway] if gateway is not None else []), coordinator]
+    return Assembled(cfg, run_id, recorder, data, coordinator, workers, clock, started_at,
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {session.day}, {len(symbols)} "
                      f"symbol(s), feed {feed_name}, trade api {trade_api}")

@@ -348,7 +348,9 @@ class SystemManager(SessionAccess):
         ordered = list(reversed(self.workers))
         for worker in ordered:
             worker.request_stop()
-        alive = join_all(ordered, timeout)
+        # a live coordinator first gives orders in flight their grace (`stop_order_grace_seconds`)
+        grace = max((float(getattr(worker, "stop_grace", 0.0)) for worker in ordered), default=0.0)
+        alive = join_all(ordered, timeout + grace)
         if alive:
             log.warning("threads still running after %.1fs: %s", timeout, ", ".join(alive))
         return alive

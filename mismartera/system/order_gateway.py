@@ -1,0 +1,129 @@
+"""`OrderGateway`: the worker that talks to a live broker, so orders never hold up bars.
+
+A strategy's `ctx.buy/sell/order/cancel` (and a manual order) returns at once: the broker records
+the order `pending_new` and hands ("submit", id) to this worker's bounded inbox. Here, on its own
+thread, the broker sends it (HTTP with timeouts and retries); the answer (accepted, Alpaca's
+refusal, an unknown outcome) and later fills land in the broker's mirror as order changes, which
+the coordinator applies between bars (`drain_changes`: positions, the run's records). A hung or
+slow broker delays orders, never bars.
+
+A stop: `request_stop` tells the broker to send nothing more (checked just before every POST), and
+`settle` — called by the coordinator on its way out — waits up to the grace for the orders still
+in flight, then has them recorded `unknown`.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from mismartera.execution.orders import Order
+from mismartera.system.worker import TICK, Worker
+
+INBOX_SIZE = 256
+STOP_ORDER_GRACE = 10.0   # seconds a stop waits for orders in flight (`stop_order_grace_seconds`)
+
+
+class OrderSender(Protocol):
+    """What the gateway needs of a live broker (`AlpacaBroker`)."""
+
+    def attach_dispatcher(self, dispatch: Callable[[str, int], bool]) -> None: ...
+
+    def send(self, order_id: int) -> None: ...
+
+    def send_cancel(self, order_id: int) -> None: ...
+
+    def begin_close(self) -> None: ...
+
+    def in_flight(self) -> list[Order]: ...
+
+    def give_up_in_flight(self) -> list[Order]: ...
+
+
+class OrderGateway(Worker):
+    """Sends a live broker's orders on its own thread.
+
+    Args:
+        broker: the live broker; the gateway attaches itself as its dispatcher.
+        grace: seconds `settle` waits for orders in flight at a stop.
+        inbox_size: orders and cancels that may wait to be sent; a full inbox refuses the next one.
+        on_failure: as for every worker (an unexpected error fails the session).
+    """
+
+    role = "orders"
+
+    def __init__(self, broker: OrderSender, *, grace: float = STOP_ORDER_GRACE, inbox_size: int = INBOX_SIZE,
+                 on_failure: Callable | None = None) -> None:
+        super().__init__(inbox_size=inbox_size, on_failure=on_failure)
+        self.broker = broker
+        self.grace = grace
+        self.sent = 0
+        self.cancels = 0
+        broker.attach_dispatcher(self.dispatch)
+
+    def dispatch(self, kind: str, order_id: int) -> bool:
+        """Queue ("submit" | "cancel", order id); False when the inbox is full (never blocks)."""
+        try:
+            self.inbox.put_nowait((kind, order_id))
+        except queue.Full:
+            return False
+        return True
+
+    def request_stop(self) -> None:
+        self.broker.begin_close()   # before anything else: no order may be sent after a stop
+        super().request_stop()
+
+    def loop(self) -> None:
+        self._publish()
+        while not self.stopping:
+            item = self.next_item(TICK)
+            if item is None:
+                self._publish()
+                continue
+            kind, order_id = item
+            self.beat(0, current=f"{'sending' if kind == 'submit' else 'cancelling'} order {order_id}")
+            self.publish()
+            if kind == "submit":
+                self.broker.send(order_id)
+                self.sent += 1
+            else:
+                self.broker.send_cancel(order_id)
+                self.cancels += 1
+            self.beat(1, current="")
+            self._publish()
+        self._publish()
+
+    def _publish(self) -> None:
+        self.beat(0, detail=f"{self.sent} sent, {self.cancels} cancel(s), {self.inbox.qsize()} queued")
+        self.publish()
+
+    def settle(self, grace: float | None = None, stopped: Callable[[], bool] | None = None) -> list[Order]:
+        """At a stop: send nothing more, wait up to `grace` seconds for the orders in flight to get
+        Alpaca's answer (the broker's poller looks unknown ones up meanwhile), then return the ones
+        still `unknown` (orders never sent are withdrawn). Called on the coordinator's thread; it
+        does no I/O itself, so it returns on time whatever the broker does."""
+        self.broker.begin_close()
+        deadline = time.monotonic() + (self.grace if grace is None else grace)
+        while time.monotonic() < deadline:
+            if not self.broker.in_flight():
+                break
+            self._withdraw_queued()
+            time.sleep(TICK)
+        self._withdraw_queued()
+        return self.broker.give_up_in_flight()
+
+    def _withdraw_queued(self) -> None:
+        """Orders still in the inbox once the gateway stopped are never sent: the broker withdraws
+        them (its `send` sees the stop and sends nothing)."""
+        if self.is_alive() and not self.stopping:
+            return   # the gateway's own thread will take them (and, closing, send nothing)
+        while True:
+            try:
+                kind, order_id = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "submit":
+                self.broker.send(order_id)
+
