@@ -533,6 +533,19 @@ class AlpacaBroker:
                 log.warning("alpaca broker poll failed: %s", exc)
                 self._stop.wait(min(self.poll_interval, 5.0))
 
+    def remote_order(self, client_order_id: str) -> Order | None:
+        """Alpaca's view of any order of this account by its client id (an earlier run's too), as an
+        `Order` (id 0: not one of this session's), or None when Alpaca has no such order."""
+        remote = self.api.order_by_client_id(client_order_id)
+        if remote is None:
+            return None
+        kind = OrderType(remote.order_type) if remote.order_type in set(OrderType) else OrderType.LIMIT
+        tif = TimeInForce(remote.time_in_force) if remote.time_in_force in set(TimeInForce) else TimeInForce.DAY
+        return Order(0, remote.client_order_id, remote.symbol, _choice(Side, remote.side, "side"), remote.qty, kind,
+                     tif, order_status(remote.status, remote.filled_qty), remote.created_at, remote.updated_at,
+                     remote.limit_price, remote.stop_price, remote.filled_qty, remote.filled_avg_price,
+                     broker_order_id=remote.id)
+
     # ------------------------------------------------------------------ a stop with orders in flight
     def begin_close(self) -> None:
         """A stop began: no order is sent from now on (a POST about to start is not made, a

@@ -35,6 +35,7 @@ from mismartera.system.assembly import (
 )
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.order_gateway import OrderGateway
+from mismartera.system.order_reconcile import reconcile_unknown_orders
 from mismartera.system.recorder import KEEP_IN_MEMORY
 from mismartera.system.upkeep import DayWork
 from mismartera.system.worker import TICK
@@ -374,11 +375,14 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
         broker: Any = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
         closers: tuple[Callable[[], Any], ...] = ()
         gateway: OrderGateway | None = None   # the simulated broker fills on the engine's own thread
+        reconciled: list[Any] = []
     else:
         from mismartera.execution.alpaca_broker import AlpacaBroker
 
         broker = AlpacaBroker(cfg.trading_config, clock, settings, paper=trade_api == "alpaca_paper").start()
         closers = (broker.stop,)
+        # orders an earlier run left unknown: settled with Alpaca before this one trades
+        reconciled = reconcile_unknown_orders(app.db, broker.remote_order)
         # orders go out on their own thread: a slow or hung broker delays orders, never bars
         gateway = OrderGateway(broker, grace=cfg.api_config.stop_order_grace_seconds, on_failure=hooks.on_failure)
     try:
@@ -416,4 +420,5 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
     return Assembled(cfg, run_id, recorder, data, coordinator, workers, clock, started_at,
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {session.day}, {len(symbols)} "
-                     f"symbol(s), feed {feed_name}, trade api {trade_api}")
+                     f"symbol(s), feed {feed_name}, trade api {trade_api}"
+                     + (f", {len(reconciled)} unknown order(s) of earlier runs reconciled" if reconciled else ""))
