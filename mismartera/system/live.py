@@ -188,10 +188,28 @@ class LiveCoordinator(Coordinator):
         report` shows what the session did (a backtest stopped part-way has its earlier, whole days
         instead; one stopped while waiting for the open has no day)."""
         self._store_bars()
+        self._store_derived_through(self.feed.next_ts)
         self._sync_held()
         self._publish_state()
         assert self.account is not None
         self.recorder.end_day(session.day, self.account, self._fills_today, self.progress, 0, self.clock.now())
+
+    def _store_derived_through(self, end_ts: int) -> None:
+        """Store the derived bars (5m, 15m, …) of a day stopped part-way, up to the last window whose
+        minutes have all been released by `end_ts`; the window still running is left out. Written
+        here, not by upkeep, which is stopping too."""
+        builders = getattr(self, "_builders", None)
+        store = self.upkeep.store
+        if not builders or store is None:
+            return
+        for symbol, symbol_builders in builders.items():
+            for builder in symbol_builders:
+                for made in builder.flush_through(end_ts):
+                    self._derived_bar(symbol, builder.to, made.row, self._rows)
+        with store.db.begin() as conn:
+            for (symbol, interval), rows in self._rows.items():
+                if rows:
+                    self.upkeep.derived_stored += store.upsert(symbol, interval, rows, conn=conn)
 
     # ------------------------------------------------------------------ before the open
     def _wait_for_open(self, session: TradingSession) -> bool:
