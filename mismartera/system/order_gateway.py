@@ -15,6 +15,7 @@ in flight, then has them recorded `unknown`.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -85,15 +86,42 @@ class OrderGateway(Worker):
             kind, order_id = item
             self.beat(0, current=f"{'sending' if kind == 'submit' else 'cancelling'} order {order_id}")
             self.publish()
+            if not self._carry_out(kind, order_id):
+                break   # stopping with a request still hanging: it is left to its HTTP timeout
             if kind == "submit":
-                self.broker.send(order_id)
                 self.sent += 1
             else:
-                self.broker.send_cancel(order_id)
                 self.cancels += 1
             self.beat(1, current="")
             self._publish()
         self._publish()
+
+    def _carry_out(self, kind: str, order_id: int) -> bool:
+        """Send one order (or cancel) on a short-lived thread and wait for it, re-checking stop: a
+        request hanging on a silent server must not hold the stop. Returns False when abandoned at
+        a stop (the broker, closing, sends nothing after it; the hanging request ends by its own
+        timeout on a daemon thread, its answer still lands in the broker's mirror). An error the
+        broker did not expect is raised here, on the gateway's thread, so the session fails."""
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                if kind == "submit":
+                    self.broker.send(order_id)
+                else:
+                    self.broker.send_cancel(order_id)
+            except BaseException as exc:   # handed to the gateway's thread below
+                errors.append(exc)
+
+        sender = threading.Thread(target=run, name=f"{self.name}-send", daemon=True)
+        sender.start()
+        while sender.is_alive():
+            sender.join(TICK)
+            if sender.is_alive() and self.stopping:
+                return False
+        if errors:
+            raise errors[0]
+        return True
 
     def _publish(self) -> None:
         self.beat(0, detail=f"{self.sent} sent, {self.cancels} cancel(s), {self.inbox.qsize()} queued")

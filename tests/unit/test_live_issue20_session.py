@@ -6,6 +6,10 @@ report."""
 
 from __future__ import annotations
 
+import io
+import logging
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,10 +19,14 @@ from typing import Any
 import pytest
 from fake_alpaca.live import STRATEGY_FILE, LiveFakes
 from fake_alpaca.waiting import wait_until
+from rich.console import Console
 
+from mismartera.cli.render import render
 from mismartera.commands.context import AppContext
+from mismartera.commands.system import report_result
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
+from mismartera.system.live import CLOSE_TIMEOUT
 from mismartera.system.manager import SystemManager
 from mismartera.system.state import SystemState
 from mismartera.timekeeping.calendar import TimeManager
@@ -91,3 +99,49 @@ def test_a_day_stopped_part_way_stores_its_derived_bars_up_to_the_last_complete_
     assert [row[0] for row in store.read("AAPL", "5m", OPEN, OPEN + 3600)] == [OPEN]
     assert store.read("MSFT", "5m", OPEN, OPEN + 3600)[0][1:5] == (100.0, 104.0, 99.0, 103.5)
     assert store.count("AAPL", "1m") == 6
+
+
+def test_stop_with_an_order_in_flight_reports_it_unknown_and_the_next_start_reconciles(
+        session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 20, point 3, as `system stop` does it: AAPL's POST is carried out but its answer held
+    20 s (no trade update either); MSFT's order waits behind it. The stop ends after the 1 s grace
+    (not the 10 s HTTP timeout), MSFT's order is never sent, AAPL's is `unknown` in the report;
+    the next start settles it with Alpaca and holds the 5 AAPL Alpaca bought."""
+    fakes = session.fakes
+    fakes.brokerage.stream = None                     # trade updates silent: only a look-up could tell
+    fakes.rest.hang_route("POST", "/v2/orders", 20.0)
+    fakes.rest.hang_route("GET", "/v2/orders", 20.0, times=50)
+    status = session.manager.start(config("alpaca_paper", quantity=5, stop_order_grace_seconds=1))
+    assert "orders" in [w.name for w in session.manager.status().workers]
+    assert fakes.data_ws.wait_listening(1, 5)
+    session.push(0)
+    assert wait_until(lambda: len(session.seen()) == 2)
+    assert wait_until(lambda: [r.method for r in fakes.rest.requests if r.path == "/v2/orders"].count("POST") == 1)
+    started = time.monotonic()
+    stopped = session.manager.stop()
+    took = time.monotonic() - started
+    assert stopped.state is SystemState.STOPPED and stopped.message == "stopped", stopped.message
+    assert took < 1.0 + CLOSE_TIMEOUT + 1.0, took
+    assert {w.name: w.state for w in stopped.workers} == {
+        "prefetch": "stopped", "upkeep": "stopped", "orders": "stopped", "coordinator": "stopped"}
+    time.sleep(0.3)
+    assert [r.method for r in fakes.rest.requests if r.path == "/v2/orders"].count("POST") == 1
+    info, _days = session.manager.report(status.run_id)
+    assert info.summary is not None
+    assert [(o["symbol"], o["quantity"]) for o in info.summary["orders_unknown"]] == [("AAPL", 5.0)]
+    console = Console(width=200, record=True, file=io.StringIO())
+    render(console, report_result(info, _days))
+    assert re.search(r"Order 1 unknown +buy 5 AAPL \(mm-\w+-1\): the broker never answered", console.export_text())
+    assert sorted((o.symbol, o.status) for o in session.manager.orders(run_id=status.run_id)[1]) == [
+        ("AAPL", "unknown"), ("MSFT", "cancelled")]
+    assert fakes.brokerage.positions["AAPL"]["qty"] == 5.0   # Alpaca did buy them
+
+    fakes.rest.stop_faults()
+    with caplog.at_level(logging.INFO, logger="mismartera.system"):
+        session.manager.start(config("alpaca_paper"))
+    assert "1 unknown order(s) of earlier runs reconciled" in caplog.text
+    assert wait_until(lambda: session.manager.status().account is not None)
+    assert [(p.symbol, p.quantity) for p in session.manager.status().account.positions] == [("AAPL", 5.0)]
+    assert sorted((o.symbol, o.status, o.filled_quantity) for o in session.manager.orders(run_id=status.run_id)[1]) == [
+        ("AAPL", "filled", 5.0), ("MSFT", "cancelled", 0.0)]
+    assert [(f.symbol, f.quantity) for f in session.manager.fills(run_id=status.run_id)[1]] == [("AAPL", 5.0)]
