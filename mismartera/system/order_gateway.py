@@ -15,12 +15,12 @@ in flight, then has them recorded `unknown`.
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from mismartera.execution.orders import Order
+from mismartera.system.detached import Abandoned, run_detached
 from mismartera.system.worker import TICK, Worker
 
 INBOX_SIZE = 256
@@ -97,30 +97,16 @@ class OrderGateway(Worker):
         self._publish()
 
     def _carry_out(self, kind: str, order_id: int) -> bool:
-        """Send one order (or cancel) on a short-lived thread and wait for it, re-checking stop: a
-        request hanging on a silent server must not hold the stop. Returns False when abandoned at
-        a stop (the broker, closing, sends nothing after it; the hanging request ends by its own
-        timeout on a daemon thread, its answer still lands in the broker's mirror). An error the
-        broker did not expect is raised here, on the gateway's thread, so the session fails."""
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                if kind == "submit":
-                    self.broker.send(order_id)
-                else:
-                    self.broker.send_cancel(order_id)
-            except BaseException as exc:   # handed to the gateway's thread below
-                errors.append(exc)
-
-        sender = threading.Thread(target=run, name=f"{self.name}-send", daemon=True)
-        sender.start()
-        while sender.is_alive():
-            sender.join(TICK)
-            if sender.is_alive() and self.stopping:
-                return False
-        if errors:
-            raise errors[0]
+        """Send one order (or cancel), re-checking stop while it runs: a request hanging on a silent
+        server must not hold the stop. False when abandoned at a stop (the broker, closing, sends
+        nothing after it; the hanging request ends by its own timeout and its answer still lands in
+        the broker's mirror). An error the broker did not expect is raised on this thread, so the
+        session fails."""
+        action = self.broker.send if kind == "submit" else self.broker.send_cancel
+        try:
+            run_detached(lambda: action(order_id), f"{self.name}-send", lambda: self.stopping)
+        except Abandoned:
+            return False
         return True
 
     def _publish(self) -> None:
