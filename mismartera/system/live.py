@@ -34,6 +34,7 @@ from mismartera.system.assembly import (
     strategy_slots,
 )
 from mismartera.system.coordinator import Coordinator
+from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
 from mismartera.system.order_gateway import OrderGateway
 from mismartera.system.order_reconcile import reconcile_unknown_orders
 from mismartera.system.recorder import KEEP_IN_MEMORY
@@ -46,6 +47,7 @@ log = logging.getLogger("mismartera.system")
 
 STORE_EVERY = 10.0   # seconds between writes of the live 1m bars
 CLOSE_TIMEOUT = 2.5  # seconds the stream and broker get to stop (each stops itself within 2 s)
+FEED_GRACE = 5.0     # seconds after a minute's end before a bar missing from the stream is fetched
 
 
 class LiveClock:
@@ -97,9 +99,11 @@ class LiveCoordinator(Coordinator):
 
     def __init__(self, *, stream: Any, make_feed: Callable[[int], Any], closers: tuple[Callable[[], Any], ...] = (),
                  on_message: Callable[[str], None] | None = None, store_every: float = STORE_EVERY,
-                 gateway: OrderGateway | None = None, **kwargs: Any) -> None:
+                 gateway: OrderGateway | None = None, refetcher: MinuteRefetcher | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gateway = gateway
+        self.refetcher = refetcher
         # a stop may take this much longer than a backtest's: the grace for orders in flight
         self.stop_grace = gateway.grace if gateway is not None else 0.0
         self.unknown_orders: list[Order] = []
@@ -177,6 +181,10 @@ class LiveCoordinator(Coordinator):
 
     def build_summary(self) -> dict[str, Any]:
         summary = super().build_summary()
+        missing = self.refetcher.summary() if self.refetcher is not None else []
+        summary["missing_minutes"] = missing
+        summary["minutes_missing"] = [_missing_text(item) for item in missing]
+        summary["minutes_late"] = _late_ranges(self.feed.late if self.feed is not None else [])
         summary["orders_unknown"] = [
             {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value,
              "quantity": o.quantity, "filled_quantity": o.filled_quantity} for o in self.unknown_orders]
@@ -322,6 +330,11 @@ class LiveCoordinator(Coordinator):
         parts = [f"stream {getattr(stream, 'state', '?')}", f"{getattr(stream, 'reconnects', 0)} reconnect(s)"]
         if feed is not None:
             parts.append(f"{feed.backfilled} backfilled")
+            if feed.late:
+                parts.append(f"{len(feed.late)} minute(s) late")
+            if feed.missing:
+                stored = len(self.refetcher.stored) if self.refetcher is not None else 0
+                parts.append(f"{len(feed.missing)} released missing ({stored} re-fetched since)")
             if feed.backfill_error:
                 parts.append(f"backfill failing: {feed.backfill_error}")
         parts.append(f"{self.bars_stored} stored")
@@ -339,6 +352,41 @@ class LiveCoordinator(Coordinator):
             for symbol, rows in pending.items():
                 store.upsert(symbol, "1m", rows, conn=conn)
         self.bars_stored += sum(len(rows) for rows in pending.values())
+
+
+def _minute_et(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(EXCHANGE_TZ).strftime("%H:%M ET")
+
+
+def _missing_text(item: dict[str, Any]) -> str:
+    """One minute released missing, for the report."""
+    when = datetime.fromtimestamp(item["ts"], UTC).astimezone(EXCHANGE_TZ).strftime("%Y-%m-%d %H:%M ET")
+    if item.get("stored"):
+        fate = "re-fetched and stored later"
+    elif item.get("no_trades"):
+        fate = "REST has no bar (no trades)"
+    else:
+        fate = "not stored yet (the next live session or data import-api fetches it)"
+    return f"{item['symbol']} {when}: {fate}"
+
+
+def _late_ranges(late: list[tuple[int, float]]) -> list[str]:
+    """Minutes released late, runs of consecutive minutes merged: '09:44-09:45 ET, up to 95 s late'."""
+    out: list[str] = []
+    run: list[tuple[int, float]] = []
+    for minute, delay in sorted(late):
+        if run and minute != run[-1][0] + 60:
+            out.append(_late_text(run))
+            run = []
+        run.append((minute, delay))
+    if run:
+        out.append(_late_text(run))
+    return out
+
+
+def _late_text(run: list[tuple[int, float]]) -> str:
+    span = _minute_et(run[0][0]) if len(run) == 1 else f"{_minute_et(run[0][0])[:5]}-{_minute_et(run[-1][0])}"
+    return f"{span}, up to {max(d for _, d in run):.0f} s late"
 
 
 # ---------------------------------------------------------------------- building a live session
@@ -409,12 +457,20 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
         # With the gap filler off, a missing minute is released after the grace period without its bar.
         backfill = rest_backfill(settings, feed_name) if gap.enabled else (lambda symbol, first, last: [])
         open_ts, close_ts = int(session.open.timestamp()), int(session.close.timestamp())
+        # a minute the backfill could not get within gap_wait_seconds reaches strategies missing,
+        # and is fetched again in the background until stored (with those earlier runs missed)
+        refetcher = MinuteRefetcher(store, backfill, retry_interval=gap.retry_interval_seconds,
+                                    on_failure=hooks.on_failure) if gap.enabled else None
+        if refetcher is not None:
+            for symbol, ts in earlier_missing(app.db):
+                refetcher.add(symbol, ts)
 
         def make_feed(start_ts: int) -> LiveBarFeed:
             return LiveBarFeed(stream, symbols, backfill, clock.wall_seconds, start_ts=start_ts,
-                               is_trading_minute=lambda ts: open_ts <= ts < close_ts,
-                               retry_interval=gap.retry_interval_seconds,
-                               give_up_after=max(1, gap.max_retries) * gap.retry_interval_seconds)
+                               grace=FEED_GRACE, is_trading_minute=lambda ts: open_ts <= ts < close_ts,
+                               retry_interval=min(gap.retry_interval_seconds, gap.gap_wait_seconds),
+                               give_up_after=max(0.0, gap.gap_wait_seconds - FEED_GRACE),
+                               on_missing=refetcher.add if refetcher is not None else None)
 
         data = session_data(cfg)
         held: dict[str, float] = {}
@@ -429,12 +485,12 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
             on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message,
-            gateway=gateway)
+            gateway=gateway, refetcher=refetcher)
     except BaseException:
         for close in closers:
             close()
         raise
-    workers = [prefetch, upkeep, *([gateway] if gateway is not None else []), coordinator]
+    workers = [prefetch, upkeep, *[w for w in (refetcher, gateway) if w is not None], coordinator]
     return Assembled(cfg, run_id, recorder, data, coordinator, workers, clock, started_at,
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {session.day}, {len(symbols)} "

@@ -123,7 +123,7 @@ def test_stop_with_an_order_in_flight_reports_it_unknown_and_the_next_start_reco
     assert stopped.state is SystemState.STOPPED and stopped.message == "stopped", stopped.message
     assert took < 1.0 + CLOSE_TIMEOUT + 1.0, took
     assert {w.name: w.state for w in stopped.workers} == {
-        "prefetch": "stopped", "upkeep": "stopped", "orders": "stopped", "coordinator": "stopped"}
+        "prefetch": "stopped", "upkeep": "stopped", "refetch": "stopped", "orders": "stopped", "coordinator": "stopped"}
     time.sleep(0.3)
     assert [r.method for r in fakes.rest.requests if r.path == "/v2/orders"].count("POST") == 1
     info, _days = session.manager.report(status.run_id)
