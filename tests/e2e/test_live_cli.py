@@ -140,7 +140,7 @@ def test_a_live_paper_session_seen_from_the_shell(live_fakes: LiveFakes, shell: 
     assert (status["state"], status["mode"], status["session_name"], status["days_total"]) == \
         ("running", "live", "e2e_live", 1)
     assert status["message"] == "live" or status["message"] == "waiting for open 09:30 ET", status["message"]
-    assert [w["name"] for w in status["workers"]] == ["prefetch", "upkeep", "coordinator"]
+    assert [w["name"] for w in status["workers"]] == ["prefetch", "upkeep", "refetch", "orders", "coordinator"]
     assert status["account"]["cash"] == 50_000.0          # Alpaca's account, not the config's cash
     assert live_fakes.data_ws.wait_listening(1, 5) and live_fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
 
@@ -183,8 +183,9 @@ def test_a_rejected_key_and_missing_keys_are_one_line_errors(live_fakes: LiveFak
     wrong = run_cli("system", "start", str(config), env={**live_fakes.env(cli_home), "ALPACA_SECRET_KEY": "wrong"})
     assert wrong.code == 1, wrong
     # the sample loads 2 trailing days first: the data API is the first to refuse
-    assert wrong.err.strip().splitlines() == ["Error: Alpaca rejected the keys (HTTP 403: forbidden.); check "
-                                              "ALPACA_API_KEY and ALPACA_SECRET_KEY"], wrong
+    assert wrong.err.strip().splitlines() == [
+        f"Error: Alpaca rejected the API key (HTTP 403 on the market-data API at {live_fakes.rest.url}); "
+        "check ALPACA_API_KEY and ALPACA_SECRET_KEY"], wrong
     missing = run_cli("system", "start", str(config))
     assert missing.code == 4, missing
     assert "set ALPACA_API_KEY and ALPACA_SECRET_KEY" in missing.err

@@ -7,7 +7,11 @@ counters, a reconnect event, and a failed state with a one-line error.
 
 alpaca-py 0.44 quirks this adapter handles:
 - a rejected key is retried forever and only logged, so the adapter watches the auth step itself
-  and fails with "Alpaca rejected the API key" instead of looping;
+  and fails with "Alpaca rejected the API key on the data stream" instead of looping; a plan
+  without the feed (409 "insufficient subscription") fails at once with what to change; a
+  refused reconnect (406 "connection limit exceeded") is one warning line, and retried;
+- alpaca-py logs its own errors (with tracebacks) for each of these: they go to the log file
+  only (the console handler leaves out alpaca-py's loggers), the adapter's one line is what shows;
 - a socket that stays open but goes silent is only noticed with `data_timeout`, which we pass;
 - its receive loop checks for a stop request only every 5 s, so `stop()` also closes the socket
   to wake it, and cancels the loop as a last resort, to return within 2 s;
@@ -35,12 +39,12 @@ from alpaca.trading.stream import TradingStream
 from mismartera.bars import Bar
 from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import ConfigError, UsageError
+from mismartera.integrations.alpaca.errors import REJECTED_KEY
 from mismartera.integrations.alpaca.trading import PAPER_URL, TradeEvent, trade_event_from_alpaca
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STREAM_URL = "wss://stream.data.alpaca.markets"
-REJECTED_KEY = "Alpaca rejected the API key"
 FEEDS = ("iex", "sip")
 # Words alpaca-py's auth step raises with when the server refuses the key (code 402 "auth failed",
 # or its own "failed to authenticate"); anything else at that step is retried like a network error.
@@ -93,8 +97,7 @@ class _Observed:
         try:
             await super()._auth()  # type: ignore[misc]
         except ValueError as exc:
-            if any(word in str(exc).lower() for word in _AUTH_REFUSALS):
-                self._owner._fail(REJECTED_KEY, detail=str(exc))
+            if self._owner._refused(str(exc)):
                 await self.stop_ws()  # type: ignore[attr-defined]
             raise
 
@@ -127,6 +130,7 @@ class _AlpacaSocket(ABC):
 
     thread_name = "alpaca-stream"
     label = "Alpaca stream"
+    channel = "data stream"
 
     def __init__(self, settings: AlpacaSettings, endpoint: str, *, connect_timeout: float,
                  on_reconnect: Callable[[int], None] | None, on_failure: Callable[[str], None] | None,
@@ -264,6 +268,24 @@ class _AlpacaSocket(ABC):
         if self._on_failure is not None:
             self._on_failure(message)
 
+    def _refused(self, message: str) -> bool:
+        """The server refused the auth step with `message`: True when that ends the stream (the
+        key, or a plan without the feed); a refused reconnect is one warning, then retried."""
+        lowered = message.lower()
+        if "insufficient subscription" in lowered:
+            self._fail(self._no_feed_message(), detail=message)
+            return True
+        if "connection limit" in lowered:
+            log.warning("%s refused the connection (406 %s); trying again", self.label, message)
+            return False
+        if any(word in lowered for word in _AUTH_REFUSALS):
+            self._fail(f"{REJECTED_KEY} on the {self.channel}", detail=message)
+            return True
+        return False
+
+    def _no_feed_message(self) -> str:
+        return f"your Alpaca plan has no access to the {self.channel} (insufficient subscription)"
+
     def _check_first_connection(self) -> None:
         """Watchdog: the first connection must be up within `connect_timeout`."""
         if self.connected == 0 and not self._stopping and not self.failed:
@@ -331,6 +353,7 @@ class AlpacaBarStream(_AlpacaSocket):
 
     thread_name = "alpaca-bar-stream"
     label = "Alpaca stream"
+    channel = "data stream"
 
     def __init__(self, settings: AlpacaSettings, symbols: Iterable[str], feed: str = "iex",
                  queue_size: int = 10000, *, data_timeout: float | None = 180.0, connect_timeout: float = 15.0,
@@ -351,6 +374,9 @@ class AlpacaBarStream(_AlpacaSocket):
         self.bars_received = 0
         self.bars_dropped = 0
         self._data_timeout = data_timeout
+
+    def _no_feed_message(self) -> str:
+        return f'your Alpaca plan has no access to the {self.feed} feed (use "data_feed": "iex")'
 
     def _build(self) -> _ObservedStockStream:
         stream = _ObservedStockStream(
@@ -410,6 +436,7 @@ class AlpacaTradeUpdates(_AlpacaSocket):
 
     thread_name = "alpaca-trade-updates"
     label = "Alpaca trade-updates stream"
+    channel = "trade-updates stream"
 
     def __init__(self, settings: AlpacaSettings, on_event: Callable[[TradeEvent], None], *, paper: bool = True,
                  connect_timeout: float = 15.0, on_reconnect: Callable[[int], None] | None = None,

@@ -33,12 +33,12 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 
 from mismartera.config.settings import AlpacaSettings, mask_secret
 from mismartera.errors import ConfigError, ExternalServiceError, NotFound, StateError, UsageError, WaitTimeout
+from mismartera.integrations.alpaca.errors import rejected_key
 
 log = logging.getLogger(__name__)
 
 PAPER_URL = "https://paper-api.alpaca.markets"
 LIVE_URL = "https://api.alpaca.markets"
-REJECTED_KEY = "Alpaca rejected the API key"
 T = TypeVar("T")
 
 
@@ -405,7 +405,7 @@ class AlpacaTrading:
                               _retry_after(exc.response), unknown_outcome=True)
         if status == 401 or (status == 403 and ("forbidden" in lowered or "not authorized" in lowered
                                                 or "unauthorized" in lowered)):
-            return ExternalServiceError(f"{REJECTED_KEY} (HTTP {status} on {label})")
+            return rejected_key(status, label)
         if status == 404:
             return NotFound(f"Alpaca: not found: {label}: {message}")
         if "buying power" in lowered:
