@@ -104,6 +104,7 @@ class SystemManager(SessionAccess):
         self.ended_at = None
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
+        self._waiters = 0    # threads in wait(): a failure is theirs to show
         self.recorder: RunRecorder | None = None
         self.data: SessionData | None = None
         self._wall_clock = None
@@ -407,7 +408,8 @@ class SystemManager(SessionAccess):
             for other in self.workers:
                 if other is not worker:
                     other.request_stop()
-        log.error("session failed in %s: %s", worker.role, self.error)
+        # shown once: by whoever waits for the session (it raises it), else by this line
+        log.error("session failed in %s: %s", worker.role, self.error, extra={"console": not self._waiters})
         if self.recorder is not None:
             try:
                 self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
@@ -440,6 +442,13 @@ class SystemManager(SessionAccess):
                 return self.wait(timeout, made)
             finally:
                 made.close()
+        self._waiters += 1
+        try:
+            return self._wait(timeout, progress)
+        finally:
+            self._waiters -= 1
+
+    def _wait(self, timeout: float | None, progress: Any) -> SystemStatus:
         deadline = None if timeout is None else time.monotonic() + timeout
         last_progress = -1.0
         while True:

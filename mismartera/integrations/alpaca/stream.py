@@ -263,7 +263,9 @@ class _AlpacaSocket(ABC):
                 return
             self._state = "failed"
             self.error = message
-        log.error("%s failed: %s%s", self.label, message, f" ({detail})" if detail else "")
+        # file only: the session that owns the stream shows the failure (once)
+        log.error("%s failed: %s%s", self.label, message, f" ({detail})" if detail else "",
+                  extra={"console": False})
         self._first_connection.set()
         if self._on_failure is not None:
             self._on_failure(message)
