@@ -48,6 +48,7 @@ log = logging.getLogger("mismartera.system")
 STORE_EVERY = 10.0   # seconds between writes of the live 1m bars
 CLOSE_TIMEOUT = 2.5  # seconds the stream and broker get to stop (each stops itself within 2 s)
 FEED_GRACE = 5.0     # seconds after a minute's end before a bar missing from the stream is fetched
+DATA_TIMEOUT = 30.0  # seconds of market time without a stream bar before the stream counts as silent
 
 
 class LiveClock:
@@ -100,8 +101,12 @@ class LiveCoordinator(Coordinator):
     def __init__(self, *, stream: Any, make_feed: Callable[[int], Any], closers: tuple[Callable[[], Any], ...] = (),
                  on_message: Callable[[str], None] | None = None, store_every: float = STORE_EVERY,
                  gateway: OrderGateway | None = None, refetcher: MinuteRefetcher | None = None,
-                 **kwargs: Any) -> None:
+                 data_timeout: float = DATA_TIMEOUT, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.data_timeout = data_timeout
+        self.silent = False          # no stream bar for data_timeout seconds in market hours
+        self._silent_since = 0.0
+        self._last_reconnect = 0.0
         self.gateway = gateway
         self.refetcher = refetcher
         # a stop may take this much longer than a backtest's: the grace for orders in flight
@@ -147,6 +152,8 @@ class LiveCoordinator(Coordinator):
             self._wrap_up(finished)
         finally:
             self._close_parts()
+            # the final counts, with the stream as it ended (stopped), for the stopped worker's panel
+            self.beat(0, detail=f"day {self.day_index} of {len(self.sessions)}, {self.pace_text()}")
 
     def _close_parts(self) -> None:
         """Stop the stream and a live broker at the same time: each may take its whole stop timeout
@@ -265,6 +272,7 @@ class LiveCoordinator(Coordinator):
                 self._count(done, 0)
                 return False
             minute = [bar for bar in feed.next_minute(TICK * 4) if bar.ts < close_ts]
+            self._watch_silence(feed)
             if minute:
                 self.clock.hold(datetime.fromtimestamp(minute[0].ts + 60, UTC))   # the engine is at this minute's end
                 try:
@@ -284,6 +292,23 @@ class LiveCoordinator(Coordinator):
         work.derived = self._rows
         self._end_day(session, work)
         return True
+
+    def _watch_silence(self, feed: Any) -> None:
+        """A stream silent for `data_timeout` seconds of market time shows as silent (REST covers
+        its minutes meanwhile) and is reconnected now; again after each further `data_timeout`."""
+        now = self.clock.wall_seconds()
+        last_bar = feed.last_stream_bar
+        if self.silent and last_bar > self._silent_since:
+            self.silent = False
+            log.info("the Alpaca stream brings bars again")
+        if now - max(last_bar, self._last_reconnect) < self.data_timeout:
+            return
+        if not self.silent:
+            log.warning("the Alpaca stream has been silent for %g s: reconnecting it (REST covers the minutes)",
+                        self.data_timeout)
+            self.silent, self._silent_since = True, last_bar
+        self._last_reconnect = now
+        self.stream.reconnect()
 
     def _feed_bar(self, bar: Bar) -> None:
         """One revealed 1m bar: the same steps, in the same order, as a backtest's."""
@@ -327,7 +352,9 @@ class LiveCoordinator(Coordinator):
     def stream_text(self) -> str:
         """The stream's health for the worker panel: state, reconnects, backfilled and stored bars."""
         stream, feed = self.stream, self.feed
-        parts = [f"stream {getattr(stream, 'state', '?')}", f"{getattr(stream, 'reconnects', 0)} reconnect(s)"]
+        state = getattr(stream, "state", "?")
+        shown = "silent, covered by REST" if self.silent and state in ("streaming", "reconnecting") else state
+        parts = [f"stream {shown}", f"{getattr(stream, 'reconnects', 0)} reconnect(s)"]
         if feed is not None:
             parts.append(f"{feed.backfilled} backfilled")
             if feed.late:
@@ -485,7 +512,7 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
             on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message,
-            gateway=gateway, refetcher=refetcher)
+            gateway=gateway, refetcher=refetcher, data_timeout=cfg.api_config.data_timeout_seconds)
     except BaseException:
         for close in closers:
             close()

@@ -160,7 +160,7 @@ def test_minutes_released_missing_during_a_rest_outage_are_fetched_once_rest_rec
     outage_end = OPEN + 4 * 60 + 120
     for symbol in SYMBOLS:
         fakes.rest.add_bars(symbol, rest_rows(range(2, 6)))
-    session.manager.start(config())
+    session.manager.start(config(data_timeout_seconds=600))   # no reconnect for silence here (tested below)
     assert fakes.data_ws.wait_listening(1, 5)
     for minute in (0, 1):
         session.push(minute)
@@ -196,3 +196,35 @@ def test_minutes_released_missing_during_a_rest_outage_are_fetched_once_rest_rec
     assert summary["minutes_missing"] == [f"{s} 2024-11-29 09:3{m} ET: re-fetched and stored later"
                                           for s, m in (("AAPL", 2), ("MSFT", 2), ("AAPL", 3), ("MSFT", 3))]
     assert summary["minutes_late"] == ["09:35 ET, up to 8 s late"]
+
+
+def test_a_silent_stream_shows_as_silent_and_is_reconnected_after_data_timeout(session: Session) -> None:
+    """Issue 20, point 5: data_timeout_seconds 10 (of the scripted clock). The stream brings minute
+    0, then nothing: 10 s later it shows as silent, covered by REST, and is reconnected at once (not
+    after alpaca-py's 180 s); a bar after the reconnect makes it streaming again. After the stop
+    every worker shows stopped, the coordinator with the stream stopped and the final count."""
+    fakes = session.fakes
+    session.manager.start(config(data_timeout_seconds=10))
+    assert fakes.data_ws.wait_listening(1, 5)
+    session.push(0)
+    assert wait_until(lambda: len(session.seen()) == 2)
+    coordinator = session.manager.coordinator
+    assert coordinator is not None
+    assert coordinator.stream_text().startswith("stream streaming, 0 reconnect(s)")
+    session.clock.t += 9
+    time.sleep(0.3)
+    assert not coordinator.silent and fakes.data_ws.connections == 1
+    session.clock.t += 2                               # 11 s without a stream bar
+    assert wait_until(lambda: coordinator.stream.reconnects == 1, 10), coordinator.stream_text()
+    assert coordinator.silent
+    assert coordinator.stream_text().startswith("stream silent, covered by REST, 1 reconnect(s)")
+    assert fakes.data_ws.wait_listening(1, 5) and fakes.data_ws.connections == 2
+    session.push(1)
+    assert wait_until(lambda: len(session.seen()) == 4, 10), session.seen()
+    assert wait_until(lambda: coordinator.stream_text().startswith("stream streaming, 1 reconnect(s)"), 5)
+    stopped = session.manager.stop()
+    assert {w.name: w.state for w in stopped.workers} == {
+        "prefetch": "stopped", "upkeep": "stopped", "refetch": "stopped", "coordinator": "stopped"}
+    panel = next(w for w in stopped.workers if w.name == "coordinator")
+    assert panel.detail.startswith("day 1 of 1, stream stopped, 1 reconnect(s)"), panel.detail
+    assert panel.detail.endswith(f"{session.manager.app.bars.count('AAPL', '1m') * 2} stored"), panel.detail

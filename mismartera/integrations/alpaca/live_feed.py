@@ -90,6 +90,7 @@ class LiveBarFeed:
         self.late: list[tuple[int, float]] = []     # (minute, seconds after its end) of minutes released late
         self.missing: list[tuple[str, int]] = []    # (symbol, minute) released without its bar
         self._from_rest: set[int] = set()           # minutes pending with a backfilled bar
+        self.last_stream_bar = now()                # clock seconds when the stream last brought a bar
 
     @property
     def next_ts(self) -> int:
@@ -121,6 +122,7 @@ class LiveBarFeed:
             bar = self._source.bars.get(timeout=block_for) if block_for > 0 else self._source.bars.get_nowait()
         except queue.Empty:
             return
+        self.last_stream_bar = self._now()
         while True:
             self._add(bar)
             try:

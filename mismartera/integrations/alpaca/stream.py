@@ -152,6 +152,7 @@ class _AlpacaSocket(ABC):
         self._first_connection = threading.Event()
         self._done = threading.Event()
         self._stopping = False
+        self._asked_reconnect = False
         self._stream: Any = None
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Timer | None = None
@@ -255,7 +256,30 @@ class _AlpacaSocket(ABC):
     def _on_disconnected(self) -> None:
         if self._state == "streaming" and not self._stopping:
             self._state = "reconnecting"
-            log.warning("%s disconnected from %s; reconnecting", self.label, self.endpoint)
+            if self._asked_reconnect:
+                self._asked_reconnect = False
+                log.info("%s closed to reconnect (%s)", self.label, self.endpoint)
+            else:
+                log.warning("%s disconnected from %s; reconnecting", self.label, self.endpoint)
+
+    def reconnect(self) -> bool:
+        """Close the socket so alpaca-py connects again (a silent stream); False when not streaming."""
+        stream = self._stream
+        loop = stream._loop if stream is not None else None
+        if self._state != "streaming" or loop is None or not loop.is_running():
+            return False
+        self._asked_reconnect = True
+
+        async def close() -> None:
+            ws = stream._ws
+            if ws is not None:
+                await ws.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), loop)
+        except RuntimeError:   # the loop closed in between
+            return False
+        return True
 
     def _fail(self, message: str, detail: str | None = None) -> None:
         with self._lock:
