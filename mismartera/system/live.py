@@ -36,7 +36,7 @@ from mismartera.system.assembly import (
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
 from mismartera.system.order_gateway import OrderGateway
-from mismartera.system.order_reconcile import reconcile_unknown_orders
+from mismartera.system.order_reconcile import reconcile_open_orders
 from mismartera.system.recorder import KEEP_IN_MEMORY
 from mismartera.system.upkeep import DayWork
 from mismartera.system.worker import TICK
@@ -475,7 +475,7 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
         broker = AlpacaBroker(cfg.trading_config, clock, settings, paper=trade_api == "alpaca_paper").start()
         closers = (broker.stop,)
         # orders an earlier run left unknown: settled with Alpaca before this one trades
-        reconciled = reconcile_unknown_orders(app.db, broker.remote_order)
+        reconciled = reconcile_open_orders(app.db, broker.remote_order)
         # orders go out on their own thread: a slow or hung broker delays orders, never bars
         gateway = OrderGateway(broker, grace=cfg.api_config.stop_order_grace_seconds, on_failure=hooks.on_failure)
     try:
@@ -522,4 +522,4 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {session.day}, {len(symbols)} "
                      f"symbol(s), feed {feed_name}, trade api {trade_api}"
-                     + (f", {len(reconciled)} unknown order(s) of earlier runs reconciled" if reconciled else ""))
+                     + (f", {len(reconciled)} open order(s) of earlier runs reconciled" if reconciled else ""))

@@ -1,8 +1,9 @@
 """`OrderGateway`: the worker that talks to a live broker, so orders never hold up bars.
 
 A strategy's `ctx.buy/sell/order/cancel` (and a manual order) returns at once: the broker records
-the order `pending_new` and hands ("submit", id) to this worker's bounded inbox. Here, on its own
-thread, the broker sends it (HTTP with timeouts and retries); the answer (accepted, Alpaca's
+the order `pending_new` and hands ("submit", id) to this worker's bounded inbox. Here the broker
+sends it, on a short-lived thread per request, up to `parallel` at once, so one hung POST holds
+neither the stop nor the orders behind it (HTTP with timeouts and retries); the answer (accepted, Alpaca's
 refusal, an unknown outcome) and later fills land in the broker's mirror as order changes, which
 the coordinator applies between bars (`drain_changes`: positions, the run's records). A hung or
 slow broker delays orders, never bars.
@@ -20,10 +21,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from mismartera.execution.orders import Order
-from mismartera.system.detached import Abandoned, run_detached
+from mismartera.system.detached import Detached
 from mismartera.system.worker import TICK, Worker
 
 INBOX_SIZE = 256
+PARALLEL = 4              # orders (or cancels) sent at the same time
 STOP_ORDER_GRACE = 10.0   # seconds a stop waits for orders in flight (`stop_order_grace_seconds`)
 
 
@@ -50,15 +52,17 @@ class OrderGateway(Worker):
         broker: the live broker; the gateway attaches itself as its dispatcher.
         grace: seconds `settle` waits for orders in flight at a stop.
         inbox_size: orders and cancels that may wait to be sent; a full inbox refuses the next one.
+        parallel: requests in flight at the same time.
         on_failure: as for every worker (an unexpected error fails the session).
     """
 
     role = "orders"
 
     def __init__(self, broker: OrderSender, *, grace: float = STOP_ORDER_GRACE, inbox_size: int = INBOX_SIZE,
-                 on_failure: Callable | None = None) -> None:
+                 parallel: int = PARALLEL, on_failure: Callable | None = None) -> None:
         super().__init__(inbox_size=inbox_size, on_failure=on_failure)
         self.broker = broker
+        self.parallel = parallel
         self.grace = grace
         self.sent = 0
         self.cancels = 0
@@ -77,37 +81,42 @@ class OrderGateway(Worker):
         super().request_stop()
 
     def loop(self) -> None:
+        """Take orders in turn, each sent on its own short-lived thread, at most `parallel` at a
+        time: one POST hanging on a silent server holds neither the stop nor the orders behind it.
+        At a stop the ones still running are left to their HTTP timeout (the broker, closing,
+        sends nothing after them; their answers still land in its mirror)."""
+        running: list[Detached] = []
         self._publish()
         while not self.stopping:
+            running = self._reap(running)
+            if len(running) >= self.parallel:
+                self.stop_event.wait(TICK)
+                continue
             item = self.next_item(TICK)
             if item is None:
                 self._publish()
                 continue
             kind, order_id = item
-            self.beat(0, current=f"{'sending' if kind == 'submit' else 'cancelling'} order {order_id}")
-            self.publish()
-            if not self._carry_out(kind, order_id):
-                break   # stopping with a request still hanging: it is left to its HTTP timeout
+            action = self.broker.send if kind == "submit" else self.broker.send_cancel
+            running.append(Detached(lambda action=action, order_id=order_id: action(order_id), f"{self.name}-send"))
             if kind == "submit":
                 self.sent += 1
             else:
                 self.cancels += 1
-            self.beat(1, current="")
+            self.beat(1, current=f"{len(running)} request(s) in flight")
             self._publish()
         self._publish()
 
-    def _carry_out(self, kind: str, order_id: int) -> bool:
-        """Send one order (or cancel), re-checking stop while it runs: a request hanging on a silent
-        server must not hold the stop. False when abandoned at a stop (the broker, closing, sends
-        nothing after it; the hanging request ends by its own timeout and its answer still lands in
-        the broker's mirror). An error the broker did not expect is raised on this thread, so the
-        session fails."""
-        action = self.broker.send if kind == "submit" else self.broker.send_cancel
-        try:
-            run_detached(lambda: action(order_id), f"{self.name}-send", lambda: self.stopping)
-        except Abandoned:
-            return False
-        return True
+    def _reap(self, running: list[Detached]) -> list[Detached]:
+        """The calls still running; an error the broker did not expect is raised here, on the
+        gateway's thread, so the session fails."""
+        still = []
+        for call in running:
+            if call.running:
+                still.append(call)
+            else:
+                call.check()
+        return still
 
     def _publish(self) -> None:
         self.beat(0, detail=f"{self.sent} sent, {self.cancels} cancel(s), {self.inbox.qsize()} queued")

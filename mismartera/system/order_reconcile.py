@@ -1,5 +1,6 @@
-"""Orders an earlier live run left `unknown` (or `pending_new`), settled with the broker at the next
-live start: each is looked up by its client order id, its stored row takes the broker's status,
+"""Orders an earlier live run left open — `unknown`, `pending_new`, or `new`/`partially_filled` at
+the broker when it stopped — settled with the broker at the next live start: each is looked up by
+its client order id, its stored row takes the broker's status,
 filled quantity and price, and a fill the run never heard of is stored with it, so the records
 agree with the account (whose positions the live broker adopts at its start anyway).
 
@@ -24,7 +25,8 @@ from mismartera.execution.orders import Order, OrderStatus
 
 log = logging.getLogger("mismartera.system")
 
-UNSETTLED = (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_NEW.value)
+UNSETTLED = tuple(status.value for status in OrderStatus if status.open)
+NEVER_SENT = (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_NEW.value)   # may never have reached it
 NEVER_ARRIVED = "never reached the broker (it has no order with this client id)"
 
 
@@ -44,8 +46,8 @@ def broker_client_id(run_id: int | None, stored: str) -> str:
     return stored.removeprefix(f"run{run_id}-")
 
 
-def reconcile_unknown_orders(db: Database, look_up: Callable[[str], Order | None]) -> list[Reconciled]:
-    """Settle every stored order still `unknown`/`pending_new` with `look_up(client_order_id)` (the
+def reconcile_open_orders(db: Database, look_up: Callable[[str], Order | None]) -> list[Reconciled]:
+    """Settle every stored order still open (unknown, pending_new, new, …) with `look_up(client_order_id)` (the
     live broker's `remote_order`: the broker's view of the order, or None when it has none)."""
     with db.engine.connect() as conn:
         rows = conn.execute(select(orders).where(orders.c.status.in_(UNSETTLED)).order_by(orders.c.id)).all()
@@ -57,7 +59,14 @@ def reconcile_unknown_orders(db: Database, look_up: Callable[[str], Order | None
             log.warning("could not reconcile order %s of run %s: %s", row.client_order_id, row.run_id, exc)
             continue
         with db.begin() as conn:
+            if remote is not None and remote.status.value == row.status \
+                    and abs(remote.filled_quantity - row.filled_quantity) <= EPSILON:
+                continue   # still open at the broker, as recorded
             if remote is None:
+                if row.status not in NEVER_SENT:
+                    log.warning("order %s of run %s was %s but the broker has no such order now; left as it was",
+                                row.client_order_id, row.run_id, row.status)
+                    continue
                 conn.execute(update(orders).where(orders.c.id == row.id).values(
                     status=OrderStatus.REJECTED.value, reason=NEVER_ARRIVED))
                 done.append(Reconciled(row.run_id, row.client_order_id, row.status, OrderStatus.REJECTED.value,

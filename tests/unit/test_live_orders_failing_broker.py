@@ -41,7 +41,7 @@ from mismartera.integrations.alpaca.trading import RetryPolicy
 from mismartera.strategies.base import Strategy
 from mismartera.system.live import CLOSE_TIMEOUT, LiveClock, LiveCoordinator
 from mismartera.system.order_gateway import OrderGateway
-from mismartera.system.order_reconcile import NEVER_ARRIVED, reconcile_unknown_orders
+from mismartera.system.order_reconcile import NEVER_ARRIVED, reconcile_open_orders
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
@@ -238,7 +238,7 @@ def test_stop_with_a_hung_post_records_it_unknown_and_the_next_start_reconciles(
     # the broker did place and fill it: the next start's reconcile settles the row and its fill
     brokerage.release()
     assert wait_until(lambda: any(o["status"] == "filled" for o in brokerage.orders.values()), 3)
-    settled = reconcile_unknown_orders(live.db, live.broker.remote_order)
+    settled = reconcile_open_orders(live.db, live.broker.remote_order)
     assert [(s.before, s.after, s.filled_quantity) for s in settled] == [("unknown", "filled", 5.0)]
     with live.db.engine.connect() as conn:
         stored = conn.execute(select(fills.c.symbol, fills.c.quantity, fills.c.price)).all()
@@ -275,7 +275,7 @@ def test_an_order_alpaca_never_received_is_reconciled_as_never_arrived(tmp_path:
             run_id=1, client_order_id="mm-gone-1", symbol="AAPL", side="buy", quantity=5.0, order_type="market",
             time_in_force="day", status="unknown", filled_quantity=0.0, created_at=datetime.now(UTC),
             updated_at=datetime.now(UTC)))
-    settled = reconcile_unknown_orders(live.db, live.broker.remote_order)
+    settled = reconcile_open_orders(live.db, live.broker.remote_order)
     assert [(s.client_order_id, s.after) for s in settled] == [("mm-gone-1", "rejected")]
     assert [(r.status, r.reason) for r in live.stored_orders()] == [("rejected", NEVER_ARRIVED)]
     live.db.dispose()
