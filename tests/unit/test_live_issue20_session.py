@@ -26,6 +26,7 @@ from mismartera.commands.context import AppContext
 from mismartera.commands.system import report_result
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
+from mismartera.data.quality import quality_report
 from mismartera.system.live import CLOSE_TIMEOUT
 from mismartera.system.manager import SystemManager
 from mismartera.system.state import SystemState
@@ -193,6 +194,9 @@ def test_minutes_released_missing_during_a_rest_outage_are_fetched_once_rest_rec
     assert status.state is SystemState.STOPPED
     for symbol in SYMBOLS:                            # the day whole in the database: minutes 0-5
         assert [row[0] for row in store.read(symbol, "1m", OPEN, OPEN + 3600)] == [OPEN + 60 * m for m in range(6)]
+        # what `data quality` reports: the only gap is the rest of the day, after the stop
+        [day] = quality_report(store, TimeManager(), symbol, SESSION.day, SESSION.day).days
+        assert (day.present, [gap.start_ts for gap in day.gaps]) == (6, [OPEN + 360])
     info, _days = session.manager.report(status.run_id)
     summary = info.summary
     assert summary is not None
