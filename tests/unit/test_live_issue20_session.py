@@ -48,11 +48,11 @@ class ScriptedClock:
         return datetime.fromtimestamp(self.t, UTC)
 
 
-def config(trade_api: str = "simulated", quantity: int = 0, **api: Any) -> Any:
+def config(trade_api: str = "simulated", quantity: int = 0, retry: float = 1.0, **api: Any) -> Any:
     return parse_session_config({
         "session_name": "live_test", "mode": "live",
         "session_data_config": {"symbols": SYMBOLS, "streams": ["1m", "5m"],
-                                "gap_filler": {"retry_interval_seconds": 1, "gap_wait_seconds": 5}},
+                                "gap_filler": {"retry_interval_seconds": retry, "gap_wait_seconds": 5}},
         "strategies": [{"path": str(STRATEGY_FILE), "params": {"quantity": quantity}}],
         "trading_config": {"initial_cash": 10_000},
         "api_config": {"data_api": "alpaca", "trade_api": trade_api, **api},
@@ -164,7 +164,8 @@ def test_minutes_released_missing_during_a_rest_outage_are_fetched_once_rest_rec
     outage_end = OPEN + 4 * 60 + 120
     for symbol in SYMBOLS:
         fakes.rest.add_bars(symbol, rest_rows(range(2, 6)))
-    session.manager.start(config(data_timeout_seconds=600))   # no reconnect for silence here (tested below)
+    # no reconnect for silence here (tested below); the re-fetcher retries from 0.2 s, doubling
+    session.manager.start(config(retry=0.2, data_timeout_seconds=600))
     assert fakes.data_ws.wait_listening(1, 5)
     for minute in (0, 1):
         session.push(minute)
