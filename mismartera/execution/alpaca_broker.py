@@ -62,9 +62,9 @@ class Clock(Protocol):
 
 
 def order_status(alpaca_status: str, filled_quantity: float) -> OrderStatus:
-    """Alpaca's word for an order in mismartera's (what an order reported so would become)."""
-    event = event_for(alpaca_status, filled_quantity)
-    return next_status(OrderStatus.UNKNOWN, event) if event is not OrderEvent.ACCEPT else OrderStatus.NEW
+    """Alpaca's word for an order in mismartera's: what an order of unknown fate becomes when Alpaca
+    reports it so (the same table every order moves by)."""
+    return next_status(OrderStatus.UNKNOWN, event_for(alpaca_status, filled_quantity))
 
 
 def _choice(enum: Any, value: Any, name: str) -> Any:
