@@ -4,7 +4,9 @@ A worker must stop within seconds, but a request to a server that hangs ends onl
 timeout. So the call runs on a short-lived daemon thread (`Detached`) while the worker goes on
 re-checking its stop event; at a stop the worker leaves it (the call ends by its timeout on the
 daemon thread, which never keeps the process alive). An exception of the call is raised again on
-the worker's thread (`check`), so a worker still fails on an error it did not expect.
+the worker's thread (`check`), so a worker still fails on an error it did not expect. The threads
+are named `<role>-request`, not `mismartera-…`: they are not the engine's workers, and one left to
+its HTTP timeout after a stop is not a worker that failed to stop.
 """
 
 from __future__ import annotations

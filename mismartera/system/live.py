@@ -186,6 +186,12 @@ class LiveCoordinator(Coordinator):
                         ", ".join(o.client_order_id for o in self.unknown_orders))
         self._sync_held()
 
+    def status_extra(self) -> dict[str, Any]:
+        """The minutes that reached strategies late or never, for `system status` (when any)."""
+        late = _late_ranges(list(self.feed.late)) if self.feed is not None else []
+        missing = [_missing_text(item) for item in self.refetcher.summary()] if self.refetcher is not None else []
+        return {key: value for key, value in (("minutes_late", late), ("minutes_missing", missing)) if value}
+
     def build_summary(self) -> dict[str, Any]:
         summary = super().build_summary()
         missing = self.refetcher.summary() if self.refetcher is not None else []

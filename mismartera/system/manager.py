@@ -522,6 +522,7 @@ class SystemManager(SessionAccess):
         if self.data is not None and live:
             extra["indicators"] = [{"symbol": s, "indicator": n, "value": v}
                                    for s, n, v in self.data.indicator_values()]
+        extra.update(coordinator.status_extra())
         return SystemStatus(
             state=self.state, mode=cfg.mode, session_name=cfg.session_name, run_id=self.run_id,
             clock=coordinator.clock.now(), day=coordinator.day, day_index=coordinator.day_index,

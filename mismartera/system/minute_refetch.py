@@ -103,7 +103,7 @@ class MinuteRefetcher(Worker):
                 self._describe()
                 continue
             try:
-                ok = run_detached(self.fetch_pending, f"{self.name}-fetch", lambda: self.stopping)
+                ok = run_detached(self.fetch_pending, f"{self.role}-request", lambda: self.stopping)
             except Abandoned:
                 break
             backoff = 0.0 if ok else min(MAX_BACKOFF, backoff * 2 or self.retry_interval)

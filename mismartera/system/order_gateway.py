@@ -98,7 +98,7 @@ class OrderGateway(Worker):
                 continue
             kind, order_id = item
             action = self.broker.send if kind == "submit" else self.broker.send_cancel
-            running.append(Detached(lambda action=action, order_id=order_id: action(order_id), f"{self.name}-send"))
+            running.append(Detached(lambda action=action, order_id=order_id: action(order_id), f"{self.role}-request"))
             if kind == "submit":
                 self.sent += 1
             else:

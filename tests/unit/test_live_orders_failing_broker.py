@@ -103,6 +103,7 @@ class Live:
     broker: AlpacaBroker
     strategy: Any
     recorder: RunRecorder
+    workers: list[Any]
     failures: list[str] = field(default_factory=list)
 
     def push(self, minute: int) -> float:
@@ -156,7 +157,8 @@ def start_live(tmp_path: Any, stack: Any, buy_on: set[int], grace: float) -> Liv
     assert stream.wait_connected(5) and data_ws.wait_listening(1, 5) and trade_ws.wait_listening(1, 5)
     for worker in (prefetch, upkeep, gateway, coordinator):
         worker.start()
-    return Live(clock, data_ws, brokerage, db, coordinator, gateway, broker, strategy, recorder, failures)
+    return Live(clock, data_ws, brokerage, db, coordinator, gateway, broker, strategy, recorder,
+                [coordinator, gateway, upkeep, prefetch], failures)
 
 
 @pytest.fixture
@@ -170,12 +172,14 @@ def stack() -> Iterator[tuple[Any, ...]]:
 def stop(live: Live) -> float:
     """Stop as the manager does (every worker asked at once, the coordinator joined first); seconds taken."""
     started = time.monotonic()
-    for worker in (live.coordinator, live.gateway):
+    for worker in live.workers:
         worker.request_stop()
     live.coordinator.join(10)
     live.gateway.join(5)
     took = time.monotonic() - started
-    assert not live.coordinator.is_alive() and not live.gateway.is_alive()
+    for worker in live.workers:
+        worker.join(5)
+    assert not any(worker.is_alive() for worker in live.workers)
     live.recorder.finish("stopped", summary=live.coordinator.summary)
     return took
 
