@@ -173,14 +173,15 @@ class LiveCoordinator(Coordinator):
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _settle_orders(self) -> None:
-        """Orders in flight when the session ends: nothing more is sent, those sent get up to the
-        gateway's grace to be answered, the rest are recorded `unknown` and listed in the report
-        (the next live start reconciles them with the broker)."""
+        """Orders in flight when the session ends: at a stop nothing more is sent (at the close the
+        flatten's orders still go out); those sent get up to the gateway's grace to be answered,
+        the rest are recorded `unknown` and listed in the report (the next live start reconciles
+        them with the broker)."""
         if self.gateway is None:
             return
         if self.gateway.broker.in_flight():
             self._say(f"waiting up to {self.gateway.grace:g} s for orders in flight")
-        self.unknown_orders = self.gateway.settle()
+        self.unknown_orders = self.gateway.settle(stopping=self.stopping)
         if self.unknown_orders:
             log.warning("%d order(s) still unknown at the stop: %s", len(self.unknown_orders),
                         ", ".join(o.client_order_id for o in self.unknown_orders))

@@ -122,18 +122,22 @@ class OrderGateway(Worker):
         self.beat(0, detail=f"{self.sent} sent, {self.cancels} cancel(s), {self.inbox.qsize()} queued")
         self.publish()
 
-    def settle(self, grace: float | None = None, stopped: Callable[[], bool] | None = None) -> list[Order]:
-        """At a stop: send nothing more, wait up to `grace` seconds for the orders in flight to get
+    def settle(self, grace: float | None = None, stopping: bool = True) -> list[Order]:
+        """The session is ending: wait up to `grace` seconds for the orders in flight to get
         Alpaca's answer (the broker's poller looks unknown ones up meanwhile), then return the ones
-        still `unknown` (orders never sent are withdrawn). Called on the coordinator's thread; it
-        does no I/O itself, so it returns on time whatever the broker does."""
-        self.broker.begin_close()
+        still `unknown`. At a stop nothing more is sent from the start (queued orders are
+        withdrawn); at the close (`stopping` False) the queued ones, the flatten's say, still go
+        out within the grace. Called on the coordinator's thread; it does no I/O itself, so it
+        returns on time whatever the broker does."""
+        if stopping:
+            self.broker.begin_close()
         deadline = time.monotonic() + (self.grace if grace is None else grace)
         while time.monotonic() < deadline:
             if not self.broker.in_flight():
                 break
             self._withdraw_queued()
             time.sleep(TICK)
+        self.broker.begin_close()
         self._withdraw_queued()
         return self.broker.give_up_in_flight()
 
@@ -141,7 +145,7 @@ class OrderGateway(Worker):
         """Orders still in the inbox once the gateway stopped are never sent: the broker withdraws
         them (its `send` sees the stop and sends nothing)."""
         if self.is_alive() and not self.stopping:
-            return   # the gateway's own thread will take them (and, closing, send nothing)
+            return   # the gateway's own thread takes them (sending nothing once the broker closes)
         while True:
             try:
                 kind, order_id = self.inbox.get_nowait()

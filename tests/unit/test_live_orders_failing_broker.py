@@ -122,7 +122,7 @@ class Live:
             return conn.execute(select(orders).order_by(orders.c.id)).all()
 
 
-def start_live(tmp_path: Any, stack: Any, buy_on: set[int], grace: float) -> Live:
+def start_live(tmp_path: Any, stack: Any, buy_on: set[int], grace: float, flatten: bool = False) -> Live:
     clock = ScriptedClock()
     db = Database(f"sqlite:///{tmp_path / 'live.db'}")
     db.ensure_schema()
@@ -152,7 +152,7 @@ def start_live(tmp_path: Any, stack: Any, buy_on: set[int], grace: float) -> Liv
     coordinator = LiveCoordinator(
         stream=stream, make_feed=make_feed, closers=(stream.stop, broker.stop), sessions=[SESSION], symbols=SYMBOLS,
         broker=broker, clock=live_clock, data=data, slots=[slot], held=held, prefetch=prefetch, upkeep=upkeep,
-        recorder=recorder, derived=[], speed=0.0, flatten=False, gateway=gateway, store_every=0.2,
+        recorder=recorder, derived=[], speed=0.0, flatten=flatten, gateway=gateway, store_every=0.2,
         on_failure=lambda worker, exc: failures.append(str(exc)))
     assert stream.wait_connected(5) and data_ws.wait_listening(1, 5) and trade_ws.wait_listening(1, 5)
     for worker in (prefetch, upkeep, gateway, coordinator):
@@ -282,4 +282,21 @@ def test_an_order_alpaca_never_received_is_reconciled_as_never_arrived(tmp_path:
     settled = reconcile_open_orders(live.db, live.broker.remote_order)
     assert [(s.client_order_id, s.after) for s in settled] == [("mm-gone-1", "rejected")]
     assert [(r.status, r.reason) for r in live.stored_orders()] == [("rejected", NEVER_ARRIVED)]
+    live.db.dispose()
+
+
+def test_the_close_still_sends_the_flattens_orders(tmp_path: Any, stack: tuple[Any, ...]) -> None:
+    """At the close (no stop asked) the orders closing the positions go out through the gateway
+    before the session ends: the account is flat at the broker."""
+    brokerage: FakeBrokerage = stack[2]
+    live = start_live(tmp_path, stack, buy_on={0}, grace=5.0, flatten=True)
+    live.push(0)
+    assert wait_until(lambda: live.coordinator.held == {"AAPL": 5.0}, 5)
+    live.clock.t = CLOSE + 10
+    assert wait_until(lambda: not live.coordinator.is_alive(), 15)
+    assert live.coordinator.finished and live.failures == []
+    assert brokerage.posts() == 2 and brokerage.positions == {}
+    assert [(o.side.value, o.status, o.reason) for o in live.broker.orders()] == [
+        ("buy", OrderStatus.FILLED, None), ("sell", OrderStatus.FILLED, "flatten: end of day")]
+    stop(live)
     live.db.dispose()
