@@ -400,7 +400,7 @@ def _missing_text(item: dict[str, Any]) -> str:
     elif item.get("no_trades"):
         fate = "REST has no bar (no trades)"
     else:
-        fate = "not stored yet (the next live session or data import-api fetches it)"
+        fate = "not stored yet (the next live session or data backfill fetches it)"
     return f"{item['symbol']} {when}: {fate}"
 
 
@@ -496,7 +496,7 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
         refetcher = MinuteRefetcher(store, backfill, retry_interval=gap.retry_interval_seconds,
                                     on_failure=hooks.on_failure) if gap.enabled else None
         if refetcher is not None:
-            for symbol, ts in earlier_missing(app.db):
+            for symbol, ts in earlier_missing(app.db, store):
                 refetcher.add(symbol, ts)
 
         def make_feed(start_ts: int) -> LiveBarFeed:

@@ -8,8 +8,7 @@ REST has recovered (`data quality` shows it). A REST answer without the bar mean
 no trades: nothing to store, and nothing lost.
 
 What is still missing when the session ends is listed in the run's summary (`missing_minutes`);
-the next live session takes those up again (`earlier_missing`), and `data import-api` fetches
-any range by hand.
+the next live session takes those up again (`earlier_missing`), and so does `data backfill`.
 """
 
 from __future__ import annotations
@@ -152,14 +151,18 @@ class MinuteRefetcher(Worker):
         self.publish()
 
 
-def earlier_missing(db: Database, limit: int = EARLIER_RUNS) -> list[tuple[str, int]]:
-    """Minutes earlier live runs released missing and never stored (from their summaries)."""
+def earlier_missing(db: Database, store: BarStore | None = None, limit: int | None = EARLIER_RUNS
+                    ) -> list[tuple[str, int]]:
+    """Minutes earlier live runs (the last `limit`, None: all) released missing and never stored
+    (from their summaries), less those `store` holds by now."""
+    query = select(runs.c.summary).where(runs.c.mode == "live").order_by(runs.c.id.desc())
     with db.engine.connect() as conn:
-        rows = conn.execute(select(runs.c.summary).where(runs.c.mode == "live").order_by(runs.c.id.desc())
-                            .limit(limit)).all()
+        rows = conn.execute(query if limit is None else query.limit(limit)).all()
     out: set[tuple[str, int]] = set()
     for (summary,) in rows:
         for item in (summary or {}).get("missing_minutes") or []:
             if not item.get("stored") and not item.get("no_trades"):
                 out.add((str(item["symbol"]), int(item["ts"])))
+    if store is not None:
+        out = {(symbol, ts) for symbol, ts in out if not store.read(symbol, "1m", ts, ts + 60)}
     return sorted(out)

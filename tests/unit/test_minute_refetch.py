@@ -1,7 +1,7 @@
 """Issue 20, point 4: `MinuteRefetcher` fetches the minutes a live session released missing until
 they are stored, with a backoff while REST fails; a minute REST has no bar for had no trades; what
-is left at the end is taken up by the next live session (`earlier_missing`); a hung REST call does
-not hold its stop."""
+is left at the end is taken up by the next live session (`earlier_missing`) or `data backfill`; a
+hung REST call does not hold its stop."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fake_alpaca.server import FakeAlpaca
 from fake_alpaca.waiting import wait_until
 from sqlalchemy import insert
 
 from mismartera.bars import Bar
+from mismartera.commands import data
+from mismartera.commands.context import AppContext
+from mismartera.commands.results import Message, Table
+from mismartera.config.settings import load_settings
 from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
 from mismartera.data.schema import runs
@@ -95,3 +100,25 @@ def test_the_next_session_takes_up_what_earlier_runs_left_missing(tmp_path: Path
                                              progress=0.0, days_done=0, days_total=1, summary=summary))
     assert earlier_missing(db) == [("AAPL", T0 + 60), ("SPY", T0)]
     db.dispose()
+
+
+def test_data_backfill_fetches_what_live_runs_left_missing(tmp_path: Path) -> None:
+    with FakeAlpaca() as server:
+        server.add_bars("AAPL", [(T0 + 60, 1.0, 2.0, 0.5, 1.5, 10.0, 3, 1.2)])   # REST has no SPY bar at T0
+        env = {**server.env(), "MISMARTERA_HOME": str(tmp_path)}
+        ctx = AppContext(load_settings(env))
+        try:
+            assert isinstance(data.backfill(ctx), Message)            # nothing left missing yet
+            left = [{"symbol": "AAPL", "ts": T0 + 60, "stored": False}, {"symbol": "SPY", "ts": T0, "stored": False}]
+            with ctx.db.begin() as conn:
+                conn.execute(insert(runs).values(
+                    session_name="s", mode="live", config={}, state="stopped", started_at=datetime.now(UTC),
+                    progress=0.0, days_done=0, days_total=1, summary={"missing_minutes": left}))
+            result = data.backfill(ctx)
+            assert isinstance(result, Table)
+            assert [(row[0], row[2]) for row in result.rows] == [
+                ("AAPL", "stored"), ("SPY", "no trades (Alpaca has no bar)")]
+            assert ctx.bars.read("AAPL", "1m", T0, T0 + 120) == [(T0 + 60, 1.0, 2.0, 0.5, 1.5, 10.0, 3, 1.2)]
+            assert earlier_missing(ctx.db, ctx.bars) == [("SPY", T0)]   # stored ones are not asked again
+        finally:
+            ctx.close()
