@@ -33,13 +33,15 @@ class RedactSecrets(logging.Filter):
 class ConsoleHandler(logging.Handler):
     """WARNING and above as one dim line on stderr, looked up at each record so that the REPL's
     `patch_stdout` (active while the prompt is shown) can print it above the input line.
-    Records logged with `extra={"console": False}` stay in the file only."""
+    Records logged with `extra={"console": False}` stay in the file only, and so do alpaca-py's
+    own (its errors come with tracebacks; mismartera's Alpaca adapter says what happened in one
+    line of its own)."""
 
     def __init__(self, level: int = logging.WARNING) -> None:
         super().__init__(level)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "console", True) is False:
+        if getattr(record, "console", True) is False or record.name.split(".", 1)[0] == "alpaca":
             return
         try:
             if record.name.startswith("urllib3"):

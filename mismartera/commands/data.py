@@ -11,9 +11,10 @@ from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
 from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
-from mismartera.errors import NotFound, UsageError
+from mismartera.errors import ExternalServiceError, NotFound, UsageError
 from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
+from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
 
 GROUP = group("data", "Market data: import (CSV, Alpaca, demo), derive, inspect, check quality, export, delete")
 INTERVALS = tuple(INTERVAL_SECONDS)
@@ -30,6 +31,11 @@ IMPORT_API_HELP = """Import bars from Alpaca's market-data API (dates inclusive,
 
 Needs ALPACA_API_KEY and ALPACA_SECRET_KEY; ALPACA_DATA_URL overrides the endpoint. Nothing is
 written unless every symbol returned bars; importing again changes nothing."""
+BACKFILL_HELP = """Fetch from Alpaca the minutes live sessions released missing and never stored
+
+A live session releases a minute to its strategies without a bar when the stream missed it and the
+REST API kept failing; it fetches it again in the background until stored, and the next live
+session takes up what is left. This does the same by hand, for every live run so far."""
 AGGREGATE_HELP = """Build and store 5m/15m/30m/1h/1d bars from stored 1-minute bars
 
 Windows start at the session open; the last one of a day is cut at the close (early closes
@@ -119,6 +125,26 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
     return Table(f"Imported from Alpaca ({feed}) {start.isoformat()} to {end.isoformat()}",
                  (Column("Symbol", "symbol"), Column("Interval", "interval"), Column("Bars", "bars", "int"),
                   Column("New", "new", "int"), Column("First bar", "first"), Column("Last bar", "last")), rows)
+
+
+@command(GROUP, "backfill", help=BACKFILL_HELP,
+         args=(Option("feed", "Alpaca data feed", choices=("iex", "sip")),),
+         json=True, examples=("data backfill", "data backfill --feed sip"))
+def backfill(ctx: AppContext, feed: str = "iex") -> Table | Message:
+    from mismartera.integrations.alpaca.source import rest_backfill
+
+    missing = earlier_missing(ctx.db, ctx.bars, limit=None)
+    if not missing:
+        return Message("no minute left missing by a live session", data={"minutes": []})
+    refetcher = MinuteRefetcher(ctx.bars, rest_backfill(ctx.settings.alpaca, feed))
+    for symbol, ts in missing:
+        refetcher.add(symbol, ts)
+    if not refetcher.fetch_pending():
+        raise ExternalServiceError(f"could not fetch the missing minutes: {refetcher.last_error}")
+    rows = [(item["symbol"], _utc(item["ts"]), "stored" if item["stored"] else "no trades (Alpaca has no bar)")
+            for item in refetcher.summary()]
+    return Table(f"Minutes live sessions left missing, fetched from Alpaca ({feed})",
+                 (Column("Symbol", "symbol"), Column("Minute", "minute"), Column("Now", "now")), rows)
 
 
 @command(GROUP, "demo", help="Generate deterministic demo 1-minute bars on the NYSE calendar",

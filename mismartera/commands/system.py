@@ -79,6 +79,14 @@ def report_result(info: Any, days: list[Any]) -> Group:
         fields.append(("Last day", f"{summary['partial_day']} (stopped part-way: the account as it stood)"))
     for label, message in (summary.get("strategy_errors") or {}).items():
         fields.append((f"Strategy {label}", f"disabled: {message}"))
+    for order in summary.get("orders_unknown") or []:
+        fields.append((f"Order {order['id']} unknown",
+                       f"{order['side']} {order['quantity']:g} {order['symbol']} ({order['client_order_id']}): "
+                       "the broker never answered; the next live start reconciles it"))
+    for text in summary.get("minutes_late") or []:
+        fields.append(("Minute late", text))
+    for text in summary.get("minutes_missing") or []:
+        fields.append(("Minute never fed", text))
     title = "Live session report" if info.mode == "live" else "Backtest report"
     parts: list[Any] = [Record(title, fields, formats=formats)]
     per_symbol = summary.get("per_symbol_pnl") or {}

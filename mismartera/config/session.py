@@ -81,6 +81,9 @@ class GapFillerConfig(_Model):
     enabled: bool = True
     max_retries: int = Field(3, ge=0)
     retry_interval_seconds: float = Field(60.0, gt=0)
+    # how long a minute missing from the stream (and not yet fetched) holds the strategies back
+    # before it is released to them as missing; it is then still fetched in the background
+    gap_wait_seconds: float = Field(20.0, gt=0, le=600)
 
 
 class SessionDataConfig(_Model):
@@ -141,6 +144,10 @@ class ApiConfig(_Model):
     # (every US exchange) needs a paid subscription.
     data_feed: Literal["iex", "sip"] = "iex"
     confirm_live_trading: bool = False
+    # a stop waits this long for orders sent but not yet answered, then records them `unknown`
+    stop_order_grace_seconds: float = Field(10.0, ge=0, le=120)
+    # a bar stream silent this long during market hours shows as silent and is reconnected
+    data_timeout_seconds: float = Field(30.0, gt=0, le=600)
 
 
 class SessionConfig(_Model):

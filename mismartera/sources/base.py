@@ -60,6 +60,8 @@ class BarStream(Protocol):
 
     def stop(self, timeout: float = 2.0) -> bool: ...
 
+    def reconnect(self) -> bool: ...  # drop and reopen a silent connection; False when there is none
+
 
 class MarketDataSource(Protocol):
     """A provider of live 1m bars (Alpaca's stream, the replay of stored bars, …)."""

@@ -49,14 +49,18 @@ class LiveBarFeed:
         grace: seconds after a minute ends before a symbol without its bar is backfilled.
         is_trading_minute: minutes outside it are never waited for or backfilled (a bar that
             arrives for one, say pre-market, is still delivered in order).
-        give_up_after: seconds a failing backfill may hold a minute before it is released without
-            the missing bars (counted in `unfilled`).
+        give_up_after: seconds a failing backfill may hold a minute (after the grace) before it is
+            released without the missing bars (counted in `unfilled`; the session's
+            `gap_wait_seconds` less the grace).
         retry_interval: seconds between backfill requests after one failed.
+        on_missing: told (symbol, minute) for each bar a minute was released without because the
+            backfill kept failing (the session re-fetches it in the background until stored).
     """
 
     def __init__(self, source: BarSource, symbols: Sequence[str], backfill: Backfill, now: Callable[[], float], *,
                  start_ts: int, grace: float = 5.0, is_trading_minute: Callable[[int], bool] | None = None,
-                 give_up_after: float = 120.0, retry_interval: float = 5.0) -> None:
+                 give_up_after: float = 120.0, retry_interval: float = 5.0,
+                 on_missing: Callable[[str, int], None] | None = None) -> None:
         if not symbols:
             raise UsageError("the live feed needs at least one symbol")
         if start_ts % MINUTE:
@@ -81,6 +85,11 @@ class LiveBarFeed:
         self.backfilled = 0
         self.unfilled = 0
         self.backfill_error: str | None = None
+        self._on_missing = on_missing
+        self.late: list[tuple[int, float]] = []     # (minute, seconds after its end) of minutes released late
+        self.missing: list[tuple[str, int]] = []    # (symbol, minute) released without its bar
+        self._from_rest: set[int] = set()           # minutes pending with a backfilled bar
+        self.last_stream_bar = now()                # clock seconds when the stream last brought a bar
 
     @property
     def next_ts(self) -> int:
@@ -94,6 +103,7 @@ class LiveBarFeed:
             raise UsageError(f"start_ts must be on a minute boundary, got {start_ts}")
         self._next = max(self._next, start_ts)
         self._pending = {minute: slot for minute, slot in self._pending.items() if minute >= self._next}
+        self.last_stream_bar = max(self.last_stream_bar, self._now())   # a night is no silence
 
     # ------------------------------------------------------------------ consuming
     def next_minute(self, timeout: float) -> list[Bar]:
@@ -120,6 +130,7 @@ class LiveBarFeed:
             bar = self._source.bars.get(timeout=block_for) if block_for > 0 else self._source.bars.get_nowait()
         except queue.Empty:
             return
+        self.last_stream_bar = self._now()
         while True:
             self._add(bar)
             try:
@@ -169,14 +180,24 @@ class LiveBarFeed:
                     self.unfilled += len(missing)
                     log.warning("releasing %s without %s: backfill kept failing (%s)",
                                 _clock_text(minute), ", ".join(missing), self.backfill_error)
+                    self._released_missing(missing, minute)
             self._pending.pop(minute, None)
             self._next = minute + MINUTE
+            if minute in self._from_rest:
+                self._from_rest.discard(minute)   # it waited for a backfill: strategies see it late
+                self.late.append((minute, round(self._now() - (minute + MINUTE), 1)))
             if slot:
                 bars = sorted(slot.values(), key=lambda b: self._rank[b.symbol])
                 self.delivered += len(bars)
                 return bars
             if not self._pending and self._next > self._last_ended_minute():
                 return None
+
+    def _released_missing(self, symbols: list[str], minute: int) -> None:
+        for symbol in symbols:
+            self.missing.append((symbol, minute))
+            if self._on_missing is not None:
+                self._on_missing(symbol, minute)
 
     def _fill(self, symbols: list[str], minute: int) -> None:
         """Backfill `symbols` from `minute` through the last ended minute, one request each."""
@@ -223,6 +244,7 @@ class LiveBarFeed:
             if bar.symbol == symbol and max(first, self._next) <= minute <= last \
                     and symbol not in self._pending.get(minute, {}):
                 self._pending.setdefault(minute, {})[symbol] = bar
+                self._from_rest.add(minute)
                 self.backfilled += 1
 
 

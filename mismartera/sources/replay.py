@@ -90,6 +90,10 @@ class ReplayStream:
         self._thread.start()
         return self
 
+    def reconnect(self) -> bool:
+        """A replay has no connection to drop: it is never silent while it plays."""
+        return False
+
     def stop(self, timeout: float = 2.0) -> bool:
         self._stop.set()
         if self._thread is not None:

@@ -226,6 +226,11 @@ class Coordinator(Worker):
             self.recorder.update_run(progress=self.progress, days_done=max(0, self.day_index - 1),
                                      sim_time=self.clock.now())
 
+    def status_extra(self) -> dict[str, Any]:
+        """Session facts for `system status` beyond the common ones (a live session's late and
+        missing minutes); read from other threads, so no I/O and no waiting."""
+        return {}
+
     def pace_text(self) -> str:
         """How the session moves, for the worker panel (a live session shows its stream instead)."""
         return f"{self.speed:g}x real time" if self.speed > 0 else "full speed"

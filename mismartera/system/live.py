@@ -26,6 +26,7 @@ from typing import Any
 
 from mismartera.config.session import SessionConfig
 from mismartera.errors import ConfigError, ExternalServiceError
+from mismartera.execution.orders import Order
 from mismartera.execution.registry import open_broker
 from mismartera.sources.base import BarStream, SourceSetup
 from mismartera.sources.live_feed import LiveBarFeed
@@ -41,10 +42,13 @@ from mismartera.system.assembly import (
 )
 from mismartera.system.bar_step import DayStep
 from mismartera.system.coordinator import Coordinator
+from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
+from mismartera.system.order_gateway import OrderGateway, OrderSender
+from mismartera.system.order_reconcile import Reconciled, reconcile_open_orders
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY
 from mismartera.system.upkeep import DayWork, Upkeep
-from mismartera.system.worker import TICK
+from mismartera.system.worker import TICK, Worker
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
 from mismartera.timekeeping.clock import WallClock
 
@@ -52,6 +56,8 @@ log = logging.getLogger("mismartera.system")
 
 STORE_EVERY = 10.0   # seconds between writes of the live 1m bars
 CLOSE_TIMEOUT = 2.5  # seconds the stream and broker get to stop (each stops itself within 2 s)
+FEED_GRACE = 5.0     # seconds after a minute's end before a bar missing from the stream is fetched
+DATA_TIMEOUT = 30.0  # seconds of market time without a stream bar before the stream counts as silent
 
 
 class LiveClock:
@@ -108,9 +114,20 @@ class LiveCoordinator(Coordinator):
 
     def __init__(self, *, stream: BarStream, make_feed: Callable[[int], LiveBarFeed],
                  closers: tuple[Callable[[], Any], ...] = (), on_message: Callable[[str], None] | None = None,
-                 store_every: float = STORE_EVERY, **kwargs: Any) -> None:
+                 store_every: float = STORE_EVERY, gateway: OrderGateway | None = None,
+                 refetcher: MinuteRefetcher | None = None, data_timeout: float = DATA_TIMEOUT,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.speed = 0.0
+        self.data_timeout = data_timeout
+        self.silent = False          # no stream bar for data_timeout seconds in market hours
+        self._silent_since = 0.0
+        self._last_reconnect = 0.0
+        self.gateway = gateway
+        self.refetcher = refetcher
+        # a stop may take this much longer than a backtest's: the grace for orders in flight
+        self.stop_grace = gateway.grace if gateway is not None else 0.0
+        self.unknown_orders: list[Order] = []
         self.stream = stream
         self._make_feed = make_feed
         self._closers = closers
@@ -149,17 +166,22 @@ class LiveCoordinator(Coordinator):
             self._load_history(history)
             self._call_all("on_start")
             finished = True
+            stopped_in: TradingSession | None = None   # the day a stop cut short after its open
             for index, session in enumerate(self.sessions):
                 self.day, self.day_index = session.day, index + 1
                 if not (self._wait_for_open(session) and self._run_live_day(session)):
                     finished = False
-                    if self._step is not None:
-                        self._close_partial_day(session)
+                    stopped_in = session if self._step is not None else None
                     break
+            self._settle_orders()
+            if stopped_in is not None:
+                self._close_partial_day(stopped_in)
             self.finished = finished
             self._wrap_up(finished)
         finally:
             self._close_parts()
+            # the final counts, with the stream as it ended (stopped), for the stopped worker's panel
+            self.beat(0, detail=f"day {self.day_index} of {len(self.sessions)}, {self.pace_text()}")
 
     def _close_parts(self) -> None:
         """Stop the stream and a live broker at the same time: each may take its whole stop timeout
@@ -178,17 +200,67 @@ class LiveCoordinator(Coordinator):
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def _settle_orders(self) -> None:
+        """Orders in flight when the session ends: at a stop nothing more is sent (at the close the
+        flatten's orders still go out); those sent get up to the gateway's grace to be answered,
+        the rest are recorded `unknown` and listed in the report (the next live start reconciles
+        them with the broker)."""
+        if self.gateway is None:
+            return
+        if self.gateway.broker.in_flight():
+            self._say(f"waiting up to {self.gateway.grace:g} s for orders in flight")
+        self.unknown_orders = self.gateway.settle(stopping=self.stopping)
+        if self.unknown_orders:
+            log.warning("%d order(s) still unknown at the stop: %s", len(self.unknown_orders),
+                        ", ".join(o.client_order_id for o in self.unknown_orders))
+        self._sync_held()
+
+    def status_extra(self) -> dict[str, Any]:
+        """The minutes that reached strategies late or never, for `system status` (when any)."""
+        late = _late_ranges(list(self.feed.late)) if self.feed is not None else []
+        missing = [_missing_text(item) for item in self.refetcher.summary()] if self.refetcher is not None else []
+        return {key: value for key, value in (("minutes_late", late), ("minutes_missing", missing)) if value}
+
+    def build_summary(self) -> dict[str, Any]:
+        summary = super().build_summary()
+        missing = self.refetcher.summary() if self.refetcher is not None else []
+        summary["missing_minutes"] = missing
+        summary["minutes_missing"] = [_missing_text(item) for item in missing]
+        summary["minutes_late"] = _late_ranges(self.feed.late if self.feed is not None else [])
+        summary["orders_unknown"] = [
+            {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value,
+             "quantity": o.quantity, "filled_quantity": o.filled_quantity} for o in self.unknown_orders]
+        return summary
+
     def _close_partial_day(self, session: TradingSession) -> None:
         """A live session stopped after the open but before the close still has a day to report: its
         bars so far are stored and the account as it stands is the day's equity row, so `system
         report` shows what the session did (a backtest stopped part-way has its earlier, whole days
         instead; one stopped while waiting for the open has no day)."""
-        self._step = None
+        step, self._step = self._step, None
         self._store_bars()
+        if step is not None and self.feed is not None:
+            self._store_derived_through(step, self.feed.next_ts)
         self._sync_held()
         self._publish_state()
         assert self.account is not None
         self.recorder.end_day(session.day, self.account, self._fills_today, self.progress, 0, self.clock.now())
+
+    def _store_derived_through(self, step: DayStep, end_ts: int) -> None:
+        """Store the derived bars (5m, 15m, …) of a day stopped part-way, up to the last window whose
+        minutes have all been released by `end_ts`; the window still running is left out. Written
+        here, not by upkeep, which is stopping too."""
+        store = self.upkeep.store
+        if not self.derived or store is None:
+            return
+        for position, symbol in enumerate(self.symbols):
+            for builder in step.builders[position]:
+                for made in builder.flush_through(end_ts):
+                    self._derived_bar(symbol, builder.to, made.row, step.derived_rows)
+        with store.db.begin() as conn:
+            for (symbol, interval), rows in step.derived_rows.items():
+                if rows:
+                    self.upkeep.derived_stored += store.upsert(symbol, interval, rows, conn=conn)
 
     # ------------------------------------------------------------------ before the open
     def _wait_for_open(self, session: TradingSession) -> bool:
@@ -235,6 +307,7 @@ class LiveCoordinator(Coordinator):
                 if self._interrupt and not self._handle_interrupt():
                     return False
                 minute = [bar for bar in feed.next_minute(TICK * 4) if bar.ts < close_ts]
+                self._watch_silence(feed)
                 if minute:
                     before = step.done
                     try:
@@ -268,6 +341,23 @@ class LiveCoordinator(Coordinator):
         finally:
             self.clock.hold(None)
 
+    def _watch_silence(self, feed: LiveBarFeed) -> None:
+        """A stream silent for `data_timeout` seconds of market time shows as silent (REST covers
+        its minutes meanwhile) and is reconnected now; again after each further `data_timeout`."""
+        now = self.clock.wall_seconds()
+        last_bar = feed.last_stream_bar
+        if self.silent and last_bar > self._silent_since:
+            self.silent = False
+            log.info("the market-data stream brings bars again")
+        if now - max(last_bar, self._last_reconnect) < self.data_timeout:
+            return
+        if not self.silent:
+            log.warning("the market-data stream has been silent for %g s: reconnecting it (REST covers the minutes)",
+                        self.data_timeout)
+            self.silent, self._silent_since = True, last_bar
+        self._last_reconnect = now
+        self.stream.reconnect()
+
     def _sync_held(self) -> None:
         """A live broker fills on its own thread: take its positions as what strategies hold."""
         changed_orders, fills = self.broker.drain_changes()
@@ -290,9 +380,16 @@ class LiveCoordinator(Coordinator):
     def stream_text(self) -> str:
         """The stream's health for the worker panel: state, reconnects, backfilled, missing and stored bars."""
         stream, feed = self.stream, self.feed
-        parts = [f"stream {stream.state}", f"{stream.reconnects} reconnect(s)"]
+        state = stream.state
+        shown = "silent, covered by REST" if self.silent and state in ("streaming", "reconnecting") else state
+        parts = [f"stream {shown}", f"{stream.reconnects} reconnect(s)"]
         if feed is not None:
             parts.append(f"{feed.backfilled} backfilled")
+            if feed.late:
+                parts.append(f"{len(feed.late)} minute(s) late")
+            if feed.missing:
+                stored = len(self.refetcher.stored) if self.refetcher is not None else 0
+                parts.append(f"{len(feed.missing)} released missing ({stored} re-fetched since)")
             if feed.backfill_error:
                 parts.append(f"backfill failing: {feed.backfill_error}")
         if self.missing:
@@ -312,6 +409,41 @@ class LiveCoordinator(Coordinator):
             for symbol, rows in pending.items():
                 store.upsert(symbol, "1m", rows, conn=conn)
         self.bars_stored += sum(len(rows) for rows in pending.values())
+
+
+def _minute_et(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(EXCHANGE_TZ).strftime("%H:%M ET")
+
+
+def _missing_text(item: dict[str, Any]) -> str:
+    """One minute released missing, for the report."""
+    when = datetime.fromtimestamp(item["ts"], UTC).astimezone(EXCHANGE_TZ).strftime("%Y-%m-%d %H:%M ET")
+    if item.get("stored"):
+        fate = "re-fetched and stored later"
+    elif item.get("no_trades"):
+        fate = "REST has no bar (no trades)"
+    else:
+        fate = "not stored yet (the next live session or data backfill fetches it)"
+    return f"{item['symbol']} {when}: {fate}"
+
+
+def _late_ranges(late: list[tuple[int, float]]) -> list[str]:
+    """Minutes released late, runs of consecutive minutes merged: '09:44-09:45 ET, up to 95 s late'."""
+    out: list[str] = []
+    run: list[tuple[int, float]] = []
+    for minute, delay in sorted(late):
+        if run and minute != run[-1][0] + 60:
+            out.append(_late_text(run))
+            run = []
+        run.append((minute, delay))
+    if run:
+        out.append(_late_text(run))
+    return out
+
+
+def _late_text(run: list[tuple[int, float]]) -> str:
+    span = _minute_et(run[0][0]) if len(run) == 1 else f"{_minute_et(run[0][0])[:5]}-{_minute_et(run[-1][0])}"
+    return f"{span}, up to {max(d for _, d in run):.0f} s late"
 
 
 # ---------------------------------------------------------------------- building a live session
@@ -357,18 +489,34 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
 
     trade_api = cfg.api_config.trade_api
     broker = open_broker(trade_api, cfg.trading_config, clock, app.settings, KEEP_IN_MEMORY)
+    gateway: OrderGateway | None = None   # a broker that fills from the bars does so on the engine's thread
+    reconciled: list[Reconciled] = []
     try:
+        if isinstance(broker, OrderSender):
+            # orders an earlier run left unknown: settled with the broker before this one trades
+            reconciled = reconcile_open_orders(app.db, broker.remote_order)
+            # orders go out on their own thread: a slow or hung broker delays orders, never bars
+            gateway = OrderGateway(broker, grace=cfg.api_config.stop_order_grace_seconds,
+                                   on_failure=hooks.on_failure)
         stream = source.stream()
         gap = cfg.session_data_config.gap_filler   # whether, and how hard, missed minutes are fetched
         # With the gap filler off, a missing minute is released after the grace period without its bar.
         backfill = source.history if gap.enabled else (lambda symbol, first, last: [])
         is_trading_minute = trading_minutes(sessions)
+        # a minute the backfill could not get within gap_wait_seconds reaches strategies missing,
+        # and is fetched again in the background until stored (with those earlier runs missed)
+        refetcher = MinuteRefetcher(store, backfill, retry_interval=gap.retry_interval_seconds,
+                                    on_failure=hooks.on_failure) if gap.enabled else None
+        if refetcher is not None:
+            for symbol, ts in earlier_missing(app.db, store):
+                refetcher.add(symbol, ts)
 
         def make_feed(start_ts: int) -> LiveBarFeed:
             return LiveBarFeed(stream, symbols, backfill, clock.wall_seconds, start_ts=start_ts,
-                               is_trading_minute=is_trading_minute,
-                               retry_interval=gap.retry_interval_seconds,
-                               give_up_after=max(1, gap.max_retries) * gap.retry_interval_seconds)
+                               grace=FEED_GRACE, is_trading_minute=is_trading_minute,
+                               retry_interval=min(gap.retry_interval_seconds, gap.gap_wait_seconds),
+                               give_up_after=max(0.0, gap.gap_wait_seconds - FEED_GRACE),
+                               on_missing=refetcher.add if refetcher is not None else None)
 
         data = session_data(cfg)
         held: dict[str, float] = {}
@@ -382,12 +530,15 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
             symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
-            on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message)
+            on_failure=hooks.on_failure, on_finished=hooks.on_finished, on_message=hooks.on_message,
+            gateway=gateway, refetcher=refetcher, data_timeout=cfg.api_config.data_timeout_seconds)
     except BaseException:
         broker.stop()
         raise
     days = f"{sessions[0].day}" if len(sessions) == 1 else f"{sessions[0].day}..{sessions[-1].day}"
-    return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock, started_at,
+    workers: list[Worker] = [prefetch, upkeep, *[w for w in (refetcher, gateway) if w is not None], coordinator]
+    return Assembled(cfg, run_id, recorder, data, coordinator, workers, clock, started_at,
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {days}, {len(symbols)} "
-                     f"symbol(s), {source.describe()}, trade api {trade_api}")
+                     f"symbol(s), {source.describe()}, trade api {trade_api}"
+                     + (f", {len(reconciled)} open order(s) of earlier runs reconciled" if reconciled else ""))

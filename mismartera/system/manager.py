@@ -105,6 +105,7 @@ class SystemManager(SessionAccess):
         self.ended_at = None
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
+        self._waiters = 0    # threads in wait(): a failure is theirs to show
         self.recorder: RunRecorder | None = None
         self.data: SessionData | None = None
         self._wall_clock = None
@@ -354,7 +355,9 @@ class SystemManager(SessionAccess):
         ordered = list(reversed(self.workers))
         for worker in ordered:
             worker.request_stop()
-        alive = join_all(ordered, timeout)
+        # a live coordinator first gives orders in flight their grace (`stop_order_grace_seconds`)
+        grace = max((float(getattr(worker, "stop_grace", 0.0)) for worker in ordered), default=0.0)
+        alive = join_all(ordered, timeout + grace)
         if alive:
             log.warning("threads still running after %.1fs: %s", timeout, ", ".join(alive))
         return alive
@@ -411,7 +414,8 @@ class SystemManager(SessionAccess):
             for other in self.workers:
                 if other is not worker:
                     other.request_stop()
-        log.error("session failed in %s: %s", worker.role, self.error)
+        # shown once: by whoever waits for the session (it raises it), else by this line
+        log.error("session failed in %s: %s", worker.role, self.error, extra={"console": not self._waiters})
         if self.recorder is not None:
             coordinator = self.coordinator
             account, day, trades = None, None, 0
@@ -454,6 +458,13 @@ class SystemManager(SessionAccess):
                 return self.wait(timeout, made)
             finally:
                 made.close()
+        self._waiters += 1
+        try:
+            return self._wait(timeout, progress)
+        finally:
+            self._waiters -= 1
+
+    def _wait(self, timeout: float | None, progress: Any) -> SystemStatus:
         deadline = None if timeout is None else time.monotonic() + timeout
         last_progress = -1.0
         while True:
@@ -528,6 +539,7 @@ class SystemManager(SessionAccess):
         if self.data is not None and live:
             extra["indicators"] = [{"symbol": s, "indicator": n, "value": v}
                                    for s, n, v in self.data.indicator_values()]
+        extra.update(coordinator.status_extra())
         return SystemStatus(
             state=self.state, mode=cfg.mode, session_name=cfg.session_name, run_id=self.run_id,
             clock=coordinator.clock.now(), day=coordinator.day, day_index=coordinator.day_index,

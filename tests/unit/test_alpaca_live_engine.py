@@ -170,7 +170,8 @@ def test_live_session_minutes_in_order_orders_fills_and_stored_bars(live: Live) 
     assert live.broker.cash == pytest.approx(live.brokerage.cash) == 10_012.0
     assert live.brokerage.positions == {} and live.broker.positions() == []
     # minutes 3-4 from REST, and minute 5 of a symbol whose stream bar was not in yet at the reconnect
-    assert re.match(r"stream streaming, 1 reconnect\(s\), [4-6] backfilled, \d+ stored$", coordinator.stream_text())
+    assert re.match(r"stream streaming, 1 reconnect\(s\), [4-6] backfilled, [2-3] minute\(s\) late, \d+ stored$",
+                    coordinator.stream_text())
     # the close: the rest of the day is caught up from REST (it has minutes 6-9), then the end of
     # day stores the session's 1m and 5m bars
     live.clock.t = CLOSE + 10

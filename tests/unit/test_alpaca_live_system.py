@@ -104,7 +104,7 @@ def test_rejected_stream_key_fails_the_session(live_fakes: LiveFakes, tmp_path: 
     manager.start(config(session_data_config__historical={"trailing_days": 0}))
     try:
         assert wait_until(lambda: manager.state is SystemState.FAILED, 5), manager.status()
-        assert manager.error == "Alpaca rejected the API key"
+        assert manager.error == "Alpaca rejected the API key on the data stream"
         assert manager.error_worker == "coordinator"
     finally:
         manager.stop()

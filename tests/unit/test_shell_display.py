@@ -189,6 +189,18 @@ def test_only_warnings_reach_the_screen_one_line_each(capsys) -> None:
     assert capsys.readouterr().err == "warning: prefetch is behind\n"
 
 
+def test_alpaca_pys_own_log_lines_stay_in_the_file(capsys) -> None:
+    """Issue 20, point 6: alpaca-py logs its websocket errors (with tracebacks) itself; only the
+    adapter's one line reaches the screen."""
+    from mismartera.cli.logs import ConsoleHandler
+
+    handler = ConsoleHandler()
+    for name in ("alpaca.data.live.websocket", "alpaca", "mismartera.integrations.alpaca.stream"):
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1, "error: auth failed (402)", None, None)
+        handler.emit(record)
+    assert capsys.readouterr().err == "error: error: auth failed (402)\n"
+
+
 def test_ratio_format_has_two_decimals() -> None:
     from mismartera.cli.render import format_value
 
