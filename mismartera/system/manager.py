@@ -30,6 +30,7 @@ from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFoun
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
+from mismartera.system.runs import mark_interrupted
 from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
@@ -167,6 +168,7 @@ class SystemManager(SessionAccess):
     def _build_and_start(self, config: SessionConfig | str | Path, speed: float | None) -> None:
         from mismartera.system.assembly import Hooks
 
+        mark_interrupted(self.app.db)   # runs whose process died are found before a new one starts
         cfg = self._load(config, speed)
         hooks = Hooks(on_failure=self._worker_failed, on_finished=self._coordinator_done,
                       on_message=self._show_live_message)

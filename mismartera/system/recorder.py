@@ -27,6 +27,7 @@ from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.execution.orders import Fill, Order
 from mismartera.report.metrics import RunningReport
+from mismartera.system.owner import this_process
 from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
 from mismartera.system.status import AccountView, FillView, OrderView
 from mismartera.timekeeping.clock import WallClock
@@ -121,10 +122,12 @@ class RunRecorder:
     # ------------------------------------------------------------------ the runs row
     def open_run(self, session_name: str, mode: str, config: dict[str, Any], started_at: datetime,
                  days_total: int) -> int:
+        owner = this_process()
         with self.db.begin() as conn:
             result = conn.execute(insert(runs).values(
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
-                heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total))
+                heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total, owner_pid=owner.pid,
+                owner_host=owner.host, owner_started=owner.started))
             self.run_id = int(result.inserted_primary_key[0])
         self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id
