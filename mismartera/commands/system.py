@@ -68,7 +68,11 @@ def report_result(info: Any, days: list[Any]) -> Group:
     for label, message in (summary.get("strategy_errors") or {}).items():
         fields.append((f"Strategy {label}", f"disabled: {message}"))
     title = "Live session report" if info.mode == "live" else "Backtest report"
-    parts: list[Any] = [Record(title, fields, formats=formats)]
+    parts: list[Any] = []
+    if info.partial:
+        parts.append(Message(f"partial: {info.days_stored} of {info.days_total} days (run {info.id} {info.state})",
+                             "warn"))
+    parts.append(Record(title, fields, formats=formats))
     per_symbol = summary.get("per_symbol_pnl") or {}
     if per_symbol:
         parts.append(Table("P&L by symbol", (Column("Symbol", "symbol"), Column("P&L", "pnl", "money")),
@@ -76,7 +80,8 @@ def report_result(info: Any, days: list[Any]) -> Group:
     parts.append(Chart(f"Equity, run {info.id}", [(d.day.isoformat(), d.equity) for d in days], "equity"))
     data = {"run": {"id": info.id, "session_name": info.session_name, "state": info.state,
                     "started_at": info.started_at, "ended_at": info.ended_at},
-            "summary": summary, "equity": [{"day": d.day, "equity": d.equity} for d in days]}
+            "summary": summary, "equity": [{"day": d.day, "equity": d.equity} for d in days],
+            "partial": info.partial, "days_done": info.days_stored, "days_planned": info.days_total}
     return Group(parts, data=data)
 
 
@@ -87,23 +92,28 @@ def report_result(info: Any, days: list[Any]) -> Group:
                       metavar="FILE"),
                Option("speed", "replay speed: 0 = as fast as possible, N = N× real time", type=float),
                Option("wait", "run to the end, showing progress, then print the report", type=bool),
-               Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float)),
+               Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float),
+               Option("resume", "continue this interrupted or stopped backtest run (fast-forwards to where it "
+                      "stopped, then records into the same run)", type=int, complete="run", metavar="RUN")),
          json=True,
          examples=("system start config/example_session.json", "system start config/demo.json --speed 60",
-                   "system start --config config/demo.json --wait --json"))
+                   "system start --config config/demo.json --wait --json", "system start --resume 3 --wait"))
 def start(ctx: AppContext, path: str | None = None, config: str | None = None, speed: float | None = None,
-          wait: bool = False, timeout: float | None = None) -> Any:
+          wait: bool = False, timeout: float | None = None, resume: int | None = None) -> Any:
     if path and config:
         raise UsageError("give the config file once: as CONFIG or as --config, not both")
-    file = Path(path or config or DEFAULT_CONFIG)
+    if resume is not None and (path or config):
+        raise UsageError("--resume RUN continues that run with its own config: give no config file with it")
+    file = None if resume is not None else Path(path or config or DEFAULT_CONFIG)
     if timeout is not None and not wait:
         raise UsageError("--timeout needs --wait")
     if not wait:
-        status = ctx.system.start(file, speed)
-        return Group([Message(f"session {status.session_name} started (run {status.run_id}, "
+        status = ctx.system.start(file, speed, resume=resume)
+        verb = "resumed" if resume is not None else "started"
+        return Group([Message(f"session {status.session_name} {verb} (run {status.run_id}, "
                               f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
                      data=status)
-    status = ctx.system.run(file, speed, progress_factory=ctx.progress, timeout=timeout)
+    status = ctx.system.run(file, speed, progress_factory=ctx.progress, timeout=timeout, resume=resume)
     info, days = ctx.system.report(status.run_id)
     return report_result(info, days)
 
@@ -143,7 +153,16 @@ def wait(ctx: AppContext, timeout: float | None = None) -> Group:
 def status(ctx: AppContext, live: bool = False) -> Any:
     if live:
         return Watch(ctx.system.status)
-    return status_result(ctx.system.status())
+    result = status_result(ctx.system.status())
+    if not result.data.state.active:
+        # Reading runs finds those whose process died; name the latest so they can be continued.
+        notes = [Message(f"run {info.id} ({info.session_name}) was interrupted after {info.days_done} of "
+                         f"{info.days_total} day(s): system report {info.id}"
+                         + (f", or continue it: system start --resume {info.id}" if info.mode == "backtest" else ""),
+                         "warn")
+                 for info in ctx.system.history().interrupted()]
+        result = Group([*result.parts, *notes], data=result.data)
+    return result
 
 
 @command(GROUP, "watch", help="Live panels of the session until q or Ctrl-C", examples=("system watch",))

@@ -349,7 +349,8 @@ class Coordinator(Worker):
         to_strategies = self.to_strategies
         clock_at = self.clock.set_epoch   # a SimulatedClock: the datetime is built only when asked
         held = self.held
-        speed = self.speed
+        # A resumed run fast-forwards through the days it had stored (issue 14): never paced.
+        speed = 0 if self.recorder.replaying else self.speed
         derived = bool(self.derived)
         clock_end = -1
         done = 0

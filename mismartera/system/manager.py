@@ -25,12 +25,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mismartera.config.session import SessionConfig, load_session_config
+from mismartera.config.session import SessionConfig, load_session_config, parse_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
-from mismartera.system.runs import mark_interrupted
+from mismartera.system.runs import RESUMABLE_STATES, RunHistory, RunInfo, mark_interrupted
 from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
@@ -121,15 +121,21 @@ class SystemManager(SessionAccess):
             return self.state
 
     # ------------------------------------------------------------------ start
-    def start(self, config: SessionConfig | str | Path, speed: float | None = None) -> SystemStatus:
-        """Start a session from a config (object or file path); returns the status once running."""
+    def start(self, config: SessionConfig | str | Path | None, speed: float | None = None,
+              resume: int | None = None) -> SystemStatus:
+        """Start a session from a config (object or file path); returns the status once running.
+
+        With `resume`, continue that stored backtest run instead (its own config; `config` is unused):
+        its stored days are replayed without recording and checked against the stored day-end equity,
+        then the run goes on recording where it stopped.
+        """
         with self._lock:
             self._move(Trigger.START)
             self.error = self.error_worker = None
             self.message = "starting"
             self._start_done.clear()
         try:
-            self._build_and_start(config, speed)
+            self._build_and_start(config, speed, resume)
         except BaseException as exc:
             self._start_done.set()
             with self._lock:
@@ -165,10 +171,17 @@ class SystemManager(SessionAccess):
                 update={"speed_multiplier": speed})})
         return cfg
 
-    def _build_and_start(self, config: SessionConfig | str | Path, speed: float | None) -> None:
+    def _build_and_start(self, config: SessionConfig | str | Path | None, speed: float | None,
+                         resume: int | None = None) -> None:
         from mismartera.system.assembly import Hooks
 
         mark_interrupted(self.app.db)   # runs whose process died are found before a new one starts
+        resumed = None
+        if resume is not None:
+            resumed = self._resumable(resume)
+            config = parse_session_config(resumed.config, f"run {resume}'s config")
+        if config is None:
+            raise UsageError("give a session-config file (or --resume RUN)")
         cfg = self._load(config, speed)
         hooks = Hooks(on_failure=self._worker_failed, on_finished=self._coordinator_done,
                       on_message=self._show_live_message)
@@ -177,10 +190,24 @@ class SystemManager(SessionAccess):
 
             built = build_live(self.app, cfg, hooks, self._live_now)
         else:
-            built = self._build_backtest(cfg, hooks)
+            built = self._build_backtest(cfg, hooks, resumed)
         self._launch(built)
 
-    def _build_backtest(self, cfg: SessionConfig, hooks: Hooks) -> Assembled:
+    def _resumable(self, run_id: int) -> RunInfo:
+        """The stored run `run_id` if `system start --resume` can continue it, else a clear error."""
+        info = RunHistory(self.app.db).run(run_id)
+        if info.mode != "backtest":
+            raise UsageError(f"cannot resume run {run_id}: it is a {info.mode} session (only backtests resume; "
+                             "a new live session reconciles with the broker instead)")
+        if info.state == "finished":
+            raise StateError(f"cannot resume run {run_id}: it finished all {info.days_total} day(s) "
+                             f"(its report: system report {run_id})")
+        if info.state not in RESUMABLE_STATES:
+            raise StateError(f"cannot resume run {run_id}: it is {info.state} in process {info.owner_pid} on "
+                             f"{info.owner_host} (stop it there, or wait for it to end)")
+        return info
+
+    def _build_backtest(self, cfg: SessionConfig, hooks: Hooks, resumed: RunInfo | None = None) -> Assembled:
         from mismartera.execution.simulated import SimulatedBroker
         from mismartera.system.assembly import (
             Assembled,
@@ -211,7 +238,13 @@ class SystemManager(SessionAccess):
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = _WALL.now()
-        recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
+        if resumed is None:
+            recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
+            verb = "started"
+        else:
+            recorder, run_id = RunRecorder(self.app.db), resumed.id
+            stored = recorder.resume_run(run_id)
+            verb = f"resumed (fast-forward over {len(stored)} stored day(s))"
         derived = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
                             history_cfg.intervals, on_failure=hooks.on_failure)
@@ -223,7 +256,7 @@ class SystemManager(SessionAccess):
                                   on_failure=hooks.on_failure, on_finished=hooks.on_finished)
         return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock,
                          started_at, "replaying",
-                         f"session {cfg.session_name} started: run {run_id}, {len(sessions)} day(s), "
+                         f"session {cfg.session_name} {verb}: run {run_id}, {len(sessions)} day(s), "
                          f"{len(symbols)} symbol(s), speed {backtest.speed_multiplier:g}")
 
     def _launch(self, built: Assembled) -> None:
@@ -468,10 +501,11 @@ class SystemManager(SessionAccess):
             raise MismarteraError(f"session failed in {self.error_worker}: {self.error} (run {self.run_id})")
         return self.status()
 
-    def run(self, config: SessionConfig | str | Path, speed: float | None = None, progress_factory: Any = None,
-            timeout: float | None = None) -> SystemStatus:
-        """Start a session and wait for its end; Ctrl-C / SIGTERM stops it gracefully (Interrupted, exit 130)."""
-        self.start(config, speed)
+    def run(self, config: SessionConfig | str | Path | None, speed: float | None = None, progress_factory: Any = None,
+            timeout: float | None = None, resume: int | None = None) -> SystemStatus:
+        """Start a session (or resume a run) and wait for its end; Ctrl-C / SIGTERM stops it gracefully
+        (Interrupted, exit 130)."""
+        self.start(config, speed, resume)
         progress = None
         if progress_factory is not None and self.coordinator is not None:
             progress = progress_factory(self._verb(), len(self.coordinator.sessions), "days")

@@ -57,6 +57,17 @@ class RunInfo:
     owner_host: str | None = None
 
     @property
+    def days_stored(self) -> int:
+        """Completed days: the summary's count when there is one, else the runs row's."""
+        days = (self.summary or {}).get("days")
+        return int(days) if isinstance(days, int) else self.days_done
+
+    @property
+    def partial(self) -> bool:
+        """The run covers less than its window (interrupted, stopped or failed part-way)."""
+        return self.state != "finished" and self.days_stored < self.days_total
+
+    @property
     def initial_cash(self) -> float:
         return float(self.config.get("trading_config", {}).get("initial_cash", 0.0))
 
@@ -142,6 +153,14 @@ class RunHistory:
         self.reap()
         with self.db.connect() as conn:
             ids = list(conn.execute(select(runs.c.id).order_by(runs.c.id.desc()).limit(limit)).scalars())
+        return [self.run(run_id) for run_id in ids]
+
+    def interrupted(self, limit: int = 3) -> list[RunInfo]:
+        """The latest interrupted runs (found now or before), newest first."""
+        self.reap()
+        with self.db.connect() as conn:
+            ids = list(conn.execute(select(runs.c.id).where(runs.c.state == INTERRUPTED)
+                                    .order_by(runs.c.id.desc()).limit(limit)).scalars())
         return [self.run(run_id) for run_id in ids]
 
     def orders(self, run_id: int, status: str | None = None) -> list[OrderView]:
