@@ -36,6 +36,7 @@ from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
 from mismartera.system.status import SystemStatus
 from mismartera.system.upkeep import Upkeep
+from mismartera.system.watchdog import StrategyTimeout, StrategyWatchdog, StuckCall, call_sites
 from mismartera.system.worker import Worker, join_all
 from mismartera.timekeeping.clock import SimulatedClock, WallClock
 
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("mismartera.system")
 
 STOP_TIMEOUT = 10.0
+FAILURE_RECORD_TIMEOUT = 8.0   # seconds `wait` gives a failure to be written to the runs row
+STOP_GRACE = 5.0          # seconds a stop's caller waits beyond the join deadline (the run's last writes)
+STRATEGY_CALL_SITES = call_sites(Coordinator.to_strategies, Coordinator._call_all)
 WAIT_STEP = 0.1
 _WALL = WallClock()
 _MANAGERS: weakref.WeakSet[SystemManager] = weakref.WeakSet()
@@ -111,6 +115,11 @@ class SystemManager(SessionAccess):
         self._finalizing = False
         self._start_done = threading.Event()   # cleared while start() builds the session
         self._start_done.set()
+        self._stopper: threading.Thread | None = None     # completes a stop, whoever asked for it
+        self._watchdog: StrategyWatchdog | None = None
+        self.stuck: StuckCall | None = None               # the strategy call that failed the last session
+        self._failure_recorded = threading.Event()        # cleared while a failure is written to the run
+        self._failure_recorded.set()
         _MANAGERS.add(self)
 
     # ------------------------------------------------------------------ transitions
@@ -143,16 +152,20 @@ class SystemManager(SessionAccess):
                 if starting:
                     self._move(Trigger.STOP)
             if starting:
-                self._stop_workers(2.0)
-                with self._lock:
-                    if self.recorder is not None and self.recorder.run_id is not None:
-                        self._safe_finish("failed", error=f"start failed: {exc}")
-                    self._restore_clock()
-                    self._move(Trigger.STOP_COMPLETED)
-                    self.message = "start failed"
+                self._in_stopper(lambda failure=exc: self._abort_start(failure), 2.0)
             raise
         self._start_done.set()
         return self.status()
+
+    def _abort_start(self, exc: BaseException) -> None:
+        """A start that failed or was interrupted: stop what it started, record the failure."""
+        self._stop_workers(2.0)
+        with self._lock:
+            if self.recorder is not None and self.recorder.run_id is not None:
+                self._safe_finish("failed", error=f"start failed: {exc}")
+            self._restore_clock()
+            self._move(Trigger.STOP_COMPLETED)
+            self.message = "start failed"
 
     def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
         cfg = config if isinstance(config, SessionConfig) else load_session_config(config)
@@ -272,6 +285,11 @@ class SystemManager(SessionAccess):
             prepare_garbage_collector()
             for worker in self.workers:
                 worker.start()
+            self.stuck = None
+            self._watchdog = StrategyWatchdog(
+                built.coordinator, STRATEGY_CALL_SITES, built.config.strategy_timeout_seconds, self._strategy_stuck,
+                active=lambda: self.state.active)
+            self._watchdog.start()
             if self.state is SystemState.STARTING:
                 self._move(Trigger.START_COMPLETED)
                 self.message = built.message
@@ -348,24 +366,56 @@ class SystemManager(SessionAccess):
                 if self.state is SystemState.STOPPING:
                     raise WaitTimeout(f"session still stopping after {timeout:g}s (run {self.run_id})")
                 return self.status()
-            failed = self.state is SystemState.FAILED
-            if not failed:
-                self._move(Trigger.STOP)
-                self._finalizing = True
-                self.message = "stopping"
+            if self._stopper is not None and self._stopper.is_alive():   # a failed session being stopped
+                stopper = self._stopper
+            else:
+                failed = self.state is SystemState.FAILED
+                if not failed:
+                    self._move(Trigger.STOP)
+                    self._finalizing = True
+                    self.message = "stopping"
+                stopper = self._start_stopper(lambda: self._complete_stop(failed, timeout))
+        # The stop completes on its own thread: an interrupt landing here (a second Ctrl-C, SIGTERM)
+        # ends this wait only, never the stop half-way, so the session cannot stay `stopping`.
+        stopper.join(timeout + STOP_GRACE)
+        return self.status()
+
+    def _start_stopper(self, work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:   # the state must still leave `stopping`
+                log.exception("stopping the session failed")
+                with self._lock:
+                    if self.state is SystemState.STOPPING:
+                        self.error, self.error_worker = f"{type(exc).__name__}: {exc}", "stop"
+                        self._move(Trigger.FAIL)
+                        self.message = "stop failed"
+
+        stopper = threading.Thread(target=run, name="mismartera-stopper", daemon=True)
+        self._stopper = stopper
+        stopper.start()
+        return stopper
+
+    def _in_stopper(self, work: Callable[[], None], timeout: float) -> None:
+        """Run `work` on the stopper thread and wait for it (an interrupt ends the wait, not the work)."""
+        self._start_stopper(work).join(timeout + STOP_GRACE)
+
+    def _complete_stop(self, failed: bool, timeout: float) -> None:
+        """The body of `stop`, on the stopper thread: join the workers, record the run's end, move on."""
         if failed:
             alive = self._stop_workers(timeout)
             with self._lock:
                 self._restore_clock()
                 self._move(Trigger.STOP)
                 self.message = self._alive_message(alive) or f"stopped after failure in {self.error_worker}"
-            return self.status()
+            return
         # A stop during `starting` lets start() finish building first, then stops what it started.
         self._start_done.wait(timeout)
         alive = self._stop_workers(timeout)
         with self._lock:
             if self.state is not SystemState.STOPPING:   # failed while stopping
-                return self.status()
+                return
             coordinator = self.coordinator
             if coordinator is not None and not coordinator.is_alive() and coordinator.error is None:
                 self._safe_finish("finished" if coordinator.finished else "stopped")
@@ -376,7 +426,6 @@ class SystemManager(SessionAccess):
             self._move(Trigger.STOP_COMPLETED)
             self.message = self._alive_message(alive) or ("finished" if coordinator and coordinator.finished
                                                           else "stopped")
-        return self.status()
 
     def _stop_workers(self, timeout: float) -> list[str]:
         """Ask every worker to stop, coordinator first; join them within `timeout`; names still alive."""
@@ -384,9 +433,16 @@ class SystemManager(SessionAccess):
         for worker in ordered:
             worker.request_stop()
         alive = join_all(ordered, timeout)
+        self._stop_watchdog()
         if alive:
             log.warning("threads still running after %.1fs: %s", timeout, ", ".join(alive))
         return alive
+
+    def _stop_watchdog(self) -> None:
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.request_stop()
+            watchdog.join(1.0)
 
     @staticmethod
     def _alive_message(alive: list[str]) -> str:
@@ -420,6 +476,7 @@ class SystemManager(SessionAccess):
         for worker in others:
             worker.request_stop()
         alive = join_all(others, STOP_TIMEOUT)
+        self._stop_watchdog()
         with self._lock:
             if self.state is not SystemState.STOPPING:
                 return
@@ -429,25 +486,47 @@ class SystemManager(SessionAccess):
             self._move(Trigger.STOP_COMPLETED)
             self.message = self._alive_message(alive) or ("finished" if finished else "stopped")
 
+    def _strategy_stuck(self, stuck: StuckCall) -> None:
+        """On the watchdog's thread: a strategy callback did not return in time. The coordinator's
+        thread cannot be stopped from outside; it is abandoned (a daemon, waited for by nobody) and
+        the session fails. The recorder's own thread writes the finished days meanwhile."""
+        coordinator = self.coordinator
+        if coordinator is None:
+            return
+        self.stuck = stuck
+        coordinator.abandoned = True
+        self._worker_failed(coordinator, StrategyTimeout(stuck.message()))
+
+    @property
+    def abandoned_threads(self) -> list[str]:
+        """Threads of past sessions given up on and still running (a stuck strategy burning CPU)."""
+        return [w.name for w in self.workers if w.abandoned and w.is_alive()]
+
     def _worker_failed(self, worker: Worker, exc: BaseException) -> None:
         with self._lock:
             if not self.state.active:
                 return
             self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MismarteraError) else str(exc)
             self.error_worker = worker.role
+            self._failure_recorded.clear()
             self._move(Trigger.FAIL)
             self.message = f"failed in {worker.role}"
             for other in self.workers:
                 if other is not worker:
                     other.request_stop()
         log.error("session failed in %s: %s", worker.role, self.error)
-        if self.recorder is not None:
-            try:
+        try:
+            if self.recorder is not None:
                 self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
-            except Exception:
-                log.exception("could not record the failure of run %s", self.run_id)
+        except Exception:
+            log.exception("could not record the failure of run %s", self.run_id)
+        finally:
+            self._failure_recorded.set()
 
     def _at_exit(self) -> None:
+        stopper = self._stopper
+        if stopper is not None and stopper.is_alive():   # a stop on its way: let it record the run's end
+            stopper.join(STOP_TIMEOUT + STOP_GRACE)
         if self.state in (SystemState.STARTING, SystemState.RUNNING, SystemState.PAUSED):
             try:
                 self.stop(5.0)
@@ -493,11 +572,12 @@ class SystemManager(SessionAccess):
                     progress.update(completed=round(last_progress * len(coordinator.sessions), 2),
                                     description=f"{self._verb()} {coordinator.day or ''}".strip())
         coordinator = self.coordinator
-        if coordinator is not None and coordinator.is_alive():
+        if coordinator is not None and coordinator.is_alive() and not coordinator.abandoned:
             coordinator.join(2.0)
         if progress is not None and coordinator is not None:
             progress.update(completed=round(coordinator.progress * len(coordinator.sessions), 2))
         if self.state is SystemState.FAILED:
+            self._failure_recorded.wait(FAILURE_RECORD_TIMEOUT)   # the run's row says failed before we say so
             raise MismarteraError(f"session failed in {self.error_worker}: {self.error} (run {self.run_id})")
         return self.status()
 
