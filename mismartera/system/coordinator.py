@@ -202,7 +202,8 @@ class Coordinator(Worker):
                 self.recorder.flush()
         if now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self._last_heartbeat = now
-            self.recorder.update_run(progress=self.progress, days_done=max(0, self.day_index - 1),
+            # Completed days are the recorded ones (right after a day's end, day_index still names it).
+            self.recorder.update_run(progress=self.progress, days_done=len(self.recorder.daily),
                                      sim_time=self.clock.now())
 
     def pace_text(self) -> str:

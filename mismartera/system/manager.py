@@ -118,6 +118,7 @@ class SystemManager(SessionAccess):
         self._stopper: threading.Thread | None = None     # completes a stop, whoever asked for it
         self._watchdog: StrategyWatchdog | None = None
         self.stuck: StuckCall | None = None               # the strategy call that failed the last session
+        self._abandoned: list[Worker] = []                # stuck threads of this process's sessions
         self._failure_recorded = threading.Event()        # cleared while a failure is written to the run
         self._failure_recorded.set()
         _MANAGERS.add(self)
@@ -495,12 +496,13 @@ class SystemManager(SessionAccess):
             return
         self.stuck = stuck
         coordinator.abandoned = True
+        self._abandoned.append(coordinator)
         self._worker_failed(coordinator, StrategyTimeout(stuck.message()))
 
     @property
     def abandoned_threads(self) -> list[str]:
         """Threads of past sessions given up on and still running (a stuck strategy burning CPU)."""
-        return [w.name for w in self.workers if w.abandoned and w.is_alive()]
+        return [w.name for w in self._abandoned if w.is_alive()]
 
     def _worker_failed(self, worker: Worker, exc: BaseException) -> None:
         with self._lock:

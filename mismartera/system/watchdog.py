@@ -46,7 +46,7 @@ class StuckCall:
 
     def message(self) -> str:
         return (f"strategy {self.strategy} did not return from {self.hook} within {self.seconds:.0f}s "
-                f"(stuck at {self.where}); its thread is abandoned")
+                f"(stuck at {self.where}); its thread is abandoned and uses CPU until the process ends")
 
 
 def call_sites(*functions: Callable[..., Any]) -> frozenset[CodeType]:
