@@ -115,7 +115,7 @@ def test_a_strategy_stuck_in_on_bar_fails_the_one_shot_naming_it(one_shot, examp
                                                                  tmp_path: Path) -> None:
     config, line = spin_config(tmp_path, timeout=2)
     proc = one_shot("system", "start", str(config), "--wait")
-    code, out, err, took = ended_within(proc, 60)
+    code, out, err, _ = ended_within(proc, 60)
     assert code == 1, (out, err)
     assert f"strategy spin did not return from on_bar within 2s (stuck at {tmp_path / 'spin.py'}:{line})" in err
     assert "Traceback" not in out + err
@@ -179,7 +179,8 @@ def start_in_shell(term: Terminal, command: str, timeout: float = 15) -> None:
     while True:
         mark = term.text.count("started (run")
         term.line(command)
-        term.wait_for(lambda text: text.count("started (run") > mark or "cannot start" in text.split(PROMPT)[-1])
+        term.wait_for(lambda text, mark=mark: text.count("started (run") > mark
+                      or "cannot start" in text.split(PROMPT)[-1])
         term.wait_prompt()
         if term.text.count("started (run") > mark:
             return
