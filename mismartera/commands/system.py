@@ -110,9 +110,11 @@ def start(ctx: AppContext, path: str | None = None, config: str | None = None, s
     if not wait:
         status = ctx.system.start(file, speed, resume=resume)
         verb = "resumed" if resume is not None else "started"
-        return Group([Message(f"session {status.session_name} {verb} (run {status.run_id}, "
-                              f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
-                     data=status)
+        parts = [Message(f"session {status.session_name} {verb} (run {status.run_id}, "
+                         f"{status.days_total} trading day(s)); follow it with: system watch", "ok")]
+        if ctx.system.start_note:
+            parts.append(Message(ctx.system.start_note, "warn"))
+        return Group(parts, data=status)
     status = ctx.system.run(file, speed, progress_factory=ctx.progress, timeout=timeout, resume=resume)
     info, days = ctx.system.report(status.run_id)
     return report_result(info, days)

@@ -64,6 +64,8 @@ runs = Table(
     Column("owner_pid", Integer, nullable=True),
     Column("owner_host", String(255), nullable=True),
     Column("owner_started", BigInteger, nullable=True),   # the process's start time, in clock ticks since boot
+    # A live run's client order ids start with this: after a crash, the next session finds its open orders.
+    Column("order_prefix", String(40), nullable=True),
 )
 
 accounts = Table(

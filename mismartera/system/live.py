@@ -9,6 +9,9 @@ Pause stops feeding strategies; the stream keeps collecting bars in its queue an
 feed releases them in order, so strategies catch up on every minute. Stop ends between minutes;
 the stream and a live broker are stopped on the way out. A failed stream (rejected key,
 unreachable server) fails the session with the stream's one-line error.
+
+A session on a real broker starts by reconciling (`reconcile`): when the last live run on the same
+trade api was interrupted, its open orders and the account's positions are taken over first.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from mismartera.system.assembly import (
 )
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.recorder import KEEP_IN_MEMORY
+from mismartera.system.runs import INTERRUPTED, RunHistory
 from mismartera.system.upkeep import DayWork
 from mismartera.system.worker import TICK
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
@@ -342,6 +346,8 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
             import_bars(store, settings, symbols, history[0].day, history[-1].day, interval, feed_name)
 
     trade_api = cfg.api_config.trade_api
+    note = ""
+    order_prefix: str | None = None
     if trade_api == "simulated":
         broker: Any = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
         closers: tuple[Callable[[], Any], ...] = ()
@@ -350,7 +356,10 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
 
         broker = AlpacaBroker(cfg.trading_config, clock, settings, paper=trade_api == "alpaca_paper").start()
         closers = (broker.stop,)
+        order_prefix = broker.order_prefix
     try:
+        if order_prefix is not None:
+            note = reconcile(app.db, broker, trade_api)
         stream = AlpacaBarStream(settings, symbols, feed_name)
         gap = cfg.session_data_config.gap_filler   # whether, and how hard, missed minutes are fetched
         # With the gap filler off, a missing minute is released after the grace period without its bar.
@@ -367,7 +376,7 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = clock.now()
-        recorder, run_id = open_run(app.db, cfg, started_at, 1)
+        recorder, run_id = open_run(app.db, cfg, started_at, 1, order_prefix)
         prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = LiveCoordinator(
@@ -383,4 +392,24 @@ def build_live(app: Any, cfg: Any, hooks: Hooks, now: Callable[[], datetime] | N
     return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock, started_at,
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {session.day}, {len(symbols)} "
-                     f"symbol(s), feed {feed_name}, trade api {trade_api}")
+                     f"symbol(s), feed {feed_name}, trade api {trade_api}" + (f"; {note}" if note else ""), note)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def reconcile(db: Any, broker: Any, trade_api: str) -> str:
+    """Before a live session trades: if the last live run on this trade api was interrupted (its
+    process died), take over its open orders — found at the broker by the run's client order id
+    prefix, never sent again — next to the account's positions, which the broker has read already.
+    Returns what was reconciled, for the start message ("" when there was nothing to do)."""
+    previous = RunHistory(db).last_live(trade_api)
+    if previous is None or previous.state != INTERRUPTED or not previous.order_prefix:
+        return ""
+    adopted = broker.adopt_open_orders(previous.order_prefix)
+    held = broker.positions()
+    log.info("reconciled run %s: %d open order(s) (%s), %d position(s)", previous.id, len(adopted),
+             ", ".join(o.client_order_id for o in adopted) or "none", len(held))
+    return (f"reconciled {_count(len(adopted), 'open order')} and {_count(len(held), 'position')} "
+            f"from run {previous.id}")

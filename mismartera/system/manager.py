@@ -118,6 +118,7 @@ class SystemManager(SessionAccess):
         self._stopper: threading.Thread | None = None     # completes a stop, whoever asked for it
         self._watchdog: StrategyWatchdog | None = None
         self.stuck: StuckCall | None = None               # the strategy call that failed the last session
+        self.start_note = ""                              # what the last start did besides starting
         self._abandoned: list[Worker] = []                # stuck threads of this process's sessions
         self._failure_recorded = threading.Event()        # cleared while a failure is written to the run
         self._failure_recorded.set()
@@ -294,6 +295,7 @@ class SystemManager(SessionAccess):
             if self.state is SystemState.STARTING:
                 self._move(Trigger.START_COMPLETED)
                 self.message = built.message
+                self.start_note = built.note
                 # A failed write is the coordinator's to report (it fails the session); here it is logged.
                 self._record_state("running")
         log.info("%s", built.summary)

@@ -139,13 +139,13 @@ class RunRecorder:
 
     # ------------------------------------------------------------------ the runs row
     def open_run(self, session_name: str, mode: str, config: dict[str, Any], started_at: datetime,
-                 days_total: int) -> int:
+                 days_total: int, order_prefix: str | None = None) -> int:
         owner = this_process()
         with self.db.begin() as conn:
             result = conn.execute(insert(runs).values(
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
                 heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total, owner_pid=owner.pid,
-                owner_host=owner.host, owner_started=owner.started))
+                owner_host=owner.host, owner_started=owner.started, order_prefix=order_prefix))
             self.run_id = int(result.inserted_primary_key[0])
         self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id

@@ -55,6 +55,7 @@ class RunInfo:
     heartbeat_at: datetime | None = None
     owner_pid: int | None = None
     owner_host: str | None = None
+    order_prefix: str | None = None
 
     @property
     def days_stored(self) -> int:
@@ -146,7 +147,7 @@ class RunHistory:
                        _aware(row["ended_at"]), row["progress"], row["days_done"], row["days_total"],
                        _aware(row["sim_time"]), row["error"],
                        row["summary"], row["config"] or {}, _aware(row["heartbeat_at"]), row["owner_pid"],
-                       row["owner_host"])
+                       row["owner_host"], row["order_prefix"])
 
     def recent(self, limit: int = 20) -> list[RunInfo]:
         """The latest `limit` runs, newest first."""
@@ -154,6 +155,17 @@ class RunHistory:
         with self.db.connect() as conn:
             ids = list(conn.execute(select(runs.c.id).order_by(runs.c.id.desc()).limit(limit)).scalars())
         return [self.run(run_id) for run_id in ids]
+
+    def last_live(self, trade_api: str) -> RunInfo | None:
+        """The latest live run that traded through `trade_api` (alpaca_paper, alpaca_live), if any."""
+        self.reap()
+        with self.db.connect() as conn:
+            rows = conn.execute(select(runs.c.id, runs.c.config).where(runs.c.mode == "live")
+                                .order_by(runs.c.id.desc()).limit(50)).all()
+        for row in rows:
+            if ((row.config or {}).get("api_config") or {}).get("trade_api") == trade_api:
+                return self.run(row.id)
+        return None
 
     def interrupted(self, limit: int = 3) -> list[RunInfo]:
         """The latest interrupted runs (found now or before), newest first."""
