@@ -29,6 +29,7 @@ from mismartera.config.session import SessionConfig, load_session_config, parse_
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
+from mismartera.system.record_writer import RecorderError
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
 from mismartera.system.runs import RESUMABLE_STATES, RunHistory, RunInfo, mark_interrupted
 from mismartera.system.session_access import SessionAccess
@@ -288,9 +289,11 @@ class SystemManager(SessionAccess):
             for worker in self.workers:
                 worker.start()
             self.stuck = None
+            writer = built.recorder.writer
             self._watchdog = StrategyWatchdog(
                 built.coordinator, STRATEGY_CALL_SITES, built.config.strategy_timeout_seconds, self._strategy_stuck,
-                active=lambda: self.state.active)
+                active=lambda: self.state.active, write_started=lambda: writer.busy_since,
+                on_write_stuck=self._write_stuck)
             self._watchdog.start()
             if self.state is SystemState.STARTING:
                 self._move(Trigger.START_COMPLETED)
@@ -501,12 +504,24 @@ class SystemManager(SessionAccess):
         self._abandoned.append(coordinator)
         self._worker_failed(coordinator, StrategyTimeout(stuck.message()))
 
+    def _write_stuck(self, seconds: float) -> None:
+        """On the watchdog's thread: a database write hangs (the server stopped answering). The session
+        fails with that; its runs row cannot be written now and is found interrupted once the process
+        ends, so the run can be resumed when the database is back."""
+        coordinator = self.coordinator
+        if coordinator is None:
+            return
+        run = self.recorder.run_id if self.recorder is not None else self.run_id
+        self._worker_failed(coordinator, RecorderError(
+            f"recorder of run {run}: a database write did not finish within {seconds:.0f}s (the database does "
+            "not answer)"), record=False)
+
     @property
     def abandoned_threads(self) -> list[str]:
         """Threads of past sessions given up on and still running (a stuck strategy burning CPU)."""
         return [w.name for w in self._abandoned if w.is_alive()]
 
-    def _worker_failed(self, worker: Worker, exc: BaseException) -> None:
+    def _worker_failed(self, worker: Worker, exc: BaseException, record: bool = True) -> None:
         with self._lock:
             if not self.state.active:
                 return
@@ -520,7 +535,7 @@ class SystemManager(SessionAccess):
                     other.request_stop()
         log.error("session failed in %s: %s", worker.role, self.error)
         try:
-            if self.recorder is not None:
+            if self.recorder is not None and record:
                 self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
         except Exception:
             log.exception("could not record the failure of run %s", self.run_id)

@@ -1,4 +1,5 @@
-"""`StrategyWatchdog`: notices a strategy callback that does not return, from outside the replay loop.
+"""`StrategyWatchdog`: notices a strategy callback that does not return (or a database write that does
+not finish), from outside the replay loop.
 
 The coordinator's hot loop is left as it is (no per-bar timestamps). Instead a small thread looks at
 the coordinator thread's current stack a few times a second (`sys._current_frames()`): when a
@@ -10,6 +11,9 @@ the strategy's label and where its thread is now (file:line of the innermost fra
 
 What to do about it is the owner's business (`on_stuck`): `SystemManager` fails the session and
 abandons the thread, since Python cannot stop a thread from outside.
+
+The same looks check the run recorder's writer: a write running longer than `WRITE_TIMEOUT` (a
+database that stopped answering without closing the connection) is reported to `on_write_stuck`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mismartera.errors import MismarteraError
 log = logging.getLogger("mismartera.system")
 
 LOOK_EVERY = 0.2          # seconds between looks at the coordinator's stack
+WRITE_TIMEOUT = 10.0      # seconds one database write of the recorder may take
 THREAD_NAME = "mismartera-watchdog"
 
 
@@ -91,8 +96,12 @@ class StrategyWatchdog(threading.Thread):
     """
 
     def __init__(self, target: threading.Thread, sites: frozenset[CodeType], timeout: float,
-                 on_stuck: Callable[[StuckCall], None], active: Callable[[], bool] = lambda: True) -> None:
+                 on_stuck: Callable[[StuckCall], None], active: Callable[[], bool] = lambda: True,
+                 write_started: Callable[[], float | None] = lambda: None,
+                 on_write_stuck: Callable[[float], None] | None = None) -> None:
         super().__init__(name=THREAD_NAME, daemon=True)
+        self.write_started = write_started
+        self.on_write_stuck = on_write_stuck
         self.target = target
         self.sites = sites
         self.timeout = timeout
@@ -113,6 +122,8 @@ class StrategyWatchdog(threading.Thread):
             if not self.active():
                 seen = None
                 continue
+            if self._write_stuck():
+                return
             top = sys._current_frames().get(self.target.ident or -1)
             call = strategy_frame(top, self.sites)
             now = time.monotonic()
@@ -128,3 +139,17 @@ class StrategyWatchdog(threading.Thread):
                     log.exception("the stuck-strategy handler raised")
                 return
         # dropped here: the kept frame (and the locals it holds) goes with the thread's end
+
+    def _write_stuck(self) -> bool:
+        started = self.write_started()
+        if started is None or self.on_write_stuck is None:
+            return False
+        seconds = time.monotonic() - started
+        if seconds < WRITE_TIMEOUT:
+            return False
+        log.error("a database write has not finished after %.0fs", seconds)
+        try:
+            self.on_write_stuck(seconds)
+        except Exception:
+            log.exception("the stuck-write handler raised")
+        return True

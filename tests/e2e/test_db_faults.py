@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +69,24 @@ class PrivatePostgres:
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def freeze(self, sig: int) -> None:
+        """Send `sig` (SIGSTOP / SIGCONT) to the server and every backend: it stops answering, with its
+        connections left open."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        pids = [postmaster]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                pids.append(int(stat.parent.name))
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:   # a backend that ended meanwhile
+                pass
 
     @property
     def url(self) -> str:
@@ -174,6 +193,28 @@ def test_postgresql_stopped_mid_run_fails_the_session_within_10s(private_postgre
     assert took < 10, err
     assert "database write failed" in err and "Traceback" not in out + err
     private_postgres.start()
+    check_resumes(home, url, err)
+
+
+def test_postgresql_that_stops_answering_fails_the_session_within_10s(private_postgres: PrivatePostgres,
+                                                                      tmp_path: Path) -> None:
+    """The server is frozen (SIGSTOP): a write hangs instead of failing; the watchdog gives it 10 s."""
+    home, url = tmp_path / "home", private_postgres.url
+    seed(url)
+    proc = start_paced(home, url)
+    try:
+        wait_first_day(proc, url)
+        private_postgres.freeze(signal.SIGSTOP)
+        began = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - began
+    finally:
+        private_postgres.freeze(signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, (out, err)
+    assert took < 15, err   # 10 s for the write, then the failure is reported
+    assert "a database write did not finish within 10s" in err and "Traceback" not in out + err
     check_resumes(home, url, err)
 
 
