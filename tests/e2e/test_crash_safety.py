@@ -90,7 +90,7 @@ def one_shot(example_bars: Path) -> Iterator[Callable[..., subprocess.Popen]]:
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()   # reaps it and closes its pipes
 
 
 def wait_running(home: Path, proc: subprocess.Popen, bars_seen: bool = False) -> None:
@@ -240,3 +240,56 @@ def test_after_a_stuck_strategy_the_shell_offers_to_restart(shell, example_bars:
     term.line("exit")
     assert term.wait_exit(10) == 0
     assert "system start" in (example_bars / "state" / "history").read_text()
+
+
+def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mismartera", *args], cwd=ROOT, env=env_for(home),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_kill_9_leaves_an_interrupted_run_with_a_partial_report_that_resumes(one_shot, example_bars: Path) -> None:
+    """Points 1-3 as a user meets them: kill -9 of `system start --wait`, then runs, status, report, resume."""
+    proc = one_shot("system", "start", EXAMPLE, "--speed", "3000", "--wait")   # about 8 s a day
+    deadline = time.monotonic() + 90
+    while True:
+        run = latest_run(example_bars)
+        if run is not None and run.days_done >= 1:
+            break
+        assert proc.poll() is None and time.monotonic() < deadline, "no day was completed"
+        time.sleep(0.2)
+    proc.kill()
+    proc.communicate()
+    listed = cli(example_bars, "system", "runs")
+    assert listed.returncode == 0 and "interrupted" in listed.stdout and "running" not in listed.stdout
+    run = latest_run(example_bars)
+    done = run.days_done
+    assert run.state == "interrupted" and 1 <= done < 4
+    status = cli(example_bars, "system", "status")
+    assert f"run {run.id} (example) was interrupted after {done} of 4 day(s)" in status.stdout
+    assert f"system start --resume {run.id}" in status.stdout
+    report = cli(example_bars, "system", "report", str(run.id))
+    assert report.returncode == 0, report.stderr
+    assert f"partial: {done} of 4 days (run {run.id} interrupted)" in report.stdout
+    assert "Final equity" in report.stdout and "Trades (round trips)" in report.stdout
+    data = json.loads(cli(example_bars, "system", "report", str(run.id), "--json").stdout)
+    assert (data["partial"], data["days_done"], data["days_planned"]) == (True, done, 4)
+    resumed = cli(example_bars, "system", "start", "--resume", str(run.id), "--speed", "0", "--wait", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads(resumed.stdout)
+    assert (final["run"]["id"], final["run"]["state"], final["partial"], final["days_done"]) == (
+        run.id, "finished", False, 4)
+    again = cli(example_bars, "system", "start", "--resume", str(run.id))
+    assert again.returncode == 3 and f"cannot resume run {run.id}: it finished all 4 day(s)" in again.stderr
+
+
+def test_sigterm_into_a_stop_in_the_shell_leaves_it_within_15s(shell, example_bars: Path) -> None:
+    for delay_ms in (0, 10, 50):
+        term = shell()
+        start_in_shell(term, f"system start {EXAMPLE} --speed 60")
+        term.line("system stop")
+        time.sleep(delay_ms / 1000)
+        term.child.kill(signal.SIGTERM)
+        began = time.monotonic()
+        assert term.wait_exit(20) == 130
+        assert time.monotonic() - began < 15
+        assert latest_run(example_bars).state == "stopped"

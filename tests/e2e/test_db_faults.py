@@ -189,6 +189,7 @@ def test_postgresql_stopped_mid_run_fails_the_session_within_10s(private_postgre
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 1, (out, err)
     assert took < 10, err
     assert "database write failed" in err and "Traceback" not in out + err
@@ -212,6 +213,7 @@ def test_postgresql_that_stops_answering_fails_the_session_within_10s(private_po
         private_postgres.freeze(signal.SIGCONT)
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 1, (out, err)
     assert took < 15, err   # 10 s for the write, then the failure is reported
     assert "a database write did not finish within 10s" in err and "Traceback" not in out + err
@@ -262,6 +264,7 @@ def test_a_full_disk_mid_run_fails_the_session_within_10s(small_disk: Path, tmp_
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 1, (out, err)
     assert took < 10, err
     assert "database or disk is full" in err and "Traceback" not in out + err
