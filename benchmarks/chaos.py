@@ -177,8 +177,19 @@ def integrity_ok(home: Home, run_id: int | None = None) -> bool:
     return foreign == 0 and orphans == 0 and (row.state != "interrupted" or row.days_done == stored)
 
 
-def kill_backtest(home: Home, config: Path, reference: int, duration: float, rng: random.Random) -> Outcome:
-    """One kill -9 of a backtest, then its checks and its resume."""
+def kill_backtest(home: Home, config: Path, reference: int, duration: float, rng: random.Random,
+                  attempts: int = 3) -> Outcome:
+    """One kill -9 of a backtest, then its checks and its resume. A kill that came after the run had
+    already finished tests nothing: it is tried again at an earlier moment (up to `attempts` times)."""
+    for _ in range(attempts - 1):
+        outcome = _kill_backtest(home, config, reference, duration, rng)
+        if outcome.state != "finished":
+            return outcome
+        duration *= 0.7
+    return _kill_backtest(home, config, reference, duration, rng)
+
+
+def _kill_backtest(home: Home, config: Path, reference: int, duration: float, rng: random.Random) -> Outcome:
     before = latest_run(home)
     began = time.monotonic()
     proc = home.popen("system", "start", "--config", str(config), "--wait")
@@ -295,7 +306,10 @@ def table(outcomes: list[Outcome]) -> str:
     for what in ("backtest", "import"):
         some = [o for o in outcomes if o.what == what]
         if some:
-            lines.append(f"{what}: kills {len(some)}, integrity ok {sum(o.integrity_ok for o in some)}, "
+            landed = (f", interrupted {sum(o.state == 'interrupted' for o in some)}" if what == "backtest" else
+                      f", all rows {sum(o.state == 'all rows' for o in some)}, no rows "
+                      f"{sum(o.state == 'no rows' for o in some)}")
+            lines.append(f"{what}: kills {len(some)}{landed}, integrity ok {sum(o.integrity_ok for o in some)}, "
                          f"{'resumed equal' if what == 'backtest' else 're-import exact'} "
                          f"{sum(o.recovered for o in some)}, rows lost {sum(o.rows_lost for o in some)}")
     return "\n".join(lines)
@@ -334,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20, help="kill -9 of a backtest, this many times")
     parser.add_argument("--imports", type=int, default=5, help="kill -9 of a CSV import, this many times")
-    parser.add_argument("--days", type=int, default=30, help="trading days the backtest replays")
+    parser.add_argument("--days", type=int, default=60, help="trading days the backtest replays")
     parser.add_argument("--seed", type=int, default=14, help="the random kill moments' seed")
     parser.add_argument("--db-url", help="a database URL (an empty PostgreSQL database); default: a SQLite file")
     args = parser.parse_args(argv)
