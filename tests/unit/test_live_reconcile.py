@@ -89,8 +89,11 @@ def test_a_live_session_after_a_crash_takes_over_open_orders_and_positions(live_
         # an adopted order fills after the restart: the new session books it, once
         aapl = next(o for o in brokerage.orders.values() if o["symbol"] == "AAPL")
         brokerage.fill(aapl["id"], 150.0)
-        assert wait_until(lambda: sorted((p.symbol, p.quantity) for p in second.status().account.positions)
-                          == [("AAPL", 2.0), ("SPY", 3.0)])
+        def held() -> list[tuple[str, float]]:
+            account = second.status().account   # None until the coordinator's first snapshot
+            return sorted((p.symbol, p.quantity) for p in account.positions) if account is not None else []
+
+        assert wait_until(lambda: held() == [("AAPL", 2.0), ("SPY", 3.0)])
         assert wait_until(lambda: [f.symbol for f in second.fills()[1]] == ["AAPL"])
         second.stop()
         with second.app.db.connect() as conn:
