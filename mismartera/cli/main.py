@@ -4,19 +4,21 @@
 - no arguments, input piped: script mode over stdin (`mismartera.cli.script`);
 - arguments: one command through the typer app generated from the registry.
 
-Kept thin: it builds the process runtime, picks the mode and hands over. SIGTERM becomes a
+Kept thin: it builds the process runtime, picks the mode and hands over. SIGTERM and SIGHUP become a
 KeyboardInterrupt in the main thread, so a blocking command (`system start --wait`) ends the same
-graceful way Ctrl-C does (exit 130). Nothing below `mismartera.cli` imports this module.
+graceful way Ctrl-C does (exit 130), and the process ends within 15 s whatever happens
+(`mismartera.cli.signals`). Nothing below `mismartera.cli` imports this module.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mismartera.cli.runtime import Runtime
 
 GLOBAL_FLAGS = ("--debug",)
@@ -35,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args[:1] in (["--install-completion"], ["--show-completion"]) or os.environ.get("_MISMARTERA_COMPLETE"):
         return _completion(args)
-    _install_sigterm()
+    from mismartera.cli import signals
+
+    signals.install()
 
     from rich.console import Console
 
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     secrets = [settings.alpaca.api_key or "", settings.alpaca.secret_key or ""]
     setup_logging(settings.log_file, settings.log_level, secrets=secrets, debug=debug)
     interactive = not rest and sys.stdin.isatty() and sys.stdout.isatty()
+    signals.set_interactive(interactive)
     ctx = AppContext(settings, interactive=sys.stdin.isatty(), progress=progress_factory(err),
                      confirm=runtime.ask_yes_no(err))
     rt = runtime.install(runtime.Runtime(ctx=ctx, out=out, err=err, debug=debug, environ=dict(os.environ),
@@ -75,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         code = _script(rt, check="--no-check" not in script_flags) if not rest else _one_shot(args)
         return _finish(rt, code, one_shot=bool(rest))
     except KeyboardInterrupt:
-        err.print("interrupted", style="bold red")
+        reason = signals.terminating()
+        _say(err, f"interrupted by {reason}" if reason else "interrupted")
         return _finish(rt, 130, one_shot=bool(rest))
     finally:
         ctx.close()
+        signals.restore()
 
 
 def _completion(args: list[str]) -> int:
@@ -95,28 +102,26 @@ def _completion(args: list[str]) -> int:
         return int(exc.exit_code)
 
 
-def _install_sigterm() -> None:
-    """SIGTERM raises KeyboardInterrupt in the main thread (once; a second SIGTERM kills at once)."""
-
-    def terminate(signum: int, frame: object) -> None:
-        from mismartera.cli import runtime
-
-        runtime.mark_terminated()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
+def _say(err: Console, text: str) -> None:
+    """A line on stderr, unless the terminal is gone (SIGHUP)."""
+    try:
+        err.print(text, style="bold red")
+    except (OSError, ValueError):
+        pass
 
 
 def _finish(rt: Runtime, code: int, *, one_shot: bool) -> int:
     """At the end of a script or one-shot command, stop a session that is still running (its summary
     goes to stderr after a one-shot command, whose stdout may be JSON)."""
+    from mismartera.cli import signals
     from mismartera.cli.shutdown import stop_running_session
 
     try:
         stopped = stop_running_session(rt, summary_to_stderr=one_shot or rt.quiet)
     except KeyboardInterrupt:
         return 130
+    if signals.terminating() and not code:
+        code = 130   # ended by a signal: never 0
     return code or stopped
 
 

@@ -10,6 +10,7 @@ Ctrl-D, `exit` and `quit` leave — after asking, and stopping it, when a sessio
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -133,12 +134,43 @@ def run_line(rt: runtime.Runtime, registry: Registry, text: str) -> int:
     except UsageError as exc:
         print_failure(rt.err, describe_error(exc))
         return int(exc.exit_code)
+    if (parsed.command.group, parsed.command.name) == ("system", "start"):
+        offer_restart(rt)
     try:
         return execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out, err=rt.err,
                        perform=perform, debug=rt.debug)
     except KeyboardInterrupt:  # landed between the handler and its error reporting
         print_failure(rt.err, describe_error(KeyboardInterrupt()))
         return int(ExitCode.INTERRUPTED)
+
+
+def offer_restart(rt: runtime.Runtime) -> None:
+    """Before a `system start`: if a stuck strategy's thread from an earlier session still runs (it
+    cannot be stopped from outside and takes CPU and the GIL from the next session), say so and offer
+    to restart the shell in place. The history is in its file, so the new shell has it all."""
+    if not rt.ctx.has_system():
+        return
+    stuck = rt.ctx.system.abandoned_threads
+    if not stuck:
+        return
+    rt.err.print(f"warning: a stuck strategy of an earlier session still runs ({', '.join(stuck)}) and uses CPU; "
+                 "a new session would run much slower", style="yellow", markup=False)
+    if rt.ask is not None and rt.ask("Restart the shell first (history is kept; run the command again)?"):
+        restart_shell(rt)
+
+
+def restart_shell(rt: runtime.Runtime) -> None:
+    """Replace this process with a fresh shell (same pid and terminal); the stuck thread goes with it."""
+    try:
+        rt.ctx.system.stop(2.0)   # a failed session's end is recorded first
+    except Exception as exc:
+        log.warning("stopping before the restart: %s", exc)
+    rt.ctx.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    args = [sys.executable, "-m", "mismartera"] + (["--debug"] if rt.debug else [])
+    os.execv(sys.executable, args)
 
 
 def _mask_typed_line(rt: runtime.Runtime, line: str) -> None:

@@ -36,13 +36,24 @@ def stop_running_session(rt: Runtime, timeout: float = STOP_TIMEOUT, *, summary_
     pure (a one-shot command's JSON). Returns an exit code."""
     if running_status(rt) is None:
         return int(ExitCode.OK)
-    rt.err.print(Text("stopping the running session…", style="dim"))
+    _print(rt.err, Text("stopping the running session…", style="dim"))
     try:
         rt.ctx.system.stop(timeout)
     except (Exception, KeyboardInterrupt) as exc:
         failure = describe_error(exc, debug=rt.debug, log_file=str(rt.ctx.settings.log_file))
-        print_failure(rt.err, failure, exc=exc, debug=rt.debug)
+        try:
+            print_failure(rt.err, failure, exc=exc, debug=rt.debug)
+        except (OSError, ValueError):
+            pass
         return int(failure.code)
     console = rt.err if summary_to_stderr else rt.out
-    console.print(Text("session " + summary_line(rt.ctx.system.status())), soft_wrap=True)
+    _print(console, Text("session " + summary_line(rt.ctx.system.status())), soft_wrap=True)
     return int(ExitCode.OK)
+
+
+def _print(console: Any, text: Text, **options: Any) -> None:
+    """Print unless the terminal is gone (a closed terminal's SIGHUP): the stop itself must happen."""
+    try:
+        console.print(text, **options)
+    except (OSError, ValueError):
+        log.info("terminal gone: %s", text.plain)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
 from mismartera.config.samples import find_config
 from mismartera.errors import UsageError
+
+if TYPE_CHECKING:
+    from mismartera.config.session import SessionConfig
 
 GROUP = group("system", "The trading session: start, pause, resume, stop, wait, status, watch, report")
 
@@ -88,7 +91,11 @@ def report_result(info: Any, days: list[Any]) -> Group:
     for text in summary.get("minutes_missing") or []:
         fields.append(("Minute never fed", text))
     title = "Live session report" if info.mode == "live" else "Backtest report"
-    parts: list[Any] = [Record(title, fields, formats=formats)]
+    parts: list[Any] = []
+    if info.partial:
+        parts.append(Message(f"partial: {info.days_stored} of {info.days_total} days (run {info.id} {info.state})",
+                             "warn"))
+    parts.append(Record(title, fields, formats=formats))
     per_symbol = summary.get("per_symbol_pnl") or {}
     if per_symbol:
         parts.append(Table("P&L by symbol", (Column("Symbol", "symbol"), Column("P&L", "pnl", "money")),
@@ -96,8 +103,26 @@ def report_result(info: Any, days: list[Any]) -> Group:
     parts.append(Chart(f"Equity, run {info.id}", [(d.day.isoformat(), d.equity) for d in days], "equity"))
     data = {"run": {"id": info.id, "session_name": info.session_name, "state": info.state,
                     "started_at": info.started_at, "ended_at": info.ended_at},
-            "summary": summary, "equity": [{"day": d.day, "equity": d.equity} for d in days]}
+            "summary": summary, "equity": [{"day": d.day, "equity": d.equity} for d in days],
+            "partial": info.partial, "days_done": info.days_stored, "days_planned": info.days_total}
     return Group(parts, data=data)
+
+
+def _session_config(path: str | None, start: date | None, end: date | None,
+                    symbols: str | None) -> tuple[SessionConfig, list[Message]]:
+    """The session config to start (the file, or the shipped sample of that name) with this run's
+    overrides, and a note naming the sample when one was used."""
+    from mismartera.config.session import load_session_config, with_overrides  # pydantic: only when a config loads
+
+    found = find_config(path or DEFAULT_CONFIG)
+    wanted = [s for s in (symbols or "").split(",") if s.strip()] if symbols is not None else None
+    if wanted is not None and not wanted:
+        raise UsageError("--symbols is empty (expected comma-separated symbols like AAPL,MSFT)")
+    session = with_overrides(load_session_config(found.path), start=start, end=end, symbols=wanted,
+                             source=str(found.path))
+    if found.note:
+        log.info("%s", found.note)
+    return session, [Message(found.note, "dim")] if found.note else []
 
 
 @command(GROUP, "start", help="Start a session from a session-config file",
@@ -113,35 +138,33 @@ def report_result(info: Any, days: list[Any]) -> Group:
                Option("symbols", "for this run: comma-separated symbols (instead of the file's)", complete="symbol",
                       metavar="A,B"),
                Option("wait", "run to the end, showing progress, then print the report", type=bool),
-               Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float)),
+               Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float),
+               Option("resume", "continue this interrupted or stopped backtest run (fast-forwards to where it "
+                      "stopped, then records into the same run)", type=int, complete="run", metavar="RUN")),
          json=True,
          examples=("system start config/example_session.json", "system start config/demo.json --speed 60",
                    "system start config/demo.json --start 2024-11-04 --end 2024-11-08 --symbols AAPL,MSFT --wait",
-                   "system start --config config/demo.json --wait --json"))
+                   "system start --config config/demo.json --wait --json", "system start --resume 3 --wait"))
 def start(ctx: AppContext, path: str | None = None, config: str | None = None, speed: float | None = None,
           start: date | None = None, end: date | None = None, symbols: str | None = None,
-          wait: bool = False, timeout: float | None = None) -> Any:
+          wait: bool = False, timeout: float | None = None, resume: int | None = None) -> Any:
     if path and config:
         raise UsageError("give the config file once: as CONFIG or as --config, not both")
+    if resume is not None and (path or config or start or end or symbols is not None):
+        raise UsageError("--resume RUN continues that run with its own config: give no config file, --start, "
+                         "--end or --symbols with it")
     if timeout is not None and not wait:
         raise UsageError("--timeout needs --wait")
-    from mismartera.config.session import load_session_config, with_overrides  # pydantic: only when a config loads
-
-    found = find_config(path or config or DEFAULT_CONFIG)
-    wanted = [s for s in (symbols or "").split(",") if s.strip()] if symbols is not None else None
-    if wanted is not None and not wanted:
-        raise UsageError("--symbols is empty (expected comma-separated symbols like AAPL,MSFT)")
-    session = with_overrides(load_session_config(found.path), start=start, end=end, symbols=wanted,
-                             source=str(found.path))
-    notes = [Message(found.note, "dim")] if found.note else []
-    if found.note:
-        log.info("%s", found.note)
+    session, notes = (None, []) if resume is not None else _session_config(path or config, start, end, symbols)
     if not wait:
-        status = ctx.system.start(session, speed)
-        return Group([*notes, Message(f"session {status.session_name} started (run {status.run_id}, "
-                                      f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
-                     data=status)
-    status = ctx.system.run(session, speed, progress_factory=ctx.progress, timeout=timeout)
+        status = ctx.system.start(session, speed, resume=resume)
+        verb = "resumed" if resume is not None else "started"
+        parts = [*notes, Message(f"session {status.session_name} {verb} (run {status.run_id}, "
+                                 f"{status.days_total} trading day(s)); follow it with: system watch", "ok")]
+        if ctx.system.start_note:
+            parts.append(Message(ctx.system.start_note, "warn"))
+        return Group(parts, data=status)
+    status = ctx.system.run(session, speed, progress_factory=ctx.progress, timeout=timeout, resume=resume)
     info, days = ctx.system.report(status.run_id)
     result = report_result(info, days)
     return Group([*notes, *result.parts], data=result.data)
@@ -183,7 +206,16 @@ def wait(ctx: AppContext, timeout: float | None = None) -> Group:
 def status(ctx: AppContext, live: bool = False) -> Any:
     if live:
         return Watch(ctx.system.status)
-    return status_result(ctx.system.status())
+    result = status_result(ctx.system.status())
+    if not result.data.state.active:
+        # Reading runs finds those whose process died; name the latest so they can be continued.
+        notes = [Message(f"run {info.id} ({info.session_name}) was interrupted after {info.days_done} of "
+                         f"{info.days_total} day(s): system report {info.id}"
+                         + (f", or continue it: system start --resume {info.id}" if info.mode == "backtest" else ""),
+                         "warn")
+                 for info in ctx.system.history().interrupted()]
+        result = Group([*result.parts, *notes], data=result.data)
+    return result
 
 
 @command(GROUP, "watch", help="Live panels of the session until q or Ctrl-C", examples=("system watch",))

@@ -160,6 +160,8 @@ class SessionConfig(_Model):
     strategies: list[StrategyConfig] = []
     trading_config: TradingConfig = TradingConfig()
     api_config: ApiConfig = ApiConfig()
+    # A strategy callback running longer than this fails the session (its thread is abandoned).
+    strategy_timeout_seconds: float = Field(10.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _mode_needs(self) -> SessionConfig:

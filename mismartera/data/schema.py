@@ -59,6 +59,13 @@ runs = Table(
     Column("sim_time", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),
     Column("summary", JSON, nullable=True),
+    # The process that owns the run while it is active (mismartera.system.owner): with the heartbeat
+    # above, how a run whose process died (kill -9, power loss) is told from one still running.
+    Column("owner_pid", Integer, nullable=True),
+    Column("owner_host", String(255), nullable=True),
+    Column("owner_started", BigInteger, nullable=True),   # the process's start time, in clock ticks since boot
+    # A live run's client order ids start with this: after a crash, the next session finds its open orders.
+    Column("order_prefix", String(40), nullable=True),
 )
 
 accounts = Table(

@@ -117,6 +117,7 @@ class AlpacaBroker:
         self._dispatch: Callable[[str, int], bool] | None = None
         self._sending: set[int] = set()            # ids of orders whose POST is under way
         self._closing = threading.Event()          # set: a stop began, nothing more is sent
+        self._adopted: set[str] = set()            # Alpaca ids of open orders taken over from an earlier run
         self._positions: dict[str, Position] = {}
         self._last: dict[str, float] = {}
         self._fills: list[Fill] = []
@@ -168,6 +169,42 @@ class AlpacaBroker:
             self._poller.join(max(0.0, deadline - time.monotonic()))
             ok = ok and not self._poller.is_alive()
         return ok
+
+    @property
+    def order_prefix(self) -> str:
+        """Every client order id this broker sends starts with f"{order_prefix}-"."""
+        return self._prefix
+
+    def adopt_open_orders(self, prefix: str) -> list[Order]:
+        """Take over the account's open orders whose client order id starts with f"{prefix}-" (an
+        earlier session's, after a crash): they join this broker's orders as they stand at Alpaca,
+        nothing is sent, and their later fills and cancels are followed like this session's own. What
+        they filled before is already in the account's positions (read by `start`), so it is not
+        booked again. Returns the adopted orders."""
+        remote_orders = [o for o in self.api.orders("open") if o.client_order_id.startswith(f"{prefix}-")]
+        adopted = []
+        with self._lock:
+            for remote in sorted(remote_orders, key=lambda o: o.created_at):
+                if remote.client_order_id in self._by_client_id:
+                    continue
+                order = Order(
+                    id=self._next_id, client_order_id=remote.client_order_id, symbol=remote.symbol,
+                    side=_choice(Side, remote.side, "side"), quantity=remote.qty,
+                    order_type=_choice(OrderType, remote.order_type, "order type"),
+                    time_in_force=_choice(TimeInForce, remote.time_in_force, "time in force"),
+                    status=order_status(remote.status, remote.filled_qty), created_at=remote.created_at,
+                    updated_at=remote.updated_at, strategy=None, reason=f"adopted from {prefix}",
+                    limit_price=remote.limit_price, stop_price=remote.stop_price,
+                    filled_quantity=remote.filled_qty, average_fill_price=remote.filled_avg_price)
+                order.broker_order_id = remote.id
+                self._next_id += 1
+                self._orders[order.id] = order
+                self._by_client_id[order.client_order_id] = order.id
+                self._by_broker_id[remote.id] = order.id
+                self._adopted.add(remote.id)
+                self._changed[order.id] = order
+                adopted.append(replace(order))
+        return adopted
 
     @property
     def stream_state(self) -> str:
@@ -403,6 +440,11 @@ class AlpacaBroker:
     def poll(self) -> None:
         """Bring every order of this session up to date from Alpaca (the fallback for missed updates)."""
         remote_orders = self.api.orders("all", after=self._started_at)
+        with self._lock:
+            adopted = [bid for bid in self._adopted if self._orders[self._by_broker_id[bid]].status.open]
+            self._adopted.intersection_update(adopted)
+        # Adopted orders were placed before this session started: `after` leaves them out.
+        remote_orders += [self.api.order(bid) for bid in adopted]
         with self._lock:
             for remote in remote_orders:
                 order = self._find(remote)

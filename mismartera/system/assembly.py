@@ -68,6 +68,7 @@ class Assembled:
     started_at: datetime
     message: str
     summary: str
+    note: str = ""          # what the start did besides starting ("reconciled 2 open orders … from run 14")
 
 
 def load_strategies(cfg: SessionConfig) -> list[StrategySpec]:
@@ -115,8 +116,10 @@ def history_sessions(tm: TimeManager, first_day: date, trailing_days: int) -> li
     return tm.sessions(first, tm.previous_trading_day(first_day))
 
 
-def open_run(db: Database, cfg: SessionConfig, started_at: datetime, days: int) -> tuple[RunRecorder, int]:
+def open_run(db: Database, cfg: SessionConfig, started_at: datetime, days: int,
+             order_prefix: str | None = None) -> tuple[RunRecorder, int]:
     """The recorder of a new run and its id (the runs row exists from here on)."""
     recorder = RunRecorder(db)
-    run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), started_at, days)
+    run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), started_at, days,
+                               order_prefix)
     return recorder, run_id

@@ -76,6 +76,7 @@ class DayStep:
     Args:
         owner: the session's coordinator (its broker, clock, SessionData, strategies, counters).
         session: the trading day.
+        paced: whether the owner's speed paces the bars (a resume's fast-forward is never paced).
 
     Attributes:
         done: bars fed so far today.
@@ -83,8 +84,9 @@ class DayStep:
         work: the day's upkeep work (minutes present per symbol, derived rows once `finish`ed).
     """
 
-    def __init__(self, owner: StepOwner, session: TradingSession) -> None:
+    def __init__(self, owner: StepOwner, session: TradingSession, *, paced: bool = True) -> None:
         self.owner = owner
+        self.paced = paced   # False: as fast as possible whatever the owner's speed (a resume's fast-forward)
         self.session = session
         symbols = owner.symbols
         self.present: dict[str, list[int]] = {s: [] for s in symbols}
@@ -116,7 +118,7 @@ class DayStep:
         to_strategies = owner.to_strategies
         clock_at = owner.clock.set_epoch   # the datetime is built only when someone asks
         held = owner.held
-        speed = owner.speed
+        speed = owner.speed if self.paced else 0.0
         derived = bool(owner.derived)
         clock_end = self.clock_end
         done = self.done

@@ -223,7 +223,8 @@ class Coordinator(Worker):
                 self.recorder.flush()
         if now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self._last_heartbeat = now
-            self.recorder.update_run(progress=self.progress, days_done=max(0, self.day_index - 1),
+            # Completed days are the recorded ones (right after a day's end, day_index still names it).
+            self.recorder.update_run(progress=self.progress, days_done=len(self.recorder.daily),
                                      sim_time=self.clock.now())
 
     def status_extra(self) -> dict[str, Any]:
@@ -359,7 +360,8 @@ class Coordinator(Worker):
         self.data.start_day()
         self.data.new_session()
         self.clock.set(session.open)
-        step = DayStep(self, session)
+        # A resumed run fast-forwards through the days it had stored (issue 14): never paced.
+        step = DayStep(self, session, paced=not self.recorder.replaying)
         self.upkeep.track(step.work, lambda: int(self.clock.now().timestamp()))
         self._anchor = None
         finished = step.run(events)

@@ -12,6 +12,9 @@ Pause stops feeding strategies; the stream keeps collecting bars in its queue an
 feed releases them in order, so strategies catch up on every minute. Stop ends between minutes;
 the stream and a live broker are stopped on the way out. A failed stream (rejected key,
 unreachable server) fails the session with the stream's one-line error.
+
+A session on a real broker starts by reconciling (`reconcile`): when the last live run on the same
+trade api was interrupted, its open orders and the account's positions are taken over first.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mismartera.config.session import SessionConfig
+from mismartera.data.database import Database
 from mismartera.errors import ConfigError, ExternalServiceError
 from mismartera.execution.orders import Order
 from mismartera.execution.registry import open_broker
@@ -47,6 +51,7 @@ from mismartera.system.order_gateway import OrderGateway, OrderSender
 from mismartera.system.order_reconcile import Reconciled, reconcile_open_orders
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY
+from mismartera.system.runs import INTERRUPTED, RunHistory
 from mismartera.system.upkeep import DayWork, Upkeep
 from mismartera.system.worker import TICK, Worker
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
@@ -491,9 +496,14 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
     broker = open_broker(trade_api, cfg.trading_config, clock, app.settings, KEEP_IN_MEMORY)
     gateway: OrderGateway | None = None   # a broker that fills from the bars does so on the engine's thread
     reconciled: list[Reconciled] = []
+    note = ""
+    order_prefix: str | None = None
     try:
         if isinstance(broker, OrderSender):
-            # orders an earlier run left unknown: settled with the broker before this one trades
+            order_prefix = broker.order_prefix
+            # an interrupted run's open orders are taken over (never sent again) ...
+            note = reconcile(app.db, broker, trade_api)
+            # ... and orders an earlier run left unknown are settled with the broker before this one trades
             reconciled = reconcile_open_orders(app.db, broker.remote_order)
             # orders go out on their own thread: a slow or hung broker delays orders, never bars
             gateway = OrderGateway(broker, grace=cfg.api_config.stop_order_grace_seconds,
@@ -522,7 +532,7 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = (now or WallClock().now)()   # when the run happened, not the session clock's time
-        recorder, run_id = open_run(app.db, cfg, started_at, len(sessions))
+        recorder, run_id = open_run(app.db, cfg, started_at, len(sessions), order_prefix)
         prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = LiveCoordinator(
@@ -541,4 +551,25 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
                      coordinator.waiting or "live",
                      f"live session {cfg.session_name} started: run {run_id}, {days}, {len(symbols)} "
                      f"symbol(s), {source.describe()}, trade api {trade_api}"
-                     + (f", {len(reconciled)} open order(s) of earlier runs reconciled" if reconciled else ""))
+                     + (f", {len(reconciled)} open order(s) of earlier runs reconciled" if reconciled else "")
+                     + (f"; {note}" if note else ""), note)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def reconcile(db: Database, broker: OrderSender, trade_api: str) -> str:
+    """Before a live session trades: if the last live run on this trade api was interrupted (its
+    process died), take over its open orders — found at the broker by the run's client order id
+    prefix, never sent again — next to the account's positions, which the broker has read already.
+    Returns what was reconciled, for the start message ("" when there was nothing to do)."""
+    previous = RunHistory(db).last_live(trade_api)
+    if previous is None or previous.state != INTERRUPTED or not previous.order_prefix:
+        return ""
+    adopted = broker.adopt_open_orders(previous.order_prefix)
+    held = broker.positions()
+    log.info("reconciled run %s: %d open order(s) (%s), %d position(s)", previous.id, len(adopted),
+             ", ".join(o.client_order_id for o in adopted) or "none", len(held))
+    return (f"reconciled {_count(len(adopted), 'open order')} and {_count(len(held), 'position')} "
+            f"from run {previous.id}")

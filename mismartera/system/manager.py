@@ -15,6 +15,7 @@ All transitions happen under one lock with `next_state`, so an illegal request r
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import logging
 import threading
@@ -25,17 +26,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mismartera.config.session import SessionConfig, load_session_config
+from mismartera.config.session import SessionConfig, load_session_config, parse_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
 from mismartera.execution.registry import FILLS_FROM_BARS, open_broker
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
+from mismartera.system.record_writer import RecorderError
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
+from mismartera.system.runs import RESUMABLE_STATES, RunHistory, RunInfo, mark_interrupted
 from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
 from mismartera.system.status import SystemStatus
 from mismartera.system.upkeep import Upkeep
+from mismartera.system.watchdog import StrategyTimeout, StrategyWatchdog, StuckCall, call_sites
 from mismartera.system.worker import Worker, join_all
 from mismartera.timekeeping.clock import SimulatedClock, WallClock
 
@@ -45,6 +49,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("mismartera.system")
 
 STOP_TIMEOUT = 10.0
+FAILURE_RECORD_TIMEOUT = 8.0   # seconds `wait` gives a failure to be written to the runs row
+STOP_GRACE = 5.0          # seconds a stop's caller waits beyond the join deadline (the run's last writes)
+STRATEGY_CALL_SITES = call_sites(Coordinator.to_strategies, Coordinator._call_all)
 WAIT_STEP = 0.1
 _WALL = WallClock()
 _MANAGERS: weakref.WeakSet[SystemManager] = weakref.WeakSet()
@@ -102,7 +109,7 @@ class SystemManager(SessionAccess):
         self.error_worker: str | None = None
         self.message = ""
         self.started_at: datetime | None = None
-        self.ended_at = None
+        self.ended_at: datetime | None = None
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
         self._waiters = 0    # threads in wait(): a failure is theirs to show
@@ -112,6 +119,13 @@ class SystemManager(SessionAccess):
         self._finalizing = False
         self._start_done = threading.Event()   # cleared while start() builds the session
         self._start_done.set()
+        self._stopper: threading.Thread | None = None     # completes a stop, whoever asked for it
+        self._watchdog: StrategyWatchdog | None = None
+        self.stuck: StuckCall | None = None               # the strategy call that failed the last session
+        self.start_note = ""                              # what the last start did besides starting
+        self._abandoned: list[Worker] = []                # stuck threads of this process's sessions
+        self._failure_recorded = threading.Event()        # cleared while a failure is written to the run
+        self._failure_recorded.set()
         _MANAGERS.add(self)
 
     # ------------------------------------------------------------------ transitions
@@ -122,15 +136,21 @@ class SystemManager(SessionAccess):
             return self.state
 
     # ------------------------------------------------------------------ start
-    def start(self, config: SessionConfig | str | Path, speed: float | None = None) -> SystemStatus:
-        """Start a session from a config (object or file path); returns the status once running."""
+    def start(self, config: SessionConfig | str | Path | None, speed: float | None = None,
+              resume: int | None = None) -> SystemStatus:
+        """Start a session from a config (object or file path); returns the status once running.
+
+        With `resume`, continue that stored backtest run instead (its own config; `config` is unused):
+        its stored days are replayed without recording and checked against the stored day-end equity,
+        then the run goes on recording where it stopped.
+        """
         with self._lock:
             self._move(Trigger.START)
             self.error = self.error_worker = None
             self.message = "starting"
             self._start_done.clear()
         try:
-            self._build_and_start(config, speed)
+            self._build_and_start(config, speed, resume)
         except BaseException as exc:
             self._start_done.set()
             with self._lock:
@@ -138,16 +158,20 @@ class SystemManager(SessionAccess):
                 if starting:
                     self._move(Trigger.STOP)
             if starting:
-                self._stop_workers(2.0)
-                with self._lock:
-                    if self.recorder is not None and self.recorder.run_id is not None:
-                        self._safe_finish("failed", error=f"start failed: {exc}")
-                    self._restore_clock()
-                    self._move(Trigger.STOP_COMPLETED)
-                    self.message = "start failed"
+                self._in_stopper(functools.partial(self._abort_start, exc), 2.0)
             raise
         self._start_done.set()
         return self.status()
+
+    def _abort_start(self, exc: BaseException) -> None:
+        """A start that failed or was interrupted: stop what it started, record the failure."""
+        self._stop_workers(2.0)
+        with self._lock:
+            if self.recorder is not None and self.recorder.run_id is not None:
+                self._safe_finish("failed", error=f"start failed: {exc}")
+            self._restore_clock()
+            self._move(Trigger.STOP_COMPLETED)
+            self.message = "start failed"
 
     def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
         cfg = config if isinstance(config, SessionConfig) else load_session_config(config)
@@ -172,9 +196,17 @@ class SystemManager(SessionAccess):
                 update={"speed_multiplier": speed})})
         return cfg
 
-    def _build_and_start(self, config: SessionConfig | str | Path, speed: float | None) -> None:
+    def _build_and_start(self, config: SessionConfig | str | Path | None, speed: float | None,
+                         resume: int | None = None) -> None:
         from mismartera.system.assembly import Hooks
 
+        mark_interrupted(self.app.db)   # runs whose process died are found before a new one starts
+        resumed = None
+        if resume is not None:
+            resumed = self._resumable(resume)
+            config = parse_session_config(resumed.config, f"run {resume}'s config")
+        if config is None:
+            raise UsageError("give a session-config file (or --resume RUN)")
         cfg = self._load(config, speed)
         hooks = Hooks(on_failure=self._worker_failed, on_finished=self._coordinator_done,
                       on_message=self._show_live_message)
@@ -183,10 +215,24 @@ class SystemManager(SessionAccess):
 
             built = build_live(self.app, cfg, hooks, self._live_now)
         else:
-            built = self._build_backtest(cfg, hooks)
+            built = self._build_backtest(cfg, hooks, resumed)
         self._launch(built)
 
-    def _build_backtest(self, cfg: SessionConfig, hooks: Hooks) -> Assembled:
+    def _resumable(self, run_id: int) -> RunInfo:
+        """The stored run `run_id` if `system start --resume` can continue it, else a clear error."""
+        info = RunHistory(self.app.db).run(run_id)
+        if info.mode != "backtest":
+            raise UsageError(f"cannot resume run {run_id}: it is a {info.mode} session (only backtests resume; "
+                             "a new live session reconciles with the broker instead)")
+        if info.state == "finished":
+            raise StateError(f"cannot resume run {run_id}: it finished all {info.days_total} day(s) "
+                             f"(its report: system report {run_id})")
+        if info.state not in RESUMABLE_STATES:
+            raise StateError(f"cannot resume run {run_id}: it is {info.state} in process {info.owner_pid} on "
+                             f"{info.owner_host} (stop it there, or wait for it to end)")
+        return info
+
+    def _build_backtest(self, cfg: SessionConfig, hooks: Hooks, resumed: RunInfo | None = None) -> Assembled:
         from mismartera.system.assembly import (
             Assembled,
             history_sessions,
@@ -216,7 +262,13 @@ class SystemManager(SessionAccess):
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = _WALL.now()
-        recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
+        if resumed is None:
+            recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
+            verb = "started"
+        else:
+            recorder, run_id = RunRecorder(self.app.db), resumed.id
+            stored = recorder.resume_run(run_id)
+            verb = f"resumed (fast-forward over {len(stored)} stored day(s))"
         derived: list[str] = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
                             history_cfg.intervals, on_failure=hooks.on_failure)
@@ -228,7 +280,7 @@ class SystemManager(SessionAccess):
                                   on_failure=hooks.on_failure, on_finished=hooks.on_finished)
         return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock,
                          started_at, "replaying",
-                         f"session {cfg.session_name} started: run {run_id}, {len(sessions)} day(s), "
+                         f"session {cfg.session_name} {verb}: run {run_id}, {len(sessions)} day(s), "
                          f"{len(symbols)} symbol(s), speed {backtest.speed_multiplier:g}")
 
     def _launch(self, built: Assembled) -> None:
@@ -244,9 +296,17 @@ class SystemManager(SessionAccess):
             prepare_garbage_collector()
             for worker in self.workers:
                 worker.start()
+            self.stuck = None
+            writer = built.recorder.writer
+            self._watchdog = StrategyWatchdog(
+                built.coordinator, STRATEGY_CALL_SITES, built.config.strategy_timeout_seconds, self._strategy_stuck,
+                active=lambda: self.state.active, write_started=lambda: writer.busy_since,
+                on_write_stuck=self._write_stuck)
+            self._watchdog.start()
             if self.state is SystemState.STARTING:
                 self._move(Trigger.START_COMPLETED)
                 self.message = built.message
+                self.start_note = built.note
                 # A failed write is the coordinator's to report (it fails the session); here it is logged.
                 self._record_state("running")
         log.info("%s", built.summary)
@@ -320,24 +380,56 @@ class SystemManager(SessionAccess):
                 if self.state is SystemState.STOPPING:
                     raise WaitTimeout(f"session still stopping after {timeout:g}s (run {self.run_id})")
                 return self.status()
-            failed = self.state is SystemState.FAILED
-            if not failed:
-                self._move(Trigger.STOP)
-                self._finalizing = True
-                self.message = "stopping"
+            if self._stopper is not None and self._stopper.is_alive():   # a failed session being stopped
+                stopper = self._stopper
+            else:
+                failed = self.state is SystemState.FAILED
+                if not failed:
+                    self._move(Trigger.STOP)
+                    self._finalizing = True
+                    self.message = "stopping"
+                stopper = self._start_stopper(lambda: self._complete_stop(failed, timeout))
+        # The stop completes on its own thread: an interrupt landing here (a second Ctrl-C, SIGTERM)
+        # ends this wait only, never the stop half-way, so the session cannot stay `stopping`.
+        stopper.join(timeout + STOP_GRACE)
+        return self.status()
+
+    def _start_stopper(self, work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:   # the state must still leave `stopping`
+                log.exception("stopping the session failed")
+                with self._lock:
+                    if self.state is SystemState.STOPPING:
+                        self.error, self.error_worker = f"{type(exc).__name__}: {exc}", "stop"
+                        self._move(Trigger.FAIL)
+                        self.message = "stop failed"
+
+        stopper = threading.Thread(target=run, name="mismartera-stopper", daemon=True)
+        self._stopper = stopper
+        stopper.start()
+        return stopper
+
+    def _in_stopper(self, work: Callable[[], None], timeout: float) -> None:
+        """Run `work` on the stopper thread and wait for it (an interrupt ends the wait, not the work)."""
+        self._start_stopper(work).join(timeout + STOP_GRACE)
+
+    def _complete_stop(self, failed: bool, timeout: float) -> None:
+        """The body of `stop`, on the stopper thread: join the workers, record the run's end, move on."""
         if failed:
             alive = self._stop_workers(timeout)
             with self._lock:
                 self._restore_clock()
                 self._move(Trigger.STOP)
                 self.message = self._alive_message(alive) or f"stopped after failure in {self.error_worker}"
-            return self.status()
+            return
         # A stop during `starting` lets start() finish building first, then stops what it started.
         self._start_done.wait(timeout)
         alive = self._stop_workers(timeout)
         with self._lock:
             if self.state is not SystemState.STOPPING:   # failed while stopping
-                return self.status()
+                return
             coordinator = self.coordinator
             if coordinator is not None and not coordinator.is_alive() and coordinator.error is None:
                 self._safe_finish("finished" if coordinator.finished else "stopped")
@@ -348,7 +440,6 @@ class SystemManager(SessionAccess):
             self._move(Trigger.STOP_COMPLETED)
             self.message = self._alive_message(alive) or ("finished" if coordinator and coordinator.finished
                                                           else "stopped")
-        return self.status()
 
     def _stop_workers(self, timeout: float) -> list[str]:
         """Ask every worker to stop, coordinator first; join them within `timeout`; names still alive."""
@@ -358,9 +449,16 @@ class SystemManager(SessionAccess):
         # a live coordinator first gives orders in flight their grace (`stop_order_grace_seconds`)
         grace = max((float(getattr(worker, "stop_grace", 0.0)) for worker in ordered), default=0.0)
         alive = join_all(ordered, timeout + grace)
+        self._stop_watchdog()
         if alive:
             log.warning("threads still running after %.1fs: %s", timeout, ", ".join(alive))
         return alive
+
+    def _stop_watchdog(self) -> None:
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.request_stop()
+            watchdog.join(1.0)
 
     @staticmethod
     def _alive_message(alive: list[str]) -> str:
@@ -394,6 +492,7 @@ class SystemManager(SessionAccess):
         for worker in others:
             worker.request_stop()
         alive = join_all(others, STOP_TIMEOUT)
+        self._stop_watchdog()
         with self._lock:
             if self.state is not SystemState.STOPPING:
                 return
@@ -403,12 +502,42 @@ class SystemManager(SessionAccess):
             self._move(Trigger.STOP_COMPLETED)
             self.message = self._alive_message(alive) or ("finished" if finished else "stopped")
 
-    def _worker_failed(self, worker: Worker, exc: BaseException) -> None:
+    def _strategy_stuck(self, stuck: StuckCall) -> None:
+        """On the watchdog's thread: a strategy callback did not return in time. The coordinator's
+        thread cannot be stopped from outside; it is abandoned (a daemon, waited for by nobody) and
+        the session fails. The recorder's own thread writes the finished days meanwhile."""
+        coordinator = self.coordinator
+        if coordinator is None:
+            return
+        self.stuck = stuck
+        coordinator.abandoned = True
+        self._abandoned.append(coordinator)
+        self._worker_failed(coordinator, StrategyTimeout(stuck.message()))
+
+    def _write_stuck(self, seconds: float) -> None:
+        """On the watchdog's thread: a database write hangs (the server stopped answering). The session
+        fails with that; its runs row cannot be written now and is found interrupted once the process
+        ends, so the run can be resumed when the database is back."""
+        coordinator = self.coordinator
+        if coordinator is None:
+            return
+        run = self.recorder.run_id if self.recorder is not None else self.run_id
+        self._worker_failed(coordinator, RecorderError(
+            f"recorder of run {run}: a database write did not finish within {seconds:.0f}s (the database does "
+            "not answer)"), record=False)
+
+    @property
+    def abandoned_threads(self) -> list[str]:
+        """Threads of past sessions given up on and still running (a stuck strategy burning CPU)."""
+        return [w.name for w in self._abandoned if w.is_alive()]
+
+    def _worker_failed(self, worker: Worker, exc: BaseException, record: bool = True) -> None:
         with self._lock:
             if not self.state.active:
                 return
             self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MismarteraError) else str(exc)
             self.error_worker = worker.role
+            self._failure_recorded.clear()
             self._move(Trigger.FAIL)
             self.message = f"failed in {worker.role}"
             for other in self.workers:
@@ -416,23 +545,28 @@ class SystemManager(SessionAccess):
                     other.request_stop()
         # shown once: by whoever waits for the session (it raises it), else by this line
         log.error("session failed in %s: %s", worker.role, self.error, extra={"console": not self._waiters})
-        if self.recorder is not None:
-            coordinator = self.coordinator
-            account, day, trades = None, None, 0
-            if coordinator is not None:
-                if worker is coordinator:   # on its own thread: its broker can be asked once more
-                    try:
-                        coordinator.refresh_account()
-                    except Exception:
-                        log.exception("could not read the account of run %s after its failure", self.run_id)
-                account, day, trades = coordinator.account, coordinator.partial_day(), coordinator.fills_today
-            try:
+        try:
+            if self.recorder is not None and record:
+                coordinator = self.coordinator
+                account, day, trades = None, None, 0
+                if coordinator is not None:
+                    if worker is coordinator:   # on its own thread: its broker can be asked once more
+                        try:
+                            coordinator.refresh_account()
+                        except Exception:
+                            log.exception("could not read the account of run %s after its failure", self.run_id)
+                    account, day, trades = coordinator.account, coordinator.partial_day(), coordinator.fills_today
                 self.recorder.finish("failed", error=f"{worker.role}: {self.error}", account=account,
                                      partial_day=day, trades=trades)
-            except Exception:
-                log.exception("could not record the failure of run %s", self.run_id)
+        except Exception:
+            log.exception("could not record the failure of run %s", self.run_id)
+        finally:
+            self._failure_recorded.set()
 
     def _at_exit(self) -> None:
+        stopper = self._stopper
+        if stopper is not None and stopper.is_alive():   # a stop on its way: let it record the run's end
+            stopper.join(STOP_TIMEOUT + STOP_GRACE)
         if self.state in (SystemState.STARTING, SystemState.RUNNING, SystemState.PAUSED):
             try:
                 self.stop(5.0)
@@ -485,18 +619,20 @@ class SystemManager(SessionAccess):
                     progress.update(completed=round(last_progress * len(coordinator.sessions), 2),
                                     description=f"{self._verb()} {coordinator.day or ''}".strip())
         coordinator = self.coordinator
-        if coordinator is not None and coordinator.is_alive():
+        if coordinator is not None and coordinator.is_alive() and not coordinator.abandoned:
             coordinator.join(2.0)
         if progress is not None and coordinator is not None:
             progress.update(completed=round(coordinator.progress * len(coordinator.sessions), 2))
         if self.state is SystemState.FAILED:
+            self._failure_recorded.wait(FAILURE_RECORD_TIMEOUT)   # the run's row says failed before we say so
             raise MismarteraError(f"session failed in {self.error_worker}: {self.error} (run {self.run_id})")
         return self.status()
 
-    def run(self, config: SessionConfig | str | Path, speed: float | None = None, progress_factory: Any = None,
-            timeout: float | None = None) -> SystemStatus:
-        """Start a session and wait for its end; Ctrl-C / SIGTERM stops it gracefully (Interrupted, exit 130)."""
-        self.start(config, speed)
+    def run(self, config: SessionConfig | str | Path | None, speed: float | None = None, progress_factory: Any = None,
+            timeout: float | None = None, resume: int | None = None) -> SystemStatus:
+        """Start a session (or resume a run) and wait for its end; Ctrl-C / SIGTERM stops it gracefully
+        (Interrupted, exit 130)."""
+        self.start(config, speed, resume)
         progress = None
         if progress_factory is not None and self.coordinator is not None:
             progress = progress_factory(self._verb(), len(self.coordinator.sessions), "days")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol, runtime_checkable
 
+from mismartera.execution.account import PositionSnapshot
 from mismartera.execution.orders import Order
 from mismartera.system.detached import Detached
 from mismartera.system.worker import TICK, Worker
@@ -35,7 +36,14 @@ class OrderSender(Protocol):
     """What the gateway needs of a live broker (`AlpacaBroker`): a broker that has these sends its
     orders over the network, so a live session sends them through a gateway."""
 
+    @property
+    def order_prefix(self) -> str: ...   # every client order id this broker sends starts with it
+
     def remote_order(self, client_order_id: str) -> Order | None: ...
+
+    def adopt_open_orders(self, prefix: str) -> list[Order]: ...
+
+    def positions(self) -> list[PositionSnapshot]: ...
 
     def attach_dispatcher(self, dispatch: Callable[[str, int], bool]) -> None: ...
 

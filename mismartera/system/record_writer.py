@@ -52,6 +52,7 @@ class RecordWriter:
         self._closed = False
         self.error: BaseException | None = None
         self._reported = False
+        self.busy_since: float | None = None   # monotonic start of the write running now (None: idle)
 
     # ------------------------------------------------------------------ producer side (any thread)
     @property
@@ -137,9 +138,12 @@ class RecordWriter:
                 if self._stop.is_set():
                     return
                 continue
+            self.busy_since = time.monotonic()
             try:
                 job()
             except BaseException as exc:   # kept for the producer, never lost
                 self.error = exc
                 log.exception("%s: database write failed", self.what)
                 return
+            finally:
+                self.busy_since = None

@@ -12,12 +12,18 @@ The writes run on the recorder's own thread (`RecordWriter`): `flush`, `end_day`
 hand the pending rows over as a job, in order, and return; `drain` waits for what was queued, and
 `finish` drains, ends the thread and makes the final write itself. A failed write is raised by the
 next call on the producer's side, so the session fails instead of losing rows.
+
+Resuming a run (`resume_run`) puts the recorder in replay mode for the days already stored: the
+engine replays them exactly as before, and the recorder writes nothing for them but checks each
+rebuilt day-end equity against the stored one (a difference fails the resume naming the first day
+that differs), keeping the report's running totals and its order bookkeeping as if it had written
+them. After the last stored day it records as usual, into the same run.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any
 
@@ -25,8 +31,10 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
+from mismartera.errors import MismarteraError
 from mismartera.execution.orders import FINAL_ORDER_STATUSES, Fill, Order
 from mismartera.report.metrics import RunningReport
+from mismartera.system.owner import this_process
 from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
 from mismartera.system.rejections import RejectionTally
 from mismartera.system.status import AccountView, FillView, OrderView
@@ -39,6 +47,11 @@ RECENT = 20
 KEEP_IN_MEMORY = 10_000
 FINAL = frozenset(FINAL_ORDER_STATUSES)
 WALL = WallClock()  # heartbeats and row update times are wall-clock instants
+
+
+class ResumeMismatch(MismarteraError):
+    """A resumed run's replayed day ended with another equity than the one stored: the bars or the
+    code changed since the run was recorded, so going on would mix two different runs."""
 
 
 def _value(value: Any) -> Any:
@@ -119,14 +132,22 @@ class RunRecorder:
         self._recent_orders: deque[Order] = deque(maxlen=RECENT)
         self._recent_fills: deque[Fill] = deque(maxlen=RECENT)
         self.writer = RecordWriter("recorder")
+        self._replay: deque[tuple[date, float]] = deque()   # stored days a resumed run replays first
+
+    @property
+    def replaying(self) -> bool:
+        """True while a resumed run replays its stored days (nothing is written for them)."""
+        return bool(self._replay)
 
     # ------------------------------------------------------------------ the runs row
     def open_run(self, session_name: str, mode: str, config: dict[str, Any], started_at: datetime,
-                 days_total: int) -> int:
+                 days_total: int, order_prefix: str | None = None) -> int:
+        owner = this_process()
         with self.db.begin() as conn:
             result = conn.execute(insert(runs).values(
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
-                heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total))
+                heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total, owner_pid=owner.pid,
+                owner_host=owner.host, owner_started=owner.started, order_prefix=order_prefix))
             key = result.inserted_primary_key
             if key is None:
                 raise RecorderError("the database gave no id for the new run")
@@ -134,11 +155,39 @@ class RunRecorder:
         self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id
 
+    def resume_run(self, run_id: int) -> list[tuple[date, float]]:
+        """Take over stored run `run_id` to continue it: this process becomes its owner, rows of the day
+        that was in progress when it ended are removed (that day is replayed and recorded again), and
+        the stored days are queued for replay. Returns the stored days, (day, equity), oldest first."""
+        owner = this_process()
+        now = WALL.now()
+        with self.db.begin() as conn:
+            stored = [(row.day, float(row.equity)) for row in conn.execute(
+                select(daily_equity.c.day, daily_equity.c.equity).where(daily_equity.c.run_id == run_id)
+                .order_by(daily_equity.c.day))]
+            if stored:
+                cutoff = datetime.combine(stored[-1][0] + timedelta(days=1), time(), UTC)
+                conn.execute(delete(fills).where(fills.c.run_id == run_id, fills.c.filled_at >= cutoff))
+                conn.execute(delete(orders).where(orders.c.run_id == run_id, orders.c.created_at >= cutoff))
+            else:
+                conn.execute(delete(fills).where(fills.c.run_id == run_id))
+                conn.execute(delete(orders).where(orders.c.run_id == run_id))
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                state="starting", ended_at=None, error=None, summary=None, heartbeat_at=now, owner_pid=owner.pid,
+                owner_host=owner.host, owner_started=owner.started, days_done=len(stored)))
+        self.run_id = run_id
+        self.writer.what = f"recorder of run {run_id}"
+        self._replay = deque(stored)
+        return stored
+
     def update_run(self, **values: Any) -> None:
         """Update the runs row, in order with the batches before it; a change of `state` is waited for
         (the lifecycle commands show it), a heartbeat is not."""
         if self.run_id is None:
             return
+        if self._replay:   # the stored progress stands until the replay passes it
+            for key in ("progress", "days_done", "sim_time"):
+                values.pop(key, None)
         values.setdefault("heartbeat_at", WALL.now())
         self.writer.submit(partial(self._write_run, values))
         if "state" in values:
@@ -232,7 +281,21 @@ class RunRecorder:
         self.writer.check()
         if not self._orders and not self._fills:
             return
+        if self._replay:
+            self._skip_batch(self._take()[0])
+            return
         self.writer.submit(partial(self._write_flush, *self._take()))
+
+    def _skip_batch(self, pending: dict[int, dict[str, Any]]) -> None:
+        """A replayed batch, already stored by the run before: the bookkeeping `_write_batch` does
+        (which orders are stored open, which client ids are still needed), without writing."""
+        stored, client_ids = self._stored_open, self._client_ids
+        for bid, row in pending.items():
+            if row["status"] in FINAL:
+                stored.discard(bid)
+                client_ids.pop(bid, None)
+            else:
+                stored.add(bid)
 
     def _write_flush(self, pending: dict[int, dict[str, Any]], new_fills: list[dict[str, Any]]) -> None:
         with self.db.begin() as conn:
@@ -281,12 +344,28 @@ class RunRecorder:
         """Queue the day's equity row, the positions, pending orders/fills and the run's progress (written
         in one transaction)."""
         self.writer.check()
+        if self._replay:
+            self._check_replayed(day, account.equity)
         self.rejections.end_day(day)
         self.daily.append((day, account.equity))
         self.running.add_day(day, account.equity)
+        if self._replay:
+            self._replay.popleft()
+            self._skip_batch(self._take()[0])
+            return
         pending, new_fills = self._take()
         self.writer.submit(partial(self._write_day, pending, new_fills, day, account, trades, progress, days_done,
                                    sim_time, WALL.now()))
+
+    def _check_replayed(self, day: date, equity: float) -> None:
+        stored_day, stored_equity = self._replay[0]
+        if day != stored_day:
+            raise ResumeMismatch(f"cannot resume run {self.run_id}: the replay reached {day} where the run stored "
+                                 f"{stored_day} (the trading calendar or the config changed)")
+        if abs(equity - stored_equity) >= 0.005:
+            raise ResumeMismatch(f"cannot resume run {self.run_id}: on {day} the replay ends with equity "
+                                 f"{equity:,.2f}, the run stored {stored_equity:,.2f} (the bars or the code "
+                                 "changed since it was recorded)")
 
     def _write_day(self, pending: dict[int, dict[str, Any]], new_fills: list[dict[str, Any]], day: date,
                    account: AccountView, trades: int, progress: float, days_done: int, sim_time: datetime,
@@ -333,6 +412,12 @@ class RunRecorder:
             failure = exc
         now = WALL.now()
         values: dict[str, Any] = {"state": state, "ended_at": ended_at or now, "heartbeat_at": now}
+        replaying = bool(self._replay)
+        if replaying:
+            # Ended while replaying stored days: what is stored stands (its days, orders, positions);
+            # the report is rebuilt from it, and the run can be resumed again.
+            summary = None
+            self._take()
         if summary is not None:
             values["summary"] = summary
         if error is not None:
@@ -342,7 +427,7 @@ class RunRecorder:
             values["state"] = "failed"
             values.setdefault("error", f"{self.writer.what}: database write failed: {describe(lost)}")
         with self.db.begin() as conn:
-            if lost is None:
+            if lost is None and not replaying:
                 self._write_batch(conn, *self._take())
                 if account is not None:
                     self._write_positions(conn, account, now)

@@ -2,6 +2,10 @@
 
 `account …` and `system report` use it when no session is live (the last run), and for any past
 run by id. Core selects only; rows come back as the same view types the live session shows.
+
+Before runs are read, `mark_interrupted` sets every run that claims to be active (starting, running,
+paused, stopping) but whose owning process is gone (`mismartera.system.owner`) to `interrupted`,
+keeping its completed days: nothing stays `running` without a live owner.
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, overload
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.errors import NotFound, UsageError
 from mismartera.execution.orders import OPEN_ORDER_STATUSES
+from mismartera.system.owner import owner_gone
 from mismartera.system.status import AccountView, FillView, OrderView, PositionView
+from mismartera.timekeeping.clock import WallClock
+
+ACTIVE_STATES = ("starting", "running", "paused", "stopping")   # a run row claiming a live owner
+INTERRUPTED = "interrupted"
+RESUMABLE_STATES = (INTERRUPTED, "stopped", "failed")            # `system start --resume` continues these
+_WALL = WallClock()
 
 
 @overload
@@ -47,6 +58,20 @@ class RunInfo:
     summary: dict[str, Any] | None
     config: dict[str, Any]
     heartbeat_at: datetime | None = None
+    owner_pid: int | None = None
+    owner_host: str | None = None
+    order_prefix: str | None = None
+
+    @property
+    def days_stored(self) -> int:
+        """Completed days: the summary's count when there is one, else the runs row's."""
+        days = (self.summary or {}).get("days")
+        return int(days) if isinstance(days, int) else self.days_done
+
+    @property
+    def partial(self) -> bool:
+        """The run covers less than its window (interrupted, stopped or failed part-way)."""
+        return self.state != "finished" and self.days_stored < self.days_total
 
     @property
     def initial_cash(self) -> float:
@@ -64,12 +89,55 @@ class DailyRow:
     trades: int
 
 
+def mark_interrupted(db: Database, now: datetime | None = None) -> list[int]:
+    """Set every active run whose owner is gone to `interrupted`; returns their ids.
+
+    `days_done` becomes the number of completed (stored) days and `ended_at` the last heartbeat. The
+    update only lands while the row still names the same owner, so a run another process has just
+    taken over (`system start --resume`) is left alone.
+    """
+    now = now or _WALL.now()
+    with db.connect() as conn:
+        rows = conn.execute(select(runs.c.id, runs.c.owner_pid, runs.c.owner_host, runs.c.owner_started,
+                                   runs.c.heartbeat_at).where(runs.c.state.in_(ACTIVE_STATES))).all()
+    gone = [row for row in rows if owner_gone(row.owner_pid, row.owner_host, row.owner_started,
+                                              _aware(row.heartbeat_at), now)]
+    marked = []
+    for row in gone:
+        who = f"process {row.owner_pid} on {row.owner_host}" if row.owner_pid is not None else "its process"
+        with db.begin() as conn:
+            done = conn.execute(select(func.count()).select_from(daily_equity)
+                                .where(daily_equity.c.run_id == row.id)).scalar_one()
+            owner_match = (runs.c.owner_pid.is_(None) if row.owner_pid is None else runs.c.owner_pid == row.owner_pid)
+            result = conn.execute(update(runs).where(runs.c.id == row.id, runs.c.state.in_(ACTIVE_STATES),
+                                                     owner_match).values(
+                state=INTERRUPTED, days_done=done, ended_at=row.heartbeat_at or now,
+                error=f"interrupted: {who} ended without stopping the run (last heartbeat "
+                      f"{_when(_aware(row.heartbeat_at))}); continue it with: system start --resume {row.id}"))
+        if result.rowcount:
+            marked.append(row.id)
+    return marked
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else "never"
+
+
 class RunHistory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, reap: bool = True) -> None:
         self.db = db
+        self._reap = reap
+
+    def reap(self) -> list[int]:
+        """Mark runs whose owner is gone as interrupted (once per RunHistory); their ids."""
+        if not self._reap:
+            return []
+        self._reap = False
+        return mark_interrupted(self.db)
 
     def run(self, run_id: int | None = None) -> RunInfo:
         """A run by id, or the latest one; NotFound when there is none."""
+        self.reap()
         with self.db.connect() as conn:
             if run_id is None:
                 run_id = conn.execute(select(func.max(runs.c.id))).scalar()
@@ -83,12 +151,33 @@ class RunHistory:
         return RunInfo(row["id"], row["session_name"], row["mode"], row["state"], _aware(row["started_at"]),
                        _aware(row["ended_at"]), row["progress"], row["days_done"], row["days_total"],
                        _aware(row["sim_time"]), row["error"],
-                       row["summary"], row["config"] or {}, _aware(row["heartbeat_at"]))
+                       row["summary"], row["config"] or {}, _aware(row["heartbeat_at"]), row["owner_pid"],
+                       row["owner_host"], row["order_prefix"])
 
     def recent(self, limit: int = 20) -> list[RunInfo]:
         """The latest `limit` runs, newest first."""
+        self.reap()
         with self.db.connect() as conn:
             ids = list(conn.execute(select(runs.c.id).order_by(runs.c.id.desc()).limit(limit)).scalars())
+        return [self.run(run_id) for run_id in ids]
+
+    def last_live(self, trade_api: str) -> RunInfo | None:
+        """The latest live run that traded through `trade_api` (alpaca_paper, alpaca_live), if any."""
+        self.reap()
+        with self.db.connect() as conn:
+            rows = conn.execute(select(runs.c.id, runs.c.config).where(runs.c.mode == "live")
+                                .order_by(runs.c.id.desc()).limit(50)).all()
+        for row in rows:
+            if ((row.config or {}).get("api_config") or {}).get("trade_api") == trade_api:
+                return self.run(row.id)
+        return None
+
+    def interrupted(self, limit: int = 3) -> list[RunInfo]:
+        """The latest interrupted runs (found now or before), newest first."""
+        self.reap()
+        with self.db.connect() as conn:
+            ids = list(conn.execute(select(runs.c.id).where(runs.c.state == INTERRUPTED)
+                                    .order_by(runs.c.id.desc()).limit(limit)).scalars())
         return [self.run(run_id) for run_id in ids]
 
     def orders(self, run_id: int, status: str | None = None) -> list[OrderView]:

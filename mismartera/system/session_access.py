@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mismartera.errors import MismarteraError, NotFound, StateError, UsageError
 from mismartera.execution.orders import OPEN_ORDER_STATUSES
+from mismartera.report.partial import partial_summary
 from mismartera.suggest import suffix
 from mismartera.system.recorder import fill_view, order_view
 from mismartera.system.runs import DailyRow, RunHistory, RunInfo, write_report_csv
@@ -154,16 +156,21 @@ class SessionAccess:
         return self.history().recent(limit)
 
     def report(self, run_id: int | None = None) -> tuple[RunInfo, list[DailyRow]]:
-        """A run's stored summary and daily equity (the latest run by default)."""
+        """A run's stored summary and daily equity (the latest run by default).
+
+        A run that has no summary (its process died: interrupted; or it failed before writing one) is
+        reported from its completed days (`partial_summary`); `RunInfo.partial` tells the two apart.
+        """
         history = self.history()
         info = history.run(run_id)
+        if info.summary is None and info.id == self.run_id and self.state.active:
+            raise StateError(f"run {info.id} is still {self.state.value}; its report is written when it ends "
+                             "(system wait, or system stop)")
+        days = history.daily(info.id)
         if info.summary is None:
-            if info.id == self.run_id and self.state.active:
-                raise StateError(f"run {info.id} is still {self.state.value}; its report is written when it ends "
-                                 "(system wait, or system stop)")
-            raise NotFound(f"run {info.id} has no report (it ended {info.state}"
-                           + (f": {info.error}" if info.error else "") + ")")
-        return info, history.daily(info.id)
+            summary = partial_summary(info.initial_cash, days, history.fills(info.id))
+            info = replace(info, summary=summary)
+        return info, days
 
     def demo(self, progress_factory: Any = None) -> tuple[RunInfo, list[DailyRow], Any]:
         """Seed the demo bars if missing, run config/demo.json at speed 0 to the end, return its report."""

@@ -40,6 +40,9 @@ class Worker(threading.Thread, metaclass=ABCMeta):
         self._gate.set()
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=inbox_size)
         self.error: BaseException | None = None
+        # Set when the thread is given up on (stuck in a strategy that never returns): nobody waits
+        # for it any more; being a daemon thread, it does not keep the process alive either.
+        self.abandoned = False
         self._on_failure = on_failure
         self._state = "idle"
         self._items = 0
@@ -155,7 +158,7 @@ def join_all(workers: list[Worker], deadline: float) -> list[str]:
     alive = []
     current = threading.current_thread()
     for worker in workers:
-        if worker is current or (not worker.is_alive() and worker.ident is None):
+        if worker is current or worker.abandoned or (not worker.is_alive() and worker.ident is None):
             continue
         worker.join(max(0.0, end - time.monotonic()))
         if worker.is_alive():

@@ -24,7 +24,6 @@ import pytest
 from fake_alpaca.brokerage import FakeBrokerage, FakeTradingApi
 from fake_alpaca.stream_server import FakeDataStream, FakeTradingStream
 from fake_alpaca.waiting import wait_until
-from mismartera.sources.live_feed import LiveBarFeed
 from sqlalchemy import select
 
 from mismartera.bars import Bar
@@ -38,6 +37,7 @@ from mismartera.execution.orders import OrderStatus
 from mismartera.indicators import make_indicator
 from mismartera.integrations.alpaca.stream import AlpacaBarStream
 from mismartera.integrations.alpaca.trading import RetryPolicy
+from mismartera.sources.live_feed import LiveBarFeed
 from mismartera.strategies.base import Strategy
 from mismartera.system.live import CLOSE_TIMEOUT, LiveClock, LiveCoordinator
 from mismartera.system.order_gateway import OrderGateway

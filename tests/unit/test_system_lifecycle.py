@@ -71,7 +71,7 @@ def test_start_pause_resume_stop_each_within_two_seconds(app: AppContext) -> Non
     status = timed(system.start, config(speed=1200))   # 20 simulated minutes per second
     assert status.state is SystemState.RUNNING and status.run_id is not None
     assert sorted(engine_threads()) == ["mismartera-coordinator", "mismartera-prefetch", "mismartera-recorder",
-                                        "mismartera-upkeep"]
+                                        "mismartera-upkeep", "mismartera-watchdog"]
     wait_for(lambda: system.status().bars_done > 4)
     timed(system.pause)
     frozen = system.status()
