@@ -1,4 +1,4 @@
-"""Carry out what a general command asks of the shell (`run FILE`, `clear`, `exit`, `history`), in
+"""Carry out what a general command asks of the shell (`run FILE`, `clear`, `exit`, `history`, `serve`), in
 whichever mode this process is in (REPL, script, one-shot)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 from mismartera.cli import runtime
 from mismartera.cli.render import render
-from mismartera.commands.results import ClearScreen, Column, ExitShell, RunScript, ShowHistory, Table
+from mismartera.commands.results import ClearScreen, Column, ExitShell, RunScript, ServeSessions, ShowHistory, Table
 from mismartera.errors import ExitCode
 
 
@@ -36,4 +36,8 @@ def perform(request: Any, *, as_json: bool = False) -> int:
                              data=[{"n": first + i, "command": line} for i, line in enumerate(entries)]),
                as_json=as_json)
         return int(ExitCode.OK)
+    if isinstance(request, ServeSessions):
+        from mismartera.cli.serve import serve
+
+        return serve(rt, request)
     raise TypeError(f"not a shell request: {request!r}")

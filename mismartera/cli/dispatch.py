@@ -18,12 +18,12 @@ from rich.text import Text
 from mismartera.cli.render import render
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Command
-from mismartera.commands.results import ClearScreen, ExitShell, RunScript, ShowHistory, Watch
+from mismartera.commands.results import ClearScreen, ExitShell, RunScript, ServeSessions, ShowHistory, Watch
 from mismartera.errors import ExitCode, MismarteraError, UsageError
 
 log = logging.getLogger("mismartera.cli")
 
-ShellRequest = (RunScript, ClearScreen, ExitShell, ShowHistory)
+ShellRequest = (RunScript, ClearScreen, ExitShell, ShowHistory, ServeSessions)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ markup off so a `[` in a symbol or a message cannot restyle the output.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date, datetime
 from enum import Enum
@@ -18,7 +17,17 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
+from mismartera.commands.results import (
+    Chart,
+    Column,
+    Group,
+    Message,
+    RawText,
+    Record,
+    Table,
+    Watch,
+    dumps,
+)
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
@@ -66,28 +75,6 @@ def format_value(value: Any, fmt: str | None = None) -> str:
             return f"{value:.2f}%"
         return f"{value:,}" if fmt == "int" else str(value)
     return str(value)
-
-
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(EXCHANGE_TZ).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "to_json"):
-        return to_jsonable(value.to_json())
-    return value
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(to_jsonable(value), indent=2, default=str)
 
 
 def _justify(column: Column) -> str:

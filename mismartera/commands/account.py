@@ -7,6 +7,7 @@ from dataclasses import asdict
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Option, command, group
 from mismartera.commands.results import Column, Record, Table
+from mismartera.system.status import AccountView, FillView, OrderView
 
 GROUP = group("account", "The account of the running session or of the last run: balance, positions, orders, fills")
 
@@ -23,7 +24,10 @@ ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"),
 @command(GROUP, "balance", help="Cash, equity, buying power and P&L", args=(RUN,), json=True,
          examples=("account balance", "account balance --run 3 --json"))
 def balance(ctx: AppContext, run: int | None = None) -> Record:
-    run_id, view = ctx.system.account(run)
+    return balance_result(*ctx.session.account(run))
+
+
+def balance_result(run_id: int, view: AccountView) -> Record:
     return Record(f"Account (run {run_id})", [
         ("Initial cash", view.initial_cash), ("Cash", view.cash), ("Equity", view.equity),
         ("Buying power", view.buying_power), ("Realized P&L", view.realized_pnl),
@@ -38,7 +42,10 @@ def balance(ctx: AppContext, run: int | None = None) -> Record:
 @command(GROUP, "positions", help="Open positions with average price, last price and P&L", args=(RUN,), json=True,
          examples=("account positions",))
 def positions(ctx: AppContext, run: int | None = None) -> Table:
-    run_id, view = ctx.system.account(run)
+    return positions_result(*ctx.session.account(run))
+
+
+def positions_result(run_id: int, view: AccountView) -> Table:
     rows = [(p.symbol, p.quantity, p.average_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl)
             for p in view.positions]
     return Table(f"Positions (run {run_id})", (
@@ -52,7 +59,10 @@ def positions(ctx: AppContext, run: int | None = None) -> Table:
          args=(Option("status", "only orders with this status", choices=ORDER_STATUSES), RUN), json=True,
          examples=("account orders", "account orders --status open", "account orders --status rejected --json"))
 def orders(ctx: AppContext, status: str | None = None, run: int | None = None) -> Table:
-    run_id, views = ctx.system.orders(status, run)
+    return orders_result(*ctx.session.orders(status, run), status)
+
+
+def orders_result(run_id: int, views: list[OrderView], status: str | None = None) -> Table:
     rows = [(o.id, o.symbol, o.side, o.quantity, o.order_type,
              o.limit_price if o.limit_price is not None else o.stop_price, f"{o.status} {o.time_in_force}",
              o.average_fill_price, o.reason or o.strategy) for o in views]
@@ -63,7 +73,10 @@ def orders(ctx: AppContext, status: str | None = None, run: int | None = None) -
 @command(GROUP, "fills", help="Fills with price and commission", args=(RUN,), json=True,
          examples=("account fills", "account fills --json"))
 def fills(ctx: AppContext, run: int | None = None) -> Table:
-    run_id, views = ctx.system.fills(run)
+    return fills_result(*ctx.session.fills(run))
+
+
+def fills_result(run_id: int, views: list[FillView]) -> Table:
     rows = [(f.order_id, f.symbol, f.side, f.quantity, f.price, f.commission, f.filled_at) for f in views]
     return Table(f"Fills (run {run_id})", (
         Column("Order", "order_id"), Column("Symbol", "symbol"), Column("Side", "side"),

@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.errors import NotFound, UsageError
 from mismartera.system.status import AccountView, FillView, OrderView, PositionView
+from mismartera.timekeeping.clock import WallClock
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -135,6 +136,20 @@ class RunHistory:
         last_day = days[-1]
         return AccountView(info.initial_cash, last_day.cash, last_day.equity, last_day.cash, last_day.realized_pnl,
                            last_day.unrealized_pnl, tuple(views))
+
+
+ACTIVE_STATES = ("starting", "running", "paused", "stopping")
+
+
+def mark_not_running(db: Database, run_id: int, reason: str, *, now: datetime | None = None) -> bool:
+    """A run whose owner process is gone is not running any more: an active runs row is set to
+    `stopped` with `reason` as its error (the crash-recovery work gives it its final state). Returns
+    True when a row was changed."""
+    when = now or WallClock().now()
+    with db.begin() as conn:
+        changed = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.state.in_(ACTIVE_STATES))
+                               .values(state="stopped", error=reason, ended_at=when)).rowcount
+    return bool(changed)
 
 
 def write_report_csv(path: str, info: RunInfo, days: list[DailyRow]) -> int:
