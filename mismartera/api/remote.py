@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import socket
-import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from mismartera.api.client import ApiClient
@@ -206,43 +206,63 @@ class DetachedHost(RemoteSystem):
     """A `serve` host this process just started for one session: if that session cannot start, the
     host is stopped again rather than left behind."""
 
-    def __init__(self, app: AppContext, record: OwnerRecord, process: subprocess.Popen) -> None:
+    def __init__(self, app: AppContext, record: OwnerRecord, pid: int) -> None:
         super().__init__(app, record)
-        self.process = process
+        self.pid = pid
 
     def start(self, config: Any, speed: float | None = None) -> SystemStatus:
         try:
             return super().start(config, speed)
         except BaseException:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            _end(self.pid)
             raise
 
 
-def detach(ctx: AppContext) -> DetachedHost:
+def _exited(pid: int) -> int | None:
+    """The exit code of our child `pid` once it has ended (reaping it), else None."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _end(pid: int, timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM our child and reap it (SIGKILL after `timeout`)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _exited(pid) is None:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.05)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def detach(ctx: AppContext, environ: Mapping[str, str]) -> DetachedHost:
     """Start `mismartera serve --once` in a session of its own (it outlives this process, like
-    `docker run -d`, and leaves when its session ends) and return it once its API is reachable."""
+    `docker run -d`, and leaves when its session ends) and return it once its API is reachable.
+    `environ` is the host's environment (this process's: the same data home and keys). Spawned
+    without a Popen object: nothing in this process waits for the host or warns about it."""
     state_dir = ctx.settings.state_dir
-    process = subprocess.Popen([sys.executable, "-m", "mismartera", "serve", "--once"], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                               cwd=Path.cwd())
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "mismartera", "serve", "--once"], dict(environ),
+                         file_actions=quiet, setsid=True)
     deadline = time.monotonic() + HOST_START_TIMEOUT
     while time.monotonic() < deadline:
         record = discovery.read_record(state_dir)
-        if record is not None and record.pid == process.pid and discovery.read_token(state_dir):
-            return DetachedHost(ctx, record, process)
-        if process.poll() is not None:
+        if record is not None and record.pid == pid and discovery.read_token(state_dir):
+            return DetachedHost(ctx, record, pid)
+        code = _exited(pid)
+        if code is not None:
             other = discovery.find_owner(state_dir)
             if other is not None and not _mine(other):
                 raise owner_taken(other)
-            raise MismarteraError(f"the session host (mismartera serve) exited at once with code "
-                                  f"{process.returncode}; see {ctx.settings.log_file}")
+            raise MismarteraError(f"the session host (mismartera serve) exited at once with code {code}; "
+                                  f"see {ctx.settings.log_file}")
         time.sleep(0.05)
-    process.terminate()
-    raise WaitTimeout(f"the session host (mismartera serve, pid {process.pid}) was not reachable within "
+    _end(pid)
+    raise WaitTimeout(f"the session host (mismartera serve, pid {pid}) was not reachable within "
                       f"{HOST_START_TIMEOUT:g}s; see {ctx.settings.log_file}")
 
 

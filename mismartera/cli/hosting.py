@@ -5,6 +5,8 @@ one-shot mode, hand a new session to a detached `serve` host."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from rich.console import Console
@@ -15,11 +17,12 @@ from mismartera.api.remote import detach, locate_owner
 from mismartera.commands.context import AppContext
 
 
-def session_hooks(kind: str, err: Console, *, one_shot: bool) -> dict[str, Any]:
+def session_hooks(kind: str, err: Console, environ: Mapping[str, str], *, one_shot: bool) -> dict[str, Any]:
     """Keyword arguments for AppContext: `kind` names this process in the discovery file
-    ("shell", "script", "one-shot")."""
+    ("shell", "script", "one-shot"); `environ` is passed on to a detached host."""
 
     def attach_host(ctx: AppContext, manager: Any) -> None:
         SessionHost(ctx, manager, kind, warn=lambda text: err.print(Text(text, style="yellow"))).attach()
 
-    return {"locate_owner": locate_owner, "attach_host": attach_host, "detach": detach if one_shot else None}
+    detached = partial(detach, environ=dict(environ)) if one_shot else None
+    return {"locate_owner": locate_owner, "attach_host": attach_host, "detach": detached}

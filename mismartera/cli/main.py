@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     interactive = not rest and sys.stdin.isatty() and sys.stdout.isatty()
     kind = "shell" if interactive else ("one-shot" if rest else "script")
     ctx = AppContext(settings, interactive=sys.stdin.isatty(), progress=progress_factory(err),
-                     confirm=runtime.ask_yes_no(err), **session_hooks(kind, err, one_shot=bool(rest)))
+                     confirm=runtime.ask_yes_no(err), **session_hooks(kind, err, os.environ, one_shot=bool(rest)))
     rt = runtime.install(runtime.Runtime(ctx=ctx, out=out, err=err, debug=debug, environ=dict(os.environ),
                                          redactor=Redactor(secrets)))
     try:

@@ -1,5 +1,5 @@
-"""DESIGN.md's import table, enforced: asyncio only in the Alpaca stream adapter, nothing below
-`cli/` imports `cli/`, and the lower layers stay below."""
+"""DESIGN.md's import table, enforced: asyncio only in the Alpaca stream adapter and the control API
+(`api/`), nothing below `cli/` imports `cli/`, and the lower layers stay below."""
 
 import ast
 from pathlib import Path
@@ -8,13 +8,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mismartera"
 
 # folder -> mismartera packages it must not import
 FORBIDDEN = {
-    "timekeeping": {"cli", "commands", "system", "data", "execution", "strategies", "report", "integrations"},
+    "timekeeping": {"cli", "commands", "system", "data", "execution", "strategies", "report", "integrations", "api"},
     "data": {"cli", "commands", "system", "execution", "strategies", "report"},
     "execution": {"cli", "commands", "system", "strategies"},
     "strategies": {"cli", "commands", "system", "execution", "data"},
     "indicators": {"cli", "commands", "system", "execution", "data", "strategies"},
-    "system": {"cli", "commands"},
-    "commands": {"cli"},
+    "system": {"cli", "commands", "api"},
+    "commands": {"cli", "api"},
+    "api": {"cli"},
     "report": {"cli", "commands", "system"},
     "integrations": {"cli", "commands", "system"},
     "config": {"cli", "commands", "system", "data", "execution", "timekeeping"},
@@ -32,10 +33,25 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
-def test_asyncio_only_in_the_alpaca_stream_adapter() -> None:
-    allowed = PACKAGE / "integrations" / "alpaca" / "stream.py"
+def uses_async(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, (ast.AsyncFunctionDef, ast.AsyncWith, ast.AsyncFor, ast.Await))
+               for node in ast.walk(tree))
+
+
+def test_asyncio_only_in_the_alpaca_stream_adapter_and_the_api() -> None:
+    stream = PACKAGE / "integrations" / "alpaca" / "stream.py"
+    api = PACKAGE / "api"
     offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                 if p != allowed and any(n == "asyncio" or n.startswith("asyncio.") for n in imports_of(p))]
+                 if p != stream and api not in p.parents
+                 and (uses_async(p) or any(n == "asyncio" or n.startswith("asyncio.") for n in imports_of(p)))]
+    assert offenders == []
+
+
+def test_fastapi_and_uvicorn_only_in_the_api() -> None:
+    api = PACKAGE / "api"
+    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if api not in p.parents
+                 and any(n.split(".")[0] in ("fastapi", "uvicorn", "starlette") for n in imports_of(p))]
     assert offenders == []
 
 
