@@ -13,9 +13,11 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from starlette.exceptions import HTTPException
 
 from mismartera import __version__
 from mismartera.api.errors import error_body, http_status, plain_error
@@ -46,7 +48,9 @@ def create_app(ctx: AppContext, token: str, routers: Iterable[APIRouter] = ()) -
     app = FastAPI(title="mismartera control API", version=__version__,
                   description="The session of one mismartera process: the same commands, the same JSON as "
                               "`--json`. Every route needs `Authorization: Bearer TOKEN` (the state dir's "
-                              "api-token file).")
+                              "api-token file).",
+                  # Checked by RequireToken; declared here so the docs offer an "Authorize" button.
+                  dependencies=[Depends(HTTPBearer(auto_error=False, description="the api-token file's token"))])
     app.state.ctx = ctx
 
     @app.exception_handler(MismarteraError)
@@ -57,6 +61,13 @@ def create_app(ctx: AppContext, token: str, routers: Iterable[APIRouter] = ()) -
     def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, body = _validation_message(exc)
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        if exc.status_code == 404:
+            message += " (the routes are listed at /docs)"
+        return JSONResponse(plain_error(message, ExitCode.USAGE, "UsageError"), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,9 @@
-"""Two plain ASGI middlewares in front of every route (the OpenAPI docs included): the bearer token,
-compared in constant time, and a cap on the size of request bodies."""
+"""Two plain ASGI middlewares in front of every route: the bearer token, compared in constant time,
+and a cap on the size of request bodies.
+
+The OpenAPI docs (`/docs` and the schema it loads) are the one exception to the token: a browser
+cannot send a bearer header for a page it opens, and they describe the routes, never the session.
+Their "Authorize" button takes the token for "Try it out"."""
 
 from __future__ import annotations
 
@@ -34,15 +38,18 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+PUBLIC_PATHS = ("/docs", "/docs/oauth2-redirect", "/openapi.json")
+
+
 class RequireToken:
-    """401 unless `Authorization: Bearer TOKEN` carries this process's token."""
+    """401 unless `Authorization: Bearer TOKEN` carries this process's token (the docs excepted)."""
 
     def __init__(self, app: App, token: str) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope.get("method") == "GET" and scope.get("path") in PUBLIC_PATHS):
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"authorization") or b""

@@ -107,7 +107,7 @@ class SessionHost:
             return record
 
     def _mine(self, record: OwnerRecord) -> bool:
-        return record.pid == os.getpid() and record.host == socket.gethostname()
+        return self.record is not None and record.same_owner(self.record)
 
     def _serve(self) -> ApiServer:
         if self.server is None:

@@ -55,6 +55,10 @@ class OwnerRecord:
     def with_changes(self, **changes: Any) -> OwnerRecord:
         return replace(self, **changes)
 
+    def same_owner(self, other: OwnerRecord) -> bool:
+        """The same owner (its run id may have changed since)."""
+        return self.with_changes(run_id=None) == other.with_changes(run_id=None)
+
 
 def record_path(state_dir: Path) -> Path:
     return state_dir / RECORD_FILE
@@ -123,7 +127,7 @@ def claim(state_dir: Path, record: OwnerRecord) -> OwnerRecord | None:
             with contextlib.suppress(FileNotFoundError):
                 record_path(state_dir).unlink()
             continue
-        if other.pid == record.pid and other.host == record.host:
+        if other.same_owner(record):
             update(state_dir, record)
             return None
         return other
