@@ -134,7 +134,8 @@ def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, exa
 
     second = run_cli("system", "start", CONFIG, "--wait")
     assert second.code == 3, second
-    assert second.err.strip() == f"Error: a session is running in pid {proc.pid} (serve): stop it first or use system stop"
+    assert second.err.strip() == (f"Error: a session is running in pid {proc.pid} (serve): stop it first or use "
+                                  "system stop")
 
     stopped = run_cli("system", "stop")
     assert stopped.code == 0 and stopped.out.startswith(f"stopped (run {record.run_id})"), stopped
@@ -143,7 +144,7 @@ def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, exa
     runs = json.loads(run_cli("system", "runs", "--json").out)
     assert runs[0]["id"] == record.run_id and runs[0]["state"] == "stopped"
 
-    code, out, err = end(proc, signal.SIGTERM)
+    code, _, err = end(proc, signal.SIGTERM)
     assert code == 0, err
     assert not discovery.record_path(state_dir(example_bars)).exists()
     assert discovery.read_token(state_dir(example_bars)) is None
