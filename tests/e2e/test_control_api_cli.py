@@ -253,3 +253,51 @@ def test_gh13_fastapi_is_not_imported_by_version_help_or_a_one_shot_command(cli_
         assert proc.returncode == 0, proc.stderr
         imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
         assert not imported & {"fastapi", "uvicorn", "starlette"}, args
+
+
+def test_gh13_a_session_in_the_interactive_shell_is_seen_and_steered_from_another_terminal(
+        example_bars: Path, run_cli) -> None:
+    """The report of issue 13: a session paused in the shell; another terminal must see it paused
+    (not `stopped`), steer it, and place an order that the shell then lists."""
+    import pexpect
+
+    env = environment(example_bars)
+    env.update({"PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "LINES": "30", "COLUMNS": "120"})
+    env.pop("NO_COLOR", None)
+    shell = pexpect.spawn(sys.executable, ["-m", "mismartera"], env=env, cwd=str(ROOT), dimensions=(30, 120),
+                          encoding="utf-8", codec_errors="replace", timeout=60)
+    try:
+        shell.expect_exact("system@mismartera>")
+        shell.send(f"system start {CONFIG} --speed 60\r")
+        shell.expect_exact("follow it with: system watch")
+        record = wait_for(lambda: (lambda r: r if r is not None and r.run_id else None)(
+            discovery.read_record(state_dir(example_bars))), "the shell's session")
+        assert record.pid == shell.pid and record.kind == "shell"
+        wait_for(lambda: json.loads(run_cli("system", "status", "--json").out)["bars_done"] > 3, "a few bars")
+        shell.send("system pause\r")
+        shell.expect_exact(f"(run {record.run_id})")
+
+        status = run_cli("system", "status", "--json")
+        assert status.code == 0, status
+        seen = json.loads(status.out)
+        assert (seen["state"], seen["run_id"], seen["owner_pid"], seen["owner_kind"]) == (
+            "paused", record.run_id, shell.pid, "shell")
+        assert seen["api_url"] == record.api_url
+        placed = run_cli("order", "buy", "MSFT", "4", "--json")
+        assert placed.code == 0, placed
+        order_id = json.loads(placed.out)["id"]
+        shell.send("account orders --status new\r")
+        shell.expect_exact(" order(s)")
+        assert "manual" in shell.before and "MSFT" in shell.before and str(order_id) in shell.before
+        assert run_cli("system", "resume").code == 0
+        assert json.loads(run_cli("system", "status", "--json").out)["state"] == "running"
+        stopped = run_cli("system", "stop")
+        assert stopped.code == 0 and stopped.out.startswith(f"stopped (run {record.run_id})"), stopped
+        wait_for(lambda: not discovery.record_path(state_dir(example_bars)).exists(), "the shell to let go")
+        again = run_cli("system", "stop")
+        assert again.code == 3 and "cannot stop: system is stopped" in again.err, again
+        shell.sendcontrol("d")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close(force=True)
+    assert discovery.read_token(state_dir(example_bars)) is None
