@@ -22,13 +22,14 @@ import pytest
 from mismartera.api.client import ApiClient
 from mismartera.api.host import SessionHost, forget_stale
 from mismartera.api.remote import RemoteSystem
+from mismartera.api.server import is_loopback
 from mismartera.commands import load_all
 from mismartera.commands.context import AppContext
 from mismartera.commands.results import dumps
 from mismartera.config.session import parse_session_config
-from mismartera.config.settings import load_settings
+from mismartera.config.settings import ApiSettings, load_settings
 from mismartera.data.demo import seed_demo
-from mismartera.errors import ConfigError, MismarteraError, StateError
+from mismartera.errors import ConfigError, MismarteraError, StateError, UsageError
 from mismartera.system import discovery
 from mismartera.system.discovery import OwnerRecord
 from mismartera.system.runs import RunHistory
@@ -248,3 +249,26 @@ def test_gh13_claim_is_exclusive_and_updates_are_whole(tmp_path: Path) -> None:
     assert discovery.read_record(tmp_path) is not None   # not theirs to remove
     discovery.release(tmp_path)
     assert discovery.read_record(tmp_path) is None
+
+
+def test_gh13_a_non_loopback_host_is_announced_with_a_warning(app: AppContext) -> None:
+    said: list[str] = []
+    host = SessionHost(app, app.system, "serve", api_host="192.0.2.1", warn=said.append)   # TEST-NET: not ours
+    with pytest.raises(UsageError, match=r"cannot serve the control API on 192\.0\.2\.1:0"):
+        host.open()
+    assert len(said) == 1 and "reachable beyond this machine" in said[0]
+    assert not discovery.record_path(app.settings.state_dir).exists()
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "example.org"))
+
+
+def test_gh13_api_settings_from_the_environment_and_the_settings_file(tmp_path: Path) -> None:
+    home = {"MISMARTERA_HOME": str(tmp_path)}
+    assert load_settings(home).api == ApiSettings("127.0.0.1", 0)
+    assert load_settings({**home, "MISMARTERA_API_PORT": "8765"}).api.port == 8765
+    for bad in ("70000", "http"):
+        with pytest.raises(ConfigError, match="MISMARTERA_API_PORT"):
+            load_settings({**home, "MISMARTERA_API_PORT": bad})
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.toml").write_text('[api]\nhost = "127.0.0.2"\nport = 9001\n')
+    assert load_settings(home).api == ApiSettings("127.0.0.2", 9001)
