@@ -131,6 +131,10 @@ def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, exa
     resumed = run_cli("system", "resume")
     assert resumed.code == 0 and resumed.out.startswith(f"resumed (run {record.run_id})"), resumed
     assert json.loads(run_cli("system", "status", "--json").out)["state"] == "running"
+    waited = run_cli("system", "wait", "--timeout", "1")
+    assert waited.code == 5 and "session still running after 1s" in waited.err, waited
+    early = run_cli("system", "report")
+    assert early.code == 3 and f"run {record.run_id} is still running" in early.err, early
 
     second = run_cli("system", "start", CONFIG, "--wait")
     assert second.code == 3, second
@@ -143,6 +147,9 @@ def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, exa
     assert after["state"] == "stopped" and after["owner_pid"] == proc.pid   # the host stays, idle
     runs = json.loads(run_cli("system", "runs", "--json").out)
     assert runs[0]["id"] == record.run_id and runs[0]["state"] == "stopped"
+    report = run_cli("system", "report", "--json")
+    assert report.code == 0 and json.loads(report.out)["run"]["id"] == record.run_id, report
+    assert run_cli("system", "wait", "--timeout", "5").code == 0
 
     code, _, err = end(proc, signal.SIGTERM)
     assert code == 0, err
