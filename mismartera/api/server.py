@@ -68,8 +68,10 @@ class ApiServer:
         try:
             import uvicorn
 
+            # A long poll (/system/wait) must not hold the process at exit: open requests get a second.
             config = uvicorn.Config(self.make_app(), log_config=None, access_log=False, log_level="warning",
-                                    lifespan="off", timeout_keep_alive=5, server_header=False)
+                                    lifespan="off", timeout_keep_alive=5, server_header=False,
+                                    timeout_graceful_shutdown=1)
             self._server = uvicorn.Server(config)
             self._ready.set()
             self._server.run(sockets=[self.socket])
@@ -77,6 +79,10 @@ class ApiServer:
             log.exception("the control API stopped with an error")
         finally:
             self._ready.set()
+            try:
+                self.socket.close()   # clients queued in the backlog are refused, not left waiting
+            except OSError:
+                pass
 
     @property
     def alive(self) -> bool:
