@@ -2,16 +2,19 @@
 
 The listening socket is bound (and listening) before the thread starts, so the port is known at
 once — the discovery file can name it — and a client that connects while the thread is still
-importing FastAPI waits in the socket's backlog instead of being refused. FastAPI and uvicorn are
-imported on that thread, never before a server is wanted.
+importing FastAPI waits in the socket's backlog instead of being refused. The thread imports
+FastAPI and uvicorn only when the first client knocks: a session nobody asks about pays nothing
+for its API (the first request waits for the import, a fraction of a second).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +23,7 @@ from mismartera.errors import UsageError
 log = logging.getLogger("mismartera.api")
 
 STOP_TIMEOUT = 5.0
+KNOCK_STEP = 0.5   # seconds between checks of the stop request while no client has come
 LOOPBACK = "127.0.0.1"
 
 
@@ -58,14 +62,28 @@ class ApiServer:
         self.port: int = self.socket.getsockname()[1]
         self._server: Any = None
         self._ready = threading.Event()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="control-api", daemon=True)
 
     def start(self) -> ApiServer:
         self._thread.start()
         return self
 
+    def _first_client(self) -> bool:
+        """Wait until a connection is pending (True) or a stop is requested (False)."""
+        while not self._stopping.is_set():
+            try:
+                ready, _, _ = select.select([self.socket], [], [], KNOCK_STEP)
+            except (OSError, ValueError):
+                return False
+            if ready:
+                return True
+        return False
+
     def _run(self) -> None:
         try:
+            if not self._first_client():
+                return
             import uvicorn
 
             # A long poll (/system/wait) must not hold the process at exit: open requests get a second.
@@ -74,7 +92,8 @@ class ApiServer:
                                     timeout_graceful_shutdown=1)
             self._server = uvicorn.Server(config)
             self._ready.set()
-            self._server.run(sockets=[self.socket])
+            if not self._stopping.is_set():
+                self._server.run(sockets=[self.socket])
         except Exception:
             log.exception("the control API stopped with an error")
         finally:
@@ -88,20 +107,22 @@ class ApiServer:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def wait_ready(self, timeout: float) -> bool:
-        """True once the app is built and the server is starting (the socket already queues clients)."""
-        return self._ready.wait(timeout)
+    @property
+    def serving(self) -> bool:
+        """The first client has come and the app is built."""
+        return self._ready.is_set()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Ask uvicorn to finish (open requests get a moment), join the thread, close the socket."""
-        if self._thread.is_alive():
-            self._ready.wait(timeout)
-            if self._server is not None:
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            if self._server is not None:   # set on the thread once the first client came
                 self._server.should_exit = True
-            self._thread.join(timeout)
-            if self._thread.is_alive() and self._server is not None:
-                self._server.force_exit = True
-                self._thread.join(1.0)
+            self._thread.join(0.1)
+        if self._thread.is_alive() and self._server is not None:
+            self._server.force_exit = True
+            self._thread.join(1.0)
         try:
             self.socket.close()
         except OSError:

@@ -272,3 +272,28 @@ def test_gh13_api_settings_from_the_environment_and_the_settings_file(tmp_path: 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.toml").write_text('[api]\nhost = "127.0.0.2"\nport = 9001\n')
     assert load_settings(home).api == ApiSettings("127.0.0.2", 9001)
+
+
+def test_gh13_fastapi_is_imported_only_when_the_first_client_comes(tmp_path: Path) -> None:
+    """A session nobody asks about pays nothing for its API; the first request is answered."""
+    script = f"""
+import sys
+from mismartera.api.client import ApiClient
+from mismartera.api.host import SessionHost
+from mismartera.commands.context import AppContext
+from mismartera.config.settings import load_settings
+from mismartera.system import discovery
+
+ctx = AppContext(load_settings({{"MISMARTERA_HOME": {str(tmp_path)!r}}}))
+host = SessionHost(ctx, ctx.system, "script").attach()
+record = host.open()
+before = "fastapi" in sys.modules or "uvicorn" in sys.modules
+token = discovery.read_token(ctx.settings.state_dir)
+body, _ = ApiClient(record.api_host, record.port, token).request("GET", "/system/status")
+print(before, "fastapi" in sys.modules, body["state"], body["owner_kind"])
+host.close()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "stopped", "script"]
