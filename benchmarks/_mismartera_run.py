@@ -7,11 +7,12 @@ JSON line: the bars replayed, the end-to-end seconds (from `start`, whose first 
 database, until the final report, account and fills are read back), the replay-only seconds, the
 peak RSS of this process, the final equity and the fills.
 
-    python benchmarks/_mismartera_run.py HOME FIRST_DAY LAST_DAY SYMBOL,SYMBOL,... [--api]
+    python benchmarks/_mismartera_run.py HOME FIRST_DAY LAST_DAY SYMBOL,SYMBOL,... [--api] [--poll]
 
 With `--api` the process also serves the session's control API, as a shell or `serve` does (the
-server thread, the discovery and token files), and a client thread asks it for `/system/status`
-once a second while the backtest runs, as a dashboard in another terminal would.
+server thread, the discovery and token files); with `--poll` as well, a client thread asks it for
+`/system/status` once a second while the backtest runs, as a dashboard in another terminal would
+(the first request makes the server import FastAPI and uvicorn).
 """
 
 from __future__ import annotations
@@ -68,37 +69,39 @@ def poll_status(ctx: AppContext, done: threading.Event, polls: list[int]) -> Non
 
 
 def main(argv: list[str]) -> int:
-    api = "--api" in argv
-    home, first, last, names = [a for a in argv if a != "--api"]
+    api, poll = "--api" in argv, "--poll" in argv
+    home, first, last, names = [a for a in argv if a not in ("--api", "--poll")]
     symbols = names.split(",")
     config = parse_session_config(session_config(first, last, symbols))
     ctx = AppContext(load_settings({"MISMARTERA_HOME": home}))
     host, done, polls = None, threading.Event(), []
     poller = threading.Thread(target=poll_status, args=(ctx, done, polls), name="status-poller", daemon=True)
     try:
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         if api:
             from mismartera.api.host import SessionHost
 
             host = SessionHost(ctx, ctx.system, "benchmark").attach()
         ctx.system.start(config)
-        if api:
+        if api and poll:
             poller.start()
         status = ctx.system.wait()
         info, _days = ctx.system.report(status.run_id)
         _, account = ctx.system.account(status.run_id)
-        ended = time.perf_counter()
+        ended, cpu_ended = time.perf_counter(), time.process_time()
         replay = ctx.system.coordinator.run_seconds
         fills, rejected = stored_counts(ctx, status.run_id)
     finally:
         done.set()
-        if host is not None:
+        if poller.is_alive():
             poller.join(5.0)
+        if host is not None:
             host.close()
         ctx.close()
     print(json.dumps({
         "bars": status.bars_done,
         "seconds": ended - began,
+        "cpu_seconds": cpu_ended - cpu_began,   # every thread's: steadier than wall time on a busy machine
         "run_seconds": replay,
         "rss_mb": peak_rss_mb(),
         "equity": account.equity,

@@ -17,9 +17,9 @@ each engine N times, alternating, every mismartera run on a fresh copy of the da
 the median run of each (by end-to-end bars/s) with every run's figure beside it. `--memory-check`
 adds a mismartera run over a longer window (1000 days unless given) and fails unless its peak RSS
 is within 10% of the reference run's: only the current and prefetched days are held in memory.
-`--api` adds, in each round, a mismartera run that serves the control API while it replays (its
-status asked for once a second), on its own fresh copy of the database, and reports its median
-end-to-end time against the plain runs' (target: within 3%).
+`--api` adds, in each round, a mismartera run that serves the control API while it replays (with
+`--api poll`, its status asked for once a second), on its own fresh copy of the database, and
+reports its median end-to-end time and CPU time against the plain runs' (target: within 3%).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import argparse
 import importlib.util
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,8 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also run mismartera over DAYS (default 1000) and compare its peak RSS")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run each engine N times and report the median run (default 1)")
-    parser.add_argument("--api", action="store_true",
-                        help="also run mismartera serving the control API, alternating, and compare the times")
+    parser.add_argument("--api", nargs="?", const="serve", choices=("serve", "poll"), default=None,
+                        help="also run mismartera serving the control API, alternating, and compare the times "
+                             "(--api poll: its status asked for once a second)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 2000:
@@ -101,9 +103,11 @@ def prepare(home: Path, names: list[str], days: int, csv_days: int, seed: int) -
     return {"window": window, "long_window": long_window, "rows": rows, "seconds": seconds}
 
 
-def mismartera_run(home: Path, window: seeded.Window, names: list[str], *, api: bool = False) -> dict:
+def mismartera_run(home: Path, window: seeded.Window, names: list[str], *, api: bool = False,
+                   poll: bool = False) -> dict:
+    flags = (["--api"] if api else []) + (["--poll"] if poll else [])
     return child("_mismartera_run.py", str(home), window.first.isoformat(), window.last.isoformat(), ",".join(names),
-                 *(["--api"] if api else []))
+                 *flags)
 
 
 def fresh_copy(pristine: Path, home: Path) -> None:
@@ -157,9 +161,10 @@ def table(figures: dict) -> str:
                      f"{', '.join(f'{x:,.0f}' for x in runs['backtrader'])}")
     api = figures.get("api")
     if api:
-        lines.append(f"control API served (status asked {api['status_polls']}x, once a second): "
-                     f"{api['bars_per_second']:,.0f} bars/s end to end vs {mm['bars_per_second']:,.0f} without, "
-                     f"{api['change']:+.1%} time (target <= +{API_TOLERANCE:.0%}); every run with the API: "
+        asked = f"status asked {api['status_polls']}x, once a second" if api["status_polls"] else "no client"
+        lines.append(f"control API served ({asked}): {api['bars_per_second']:,.0f} bars/s end to end vs "
+                     f"{mm['bars_per_second']:,.0f} without, {api['change']:+.1%} time, {api['cpu_change']:+.1%} "
+                     f"CPU time (target <= +{API_TOLERANCE:.0%}); every run with the API: "
                      f"{', '.join(f'{x:,.0f}' for x in api['runs'])}")
     memory = figures.get("memory_check")
     if memory:
@@ -192,7 +197,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             bt_runs.append(child("_backtrader_run.py", str(home / "csv"), ",".join(names)))
             if args.api:
                 fresh_copy(pristine, home)
-                api_runs.append(mismartera_run(home, window, names, api=True))
+                api_runs.append(mismartera_run(home, window, names, api=True, poll=args.api == "poll"))
         long_run = None
         if args.memory_check:
             long_run = mismartera_run(home, data["long_window"], names)
@@ -214,7 +219,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     if api_runs:
         served = median_run(api_runs)
         change = mm["bars_per_second"] / served["bars_per_second"] - 1.0   # > 0: slower with the API
-        figures["api"] = {"seconds": served["seconds"], "plain_seconds": mm["seconds"],
+        cpu = (statistics.median(one["cpu_seconds"] for one in api_runs)
+               / statistics.median(one["cpu_seconds"] for one in mm_runs) - 1.0)
+        figures["api"] = {"seconds": served["seconds"], "plain_seconds": mm["seconds"], "cpu_change": cpu,
                           "bars_per_second": served["bars_per_second"], "change": change,
                           "status_polls": served["status_polls"],
                           "runs": [one["bars_per_second"] for one in api_runs]}
