@@ -7,13 +7,19 @@ JSON line: the bars replayed, the end-to-end seconds (from `start`, whose first 
 database, until the final report, account and fills are read back), the replay-only seconds, the
 peak RSS of this process, the final equity and the fills.
 
-    python benchmarks/_mismartera_run.py HOME FIRST_DAY LAST_DAY SYMBOL,SYMBOL,...
+    python benchmarks/_mismartera_run.py HOME FIRST_DAY LAST_DAY SYMBOL,SYMBOL,... [--api] [--poll]
+
+With `--api` the process also serves the session's control API, as a shell or `serve` does (the
+server thread, the discovery and token files); with `--poll` as well, a client thread asks it for
+`/system/status` once a second while the backtest runs, as a dashboard in another terminal would
+(the first request makes the server import FastAPI and uvicorn).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 from _peak_memory import peak_rss_mb
@@ -49,25 +55,53 @@ def stored_counts(ctx: AppContext, run_id: int) -> tuple[int, int]:
         return fills.scalar_one(), rejected.scalar_one()
 
 
+def poll_status(ctx: AppContext, done: threading.Event, polls: list[int]) -> None:
+    """Ask the session's own API for its status once a second until `done`."""
+    from mismartera.api.remote import RemoteSystem
+    from mismartera.system import discovery
+
+    record = discovery.read_record(ctx.settings.state_dir)
+    assert record is not None, "the control API is not up"
+    remote = RemoteSystem(ctx, record)
+    while not done.wait(1.0):
+        remote.status()
+        polls.append(1)
+
+
 def main(argv: list[str]) -> int:
-    home, first, last, names = argv
+    api, poll = "--api" in argv, "--poll" in argv
+    home, first, last, names = [a for a in argv if a not in ("--api", "--poll")]
     symbols = names.split(",")
     config = parse_session_config(session_config(first, last, symbols))
     ctx = AppContext(load_settings({"MISMARTERA_HOME": home}))
+    host, done, polls = None, threading.Event(), []
+    poller = threading.Thread(target=poll_status, args=(ctx, done, polls), name="status-poller", daemon=True)
     try:
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
+        if api:
+            from mismartera.api.host import SessionHost
+
+            host = SessionHost(ctx, ctx.system, "benchmark").attach()
         ctx.system.start(config)
+        if api and poll:
+            poller.start()
         status = ctx.system.wait()
         info, _days = ctx.system.report(status.run_id)
         _, account = ctx.system.account(status.run_id)
-        ended = time.perf_counter()
+        ended, cpu_ended = time.perf_counter(), time.process_time()
         replay = ctx.system.coordinator.run_seconds
         fills, rejected = stored_counts(ctx, status.run_id)
     finally:
+        done.set()
+        if poller.is_alive():
+            poller.join(5.0)
+        if host is not None:
+            host.close()
         ctx.close()
     print(json.dumps({
         "bars": status.bars_done,
         "seconds": ended - began,
+        "cpu_seconds": cpu_ended - cpu_began,   # every thread's: steadier than wall time on a busy machine
         "run_seconds": replay,
         "rss_mb": peak_rss_mb(),
         "equity": account.equity,
@@ -75,6 +109,8 @@ def main(argv: list[str]) -> int:
         "fills": fills,
         "rejected": rejected,
         "state": status.state.value,
+        "api": api,
+        "status_polls": len(polls),
     }))
     return 0
 

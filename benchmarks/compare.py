@@ -1,6 +1,7 @@
 """mismartera against backtrader on the same bars and the same strategy: the reference run, in one command.
 
-    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--repeat N] [--memory-check [DAYS]] [--json]
+    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--repeat N] [--memory-check [DAYS]] [--api]
+                                 [--json]
 
 1. Seeded 1-minute bars for SYMBOLS x DAYS NYSE trading days from 2021-01-04 (390 a day, 210 on
    early closes, whole-cent prices, volumes far above 100 shares) are written once to a fresh SQLite
@@ -16,6 +17,9 @@ each engine N times, alternating, every mismartera run on a fresh copy of the da
 the median run of each (by end-to-end bars/s) with every run's figure beside it. `--memory-check`
 adds a mismartera run over a longer window (1000 days unless given) and fails unless its peak RSS
 is within 10% of the reference run's: only the current and prefetched days are held in memory.
+`--api` adds, in each round, a mismartera run that serves the control API while it replays (with
+`--api poll`, its status asked for once a second), on its own fresh copy of the database, and
+reports its median end-to-end time and CPU time against the plain runs' (target: within 3%).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import importlib.util
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +43,7 @@ from mismartera.config.settings import load_settings
 HERE = Path(__file__).resolve().parent
 EQUITY_TOLERANCE = 0.01   # one cent
 MEMORY_TOLERANCE = 0.10   # the long run's peak RSS may exceed the reference run's by this fraction
+API_TOLERANCE = 0.03      # serving the control API may slow the end-to-end run by this fraction
 CHILD_TIMEOUT = 3600.0
 
 
@@ -54,6 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also run mismartera over DAYS (default 1000) and compare its peak RSS")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run each engine N times and report the median run (default 1)")
+    parser.add_argument("--api", nargs="?", const="serve", choices=("serve", "poll"), default=None,
+                        help="also run mismartera serving the control API, alternating, and compare the times "
+                             "(--api poll: its status asked for once a second)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 2000:
@@ -94,8 +103,16 @@ def prepare(home: Path, names: list[str], days: int, csv_days: int, seed: int) -
     return {"window": window, "long_window": long_window, "rows": rows, "seconds": seconds}
 
 
-def mismartera_run(home: Path, window: seeded.Window, names: list[str]) -> dict:
-    return child("_mismartera_run.py", str(home), window.first.isoformat(), window.last.isoformat(), ",".join(names))
+def mismartera_run(home: Path, window: seeded.Window, names: list[str], *, api: bool = False,
+                   poll: bool = False) -> dict:
+    flags = (["--api"] if api else []) + (["--poll"] if poll else [])
+    return child("_mismartera_run.py", str(home), window.first.isoformat(), window.last.isoformat(), ",".join(names),
+                 *flags)
+
+
+def fresh_copy(pristine: Path, home: Path) -> None:
+    shutil.rmtree(home / "data")
+    shutil.copytree(pristine, home / "data")
 
 
 def check(mm: dict, bt: dict, expected_bars: int) -> list[str]:
@@ -142,6 +159,13 @@ def table(figures: dict) -> str:
         lines.append(f"median of {len(runs['mismartera'])} runs each; end-to-end bars/s of every run: mismartera "
                      f"{', '.join(f'{x:,.0f}' for x in runs['mismartera'])}; backtrader "
                      f"{', '.join(f'{x:,.0f}' for x in runs['backtrader'])}")
+    api = figures.get("api")
+    if api:
+        asked = f"status asked {api['status_polls']}x, once a second" if api["status_polls"] else "no client"
+        lines.append(f"control API served ({asked}): {api['bars_per_second']:,.0f} bars/s end to end vs "
+                     f"{mm['bars_per_second']:,.0f} without, {api['change']:+.1%} time, {api['cpu_change']:+.1%} "
+                     f"CPU time (target <= +{API_TOLERANCE:.0%}); every run with the API: "
+                     f"{', '.join(f'{x:,.0f}' for x in api['runs'])}")
     memory = figures.get("memory_check")
     if memory:
         lines.append(f"memory: peak RSS {memory['reference_rss_mb']:.0f} MB over {w['days']} days vs "
@@ -163,19 +187,21 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         window: seeded.Window = data["window"]
         expected = window.bars_per_symbol * len(names)
         pristine = Path(tmp) / "pristine-data"
-        if args.repeat > 1:   # each mismartera run stores its orders: later runs start from the same database
+        if args.repeat > 1 or args.api:   # each mismartera run stores its orders: later runs start from the same data
             shutil.copytree(home / "data", pristine)
-        mm_runs, bt_runs = [], []
+        mm_runs, bt_runs, api_runs = [], [], []
         for index in range(args.repeat):
             if index:
-                shutil.rmtree(home / "data")
-                shutil.copytree(pristine, home / "data")
+                fresh_copy(pristine, home)
             mm_runs.append(mismartera_run(home, window, names))
             bt_runs.append(child("_backtrader_run.py", str(home / "csv"), ",".join(names)))
+            if args.api:
+                fresh_copy(pristine, home)
+                api_runs.append(mismartera_run(home, window, names, api=True, poll=args.api == "poll"))
         long_run = None
         if args.memory_check:
             long_run = mismartera_run(home, data["long_window"], names)
-    for one in mm_runs:
+    for one in mm_runs + api_runs:
         one["bars_per_second"] = one["bars"] / one["seconds"]
         one["run_bars_per_second"] = one["bars"] / one["run_seconds"]
     for one in bt_runs:
@@ -190,7 +216,16 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         "runs": {"mismartera": [one["bars_per_second"] for one in mm_runs],
                  "backtrader": [one["bars_per_second"] for one in bt_runs]},
     }
-    problems = [problem for one in mm_runs for problem in check(one, bt, expected)]
+    if api_runs:
+        served = median_run(api_runs)
+        change = mm["bars_per_second"] / served["bars_per_second"] - 1.0   # > 0: slower with the API
+        cpu = (statistics.median(one["cpu_seconds"] for one in api_runs)
+               / statistics.median(one["cpu_seconds"] for one in mm_runs) - 1.0)
+        figures["api"] = {"seconds": served["seconds"], "plain_seconds": mm["seconds"], "cpu_change": cpu,
+                          "bars_per_second": served["bars_per_second"], "change": change,
+                          "status_polls": served["status_polls"],
+                          "runs": [one["bars_per_second"] for one in api_runs]}
+    problems = [problem for one in mm_runs + api_runs for problem in check(one, bt, expected)]
     problems = list(dict.fromkeys(problems))   # the same disagreement once, however many runs show it
     if long_run is not None:
         change = long_run["rss_mb"] / mm["rss_mb"] - 1.0

@@ -7,7 +7,8 @@
 terminal (as a person would) and stops the clock when `system@mismartera>` is on the screen; the
 program runs under `-X importtime` with its stderr sent to a file, which tells what was imported
 before that moment (pandas, exchange_calendars and alpaca must not be: they load in the background
-after the prompt). Medians are printed, with the worst run.
+after the prompt; FastAPI and uvicorn load only when a session's control API starts). Medians are
+printed, with the worst run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pexpect
 
 TARGET_VERSION_MS = 150.0
 TARGET_PROMPT_MS = 400.0
-HEAVY = ("pandas", "exchange_calendars", "alpaca")
+HEAVY = ("pandas", "exchange_calendars", "alpaca", "fastapi", "uvicorn")
 PROMPT = "system@mismartera>"
 
 

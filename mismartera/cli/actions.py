@@ -1,16 +1,16 @@
-"""Carry out what a general command asks of the shell (`clear`, `exit`, `history`), in whichever mode
-this process is in (REPL, script, one-shot). `run FILE` is carried out by `mismartera.cli.script`,
+"""Carry out what a general command asks of the shell (`clear`, `exit`, `history`, `serve`), in whichever
+mode this process is in (REPL, script, one-shot). `run FILE` is carried out by `mismartera.cli.script`,
 which runs its lines through dispatch."""
 
 from __future__ import annotations
 
 from mismartera.cli import runtime
 from mismartera.cli.render import render
-from mismartera.commands.results import ClearScreen, Column, ExitShell, ShowHistory, Table
+from mismartera.commands.results import ClearScreen, Column, ExitShell, ServeSessions, ShowHistory, Table
 from mismartera.errors import ExitCode
 
 
-def perform(request: ClearScreen | ExitShell | ShowHistory, as_json: bool = False) -> int:
+def perform(request: ClearScreen | ExitShell | ShowHistory | ServeSessions, as_json: bool = False) -> int:
     """Act on one request; returns the exit code."""
     rt = runtime.current()
     if isinstance(request, ClearScreen):
@@ -31,4 +31,8 @@ def perform(request: ClearScreen | ExitShell | ShowHistory, as_json: bool = Fals
                              data=[{"n": first + i, "command": line} for i, line in enumerate(entries)]),
                as_json=as_json)
         return int(ExitCode.OK)
+    if isinstance(request, ServeSessions):
+        from mismartera.cli.serve import serve
+
+        return serve(rt, request)
     raise TypeError(f"not a shell request: {request!r}")

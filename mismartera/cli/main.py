@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     from mismartera.cli import runtime
+    from mismartera.cli.hosting import session_hooks
     from mismartera.cli.logs import setup_logging
     from mismartera.cli.progress import progress_factory
     from mismartera.cli.redact import Redactor
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_file, settings.log_level, secrets=secrets, debug=debug)
     interactive = not rest and sys.stdin.isatty() and sys.stdout.isatty()
     signals.set_interactive(interactive)
+    kind = "shell" if interactive else ("one-shot" if rest else "script")
     ctx = AppContext(settings, interactive=sys.stdin.isatty(), progress=progress_factory(err),
-                     confirm=runtime.ask_yes_no(err))
+                     confirm=runtime.ask_yes_no(err), **session_hooks(kind, err, os.environ, one_shot=bool(rest)))
     rt = runtime.install(runtime.Runtime(ctx=ctx, out=out, err=err, debug=debug, environ=dict(os.environ),
                                          redactor=Redactor(secrets), quiet=bool(script_flags & {"--quiet", "-q"})))
     try:

@@ -6,7 +6,6 @@ markup off so a `[` in a symbol or a message cannot restyle the output.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date, datetime
 from enum import Enum
@@ -20,7 +19,7 @@ from rich.text import Text
 from mismartera.cli import runtime
 from mismartera.cli.dashboard import dashboard
 from mismartera.cli.pager import ShellPager, wants_pager
-from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
+from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch, dumps
 from mismartera.exchange import EXCHANGE_TZ
 
 WATCH_WIDTH = 160   # the panels fill the width they get: printed to a file, they get this much
@@ -69,28 +68,6 @@ def format_value(value: Any, fmt: str | None = None) -> str:
             return f"{value:.2f}%"
         return f"{value:,}" if fmt == "int" else str(value)
     return str(value)
-
-
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(EXCHANGE_TZ).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "to_json"):
-        return to_jsonable(value.to_json())
-    return value
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(to_jsonable(value), indent=2, default=str)
 
 
 def _justify(column: Column) -> JustifyMethod:

@@ -9,11 +9,14 @@ from mismartera.commands.registry import Option, command, group
 from mismartera.commands.results import Column, Record, Table
 from mismartera.errors import UsageError
 from mismartera.execution.orders import ORDER_STATUS_FILTERS
+from mismartera.system.status import AccountView, FillView, OrderView
 
 GROUP = group("account", "The account of the running session or of the last run: balance, positions, orders, fills")
 
 RUN = Option("run", "a stored run's id (default: the live session, else the last run)", type=int, complete="run",
              metavar="RUN_ID")
+LIMIT = Option("limit", "show only the last N (0: all; a long table pages in the shell)", type=int,
+               metavar="N")
 
 ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"),
                  Column("Side", "side"), Column("Qty", "quantity", "qty"), Column("Type", "order_type"),
@@ -24,7 +27,10 @@ ORDER_COLUMNS = (Column("ID", "id"), Column("Symbol", "symbol"),
 @command(GROUP, "balance", help="Cash, equity, buying power and P&L", args=(RUN,), json=True,
          examples=("account balance", "account balance --run 3 --json"))
 def balance(ctx: AppContext, run: int | None = None) -> Record:
-    run_id, view = ctx.system.account(run)
+    return balance_result(*ctx.session.account(run))
+
+
+def balance_result(run_id: int, view: AccountView) -> Record:
     return Record(f"Account (run {run_id})", [
         ("Initial cash", view.initial_cash), ("Cash", view.cash), ("Equity", view.equity),
         ("Buying power", view.buying_power), ("Realized P&L", view.realized_pnl),
@@ -39,7 +45,10 @@ def balance(ctx: AppContext, run: int | None = None) -> Record:
 @command(GROUP, "positions", help="Open positions with average price, last price and P&L", args=(RUN,), json=True,
          examples=("account positions",))
 def positions(ctx: AppContext, run: int | None = None) -> Table:
-    run_id, view = ctx.system.account(run)
+    return positions_result(*ctx.session.account(run))
+
+
+def positions_result(run_id: int, view: AccountView) -> Table:
     rows = [(p.symbol, p.quantity, p.average_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl)
             for p in view.positions]
     return Table(f"Positions (run {run_id})", (
@@ -47,10 +56,6 @@ def positions(ctx: AppContext, run: int | None = None) -> Table:
         Column("Last", "last_price", "price"), Column("Value", "market_value", "money"),
         Column("Unrealized", "unrealized_pnl", "money"), Column("Realized", "realized_pnl", "money")), rows,
         caption=None if rows else "no open positions")
-
-
-LIMIT = Option("limit", "show only the last N (0: all; a long table pages in the shell)", type=int,
-               metavar="N")
 
 
 def last(items: list, limit: int, what: str) -> tuple[list, str]:
@@ -67,7 +72,11 @@ def last(items: list, limit: int, what: str) -> tuple[list, str]:
          json=True, examples=("account orders", "account orders --status open", "account orders --limit 20",
                               "account orders --status rejected --json"))
 def orders(ctx: AppContext, status: str | None = None, run: int | None = None, limit: int = 0) -> Table:
-    run_id, views = ctx.system.orders(status, run)
+    run_id, views = ctx.session.orders(status, run)
+    return orders_result(run_id, views, status, limit)
+
+
+def orders_result(run_id: int, views: list[OrderView], status: str | None = None, limit: int = 0) -> Table:
     views, caption = last(views, limit, "order")
     rows = [(o.id, o.symbol, o.side, o.quantity, o.order_type,
              o.limit_price if o.limit_price is not None else o.stop_price, o.status, o.time_in_force,
@@ -79,7 +88,11 @@ def orders(ctx: AppContext, status: str | None = None, run: int | None = None, l
 @command(GROUP, "fills", help="Fills with price and commission", args=(RUN, LIMIT), json=True,
          examples=("account fills", "account fills --limit 20", "account fills --json"))
 def fills(ctx: AppContext, run: int | None = None, limit: int = 0) -> Table:
-    run_id, views = ctx.system.fills(run)
+    run_id, views = ctx.session.fills(run)
+    return fills_result(run_id, views, limit)
+
+
+def fills_result(run_id: int, views: list[FillView], limit: int = 0) -> Table:
     views, caption = last(views, limit, "fill")
     rows = [(f.order_id, f.symbol, f.side, f.quantity, f.price, f.commission, f.filled_at) for f in views]
     return Table(f"Fills (run {run_id})", (

@@ -5,6 +5,7 @@ interface (a progress reporter and a yes/no confirmation), injected by `mismarte
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,14 +49,24 @@ class NullProgress:
 
 ProgressFactory = Callable[..., Any]  # (description: str, total: float | None, unit: str) -> Progress
 Confirm = Callable[[str], bool]
+Locate = Callable[["AppContext"], Any]   # -> another process's session (a RemoteSystem) or None
+Attach = Callable[["AppContext", Any], None]
 
 
 class AppContext:
     """Shared state of one mismartera process (a REPL, a script run or a one-shot command)."""
 
     def __init__(self, settings: Settings, *, interactive: bool = False,
-                 progress: ProgressFactory | None = None, confirm: Confirm | None = None) -> None:
+                 progress: ProgressFactory | None = None, confirm: Confirm | None = None,
+                 locate_owner: Locate | None = None, attach_host: Attach | None = None,
+                 detach: Locate | None = None) -> None:
+        """`locate_owner`, `attach_host` and `detach` come from the user interface (mismartera.cli):
+        finding another process's session, hosting this process's (its control API), and handing a
+        new session to a detached host (one-shot `system start`)."""
         self.settings = settings
+        self.locate_owner = locate_owner
+        self.attach_host = attach_host
+        self.detach = detach
         self.interactive = interactive
         self._progress = progress
         self._confirm = confirm
@@ -110,7 +121,40 @@ class AppContext:
                 from mismartera.system.manager import SystemManager
 
                 self._system = SystemManager(self)
+                if self.attach_host is not None:
+                    self.attach_host(self, self._system)
             return self._system
+
+    @property
+    def session(self) -> Any:
+        """The session the session commands steer: another process's, through its control API, when
+        that process owns the session of this data home; else this process's own `SystemManager`."""
+        if self.locate_owner is not None:
+            remote = self.locate_owner(self)
+            if remote is not None:
+                return remote
+        return self.system
+
+    def session_host(self) -> Any:
+        """Where `system start` without --wait puts a new session: the owner found by `session`, a
+        detached host when this process is about to end (one-shot mode), else this process."""
+        if self.locate_owner is not None:
+            remote = self.locate_owner(self)
+            if remote is not None:
+                return remote
+        if self.detach is not None:
+            return self.detach(self)
+        return self.system
+
+    def without_interface(self) -> AppContext:
+        """The same parts (database, calendar, session) for callers with no terminal of their own — the
+        control API's routes: no progress display and no questions on the owner's screen."""
+        view = copy.copy(self)
+        view._progress = None
+        view._confirm = None
+        view.interactive = False
+        view.locate_owner = view.detach = None
+        return view
 
     # ------------------------------------------------------------------ user interface hooks
     def progress(self, description: str, total: float | None = None, unit: str = "rows") -> Any:

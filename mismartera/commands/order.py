@@ -30,7 +30,7 @@ def describe_order(order: OrderView) -> str:
     return f"{order.side} {order.quantity:g} {order.symbol} {kind} {order.time_in_force}"
 
 
-def _placed(order: OrderView) -> Message:
+def placed_result(order: OrderView) -> Message:
     return Message(f"order {order.id} placed: {describe_order(order)} ({order.status})", "ok", data=order)
 
 
@@ -38,19 +38,22 @@ def _placed(order: OrderView) -> Message:
          examples=("order buy AAPL 10", "order buy AAPL 10 --limit 180.5 --tif gtc"))
 def buy(ctx: AppContext, symbol: str, quantity: float, limit: float | None = None, stop: float | None = None,
         tif: str = "day") -> Message:
-    return _placed(ctx.system.submit_order(symbol, "buy", quantity, limit, stop, tif))
+    return placed_result(ctx.session.submit_order(symbol, "buy", quantity, limit, stop, tif))
 
 
 @command(GROUP, "sell", help="Sell at market (or --limit / --stop) in the running session", args=ORDER_ARGS,
          json=True, examples=("order sell AAPL 10", "order sell MSFT 5 --stop 400"))
 def sell(ctx: AppContext, symbol: str, quantity: float, limit: float | None = None, stop: float | None = None,
          tif: str = "day") -> Message:
-    return _placed(ctx.system.submit_order(symbol, "sell", quantity, limit, stop, tif))
+    return placed_result(ctx.session.submit_order(symbol, "sell", quantity, limit, stop, tif))
 
 
 @command(GROUP, "cancel", help="Cancel an open order of the running session",
          args=(Arg("order_id", "the order's id (see account orders --status open)", type=int, complete="order",
                    metavar="ID"),), json=True, examples=("order cancel 12",))
 def cancel(ctx: AppContext, order_id: int) -> Message:
-    order = ctx.system.cancel_order(order_id)
+    return cancelled_result(ctx.session.cancel_order(order_id))
+
+
+def cancelled_result(order: OrderView) -> Message:
     return Message(f"order {order.id} cancelled ({order.side} {order.quantity:g} {order.symbol})", "ok", data=order)

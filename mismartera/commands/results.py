@@ -6,8 +6,14 @@ exchange's time zone, money with two decimals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import math
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime
+from enum import Enum
 from typing import Any, Literal
+
+from mismartera.timekeeping.calendar import EXCHANGE_TZ
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,33 @@ class Watch:
         return self.status().to_json()
 
 
+def to_jsonable(value: Any) -> Any:
+    """What `--json` prints for a result (and the control API returns): instants in exchange time,
+    NaN as null, result objects through their `to_json`, other dataclasses field by field."""
+    if isinstance(value, datetime):
+        return value.astimezone(EXCHANGE_TZ).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "to_json"):
+        return to_jsonable(value.to_json())
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    return value
+
+
+def dumps(value: Any) -> str:
+    """The one JSON serializer of results (`--json` output and the control API's bodies)."""
+    return json.dumps(to_jsonable(value), indent=2, default=str)
+
+
 # ---------------------------------------------------------------- requests to the user interface
 # Some general commands act on the shell itself (run a script, clear the screen, leave). Their
 # handlers return one of these markers and `mismartera.cli` carries it out in the current mode.
@@ -139,6 +172,18 @@ class ShowHistory:
 
 
 @dataclass(frozen=True)
+class ServeSessions:
+    """Become a headless session host (`serve`): serve the control API until SIGTERM / Ctrl-C,
+    starting `config` first when given."""
+
+    config: str | None = None
+    api_host: str | None = None
+    api_port: int | None = None
+    speed: float | None = None
+    once: bool = False          # leave when the first session has ended
+
+
+@dataclass(frozen=True)
 class RawText:
     """Text for machines (e.g. CSV on stdout), written exactly as is: no wrapping, styling or markup."""
 
@@ -149,4 +194,4 @@ class RawText:
 
 
 Result = (Table | Record | Message | Chart | Group | Watch | RunScript | ClearScreen | ExitShell | ShowHistory | RawText
-          | None)
+          | ServeSessions | None)

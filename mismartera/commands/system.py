@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ def status_result(status: Any) -> Group:
     if status.account is not None:
         fields += [("Equity", status.account.equity), ("Cash", status.account.cash), ("P&L", status.account.pnl),
                    ("Positions", len(status.account.positions)), ("Open orders", status.open_orders)]
+    if status.owner:
+        fields.append(("Runs in", f"run {status.run_id} in {status.owner}" if status.run_id else status.owner))
     if status.message:
         fields.append(("Message", status.message))
     if status.error:
@@ -125,6 +128,49 @@ def _session_config(path: str | None, start: date | None, end: date | None,
     return session, [Message(found.note, "dim")] if found.note else []
 
 
+def start_result(status: Any, verb: str = "started", notes: list[Message] | None = None,
+                 start_note: str = "") -> Group:
+    """A session just started; when another process hosts it, say which and where its API is."""
+    text = f"session {status.session_name} {verb} (run {status.run_id}, {status.days_total} trading day(s))"
+    if status.owner_pid is not None and status.owner_pid != os.getpid():
+        text += f" in {status.owner}, API {status.api_url}; stop it with: system stop"
+    else:
+        text += "; follow it with: system watch"
+    parts = [*(notes or []), Message(text, "ok")]
+    if start_note:
+        parts.append(Message(start_note, "warn"))
+    return Group(parts, data=status)
+
+
+def pause_result(status: Any, to_exchange: Any) -> Message:
+    return Message(f"paused at {to_exchange(status.clock):%Y-%m-%d %H:%M %Z} (run {status.run_id})", "ok",
+                   data={"state": status.state.value, "clock": status.clock, "run_id": status.run_id})
+
+
+def resume_result(status: Any) -> Message:
+    return Message(f"resumed (run {status.run_id})", "ok", data={"state": status.state.value, "run_id": status.run_id})
+
+
+def stop_result(status: Any) -> Message:
+    extra = f": {status.message}" if status.message and status.message != "stopped" else ""
+    return Message(f"stopped (run {status.run_id}){extra}", "ok",
+                   data={"state": status.state.value, "run_id": status.run_id, "message": status.message})
+
+
+def runs_result(infos: list[Any]) -> Table:
+    rows = []
+    for info in infos:
+        summary = info.summary or {}
+        backtest = info.config.get("backtest_config") or {}
+        window = f"{backtest.get('start_date', '?')} to {backtest.get('end_date', '?')}" if backtest else info.mode
+        rows.append((info.id, info.session_name, info.state, info.started_at, window,
+                     f"{info.days_done}/{info.days_total}", summary.get("total_return_pct"), summary.get("trades")))
+    return Table("Runs", (Column("Run", "id"), Column("Session", "session_name"), Column("State", "state"),
+                          Column("Started", "started_at"), Column("Window", "window"), Column("Days", "days"),
+                          Column("Return", "total_return_pct", "pct"), Column("Trades", "trades", "int")),
+                 rows, caption=None if rows else "no runs yet")
+
+
 @command(GROUP, "start", help="Start a session from a session-config file",
          args=(Arg("path", f"session-config JSON file (default {DEFAULT_CONFIG}); a relative path not found here "
                    "is looked up among the shipped samples", required=False, complete="config", metavar="CONFIG"),
@@ -157,47 +203,38 @@ def start(ctx: AppContext, path: str | None = None, config: str | None = None, s
         raise UsageError("--timeout needs --wait")
     session, notes = (None, []) if resume is not None else _session_config(path or config, start, end, symbols)
     if not wait:
-        status = ctx.system.start(session, speed, resume=resume)
+        host = ctx.session_host()
+        status = host.start(session, speed, resume=resume)
         verb = "resumed" if resume is not None else "started"
-        parts = [*notes, Message(f"session {status.session_name} {verb} (run {status.run_id}, "
-                                 f"{status.days_total} trading day(s)); follow it with: system watch", "ok")]
-        if ctx.system.start_note:
-            parts.append(Message(ctx.system.start_note, "warn"))
-        return Group(parts, data=status)
-    status = ctx.system.run(session, speed, progress_factory=ctx.progress, timeout=timeout, resume=resume)
-    info, days = ctx.system.report(status.run_id)
+        return start_result(status, verb, notes, getattr(host, "start_note", ""))
+    status = ctx.session.run(session, speed, progress_factory=ctx.progress, timeout=timeout, resume=resume)
+    info, days = ctx.session.report(status.run_id)
     result = report_result(info, days)
     return Group([*notes, *result.parts], data=result.data)
 
 
 @command(GROUP, "pause", help="Pause the session: the clock freezes within one bar", examples=("system pause",))
 def pause(ctx: AppContext) -> Message:
-    status = ctx.system.pause()
-    return Message(f"paused at {ctx.time.to_exchange(status.clock):%Y-%m-%d %H:%M %Z} (run {status.run_id})", "ok",
-                   data={"state": status.state.value, "clock": status.clock})
+    return pause_result(ctx.session.pause(), ctx.time.to_exchange)
 
 
 @command(GROUP, "resume", help="Resume a paused session", examples=("system resume",))
 def resume(ctx: AppContext) -> Message:
-    status = ctx.system.resume()
-    return Message(f"resumed (run {status.run_id})", "ok", data={"state": status.state.value})
+    return resume_result(ctx.session.resume())
 
 
 @command(GROUP, "stop", help="Stop the session between bars and join its threads",
          args=(Option("timeout", "seconds to wait for the threads", type=float),),
          examples=("system stop", "system stop --timeout 30"))
 def stop(ctx: AppContext, timeout: float = 10.0) -> Message:
-    status = ctx.system.stop(timeout)
-    extra = f": {status.message}" if status.message and status.message != "stopped" else ""
-    return Message(f"stopped (run {status.run_id}){extra}", "ok",
-                   data={"state": status.state.value, "run_id": status.run_id, "message": status.message})
+    return stop_result(ctx.session.stop(timeout))
 
 
 @command(GROUP, "wait", help="Wait until the session ends (exit 5 on timeout)",
          args=(Option("timeout", "give up after this many seconds", type=float),), json=True,
          examples=("system wait", "system wait --timeout 60"))
 def wait(ctx: AppContext, timeout: float | None = None) -> Group:
-    return status_result(ctx.system.wait(timeout, progress_factory=ctx.progress))
+    return status_result(ctx.session.wait(timeout, progress_factory=ctx.progress))
 
 
 @command(GROUP, "status", help="The session's state, clock, progress, account and workers",
@@ -205,8 +242,8 @@ def wait(ctx: AppContext, timeout: float | None = None) -> Group:
          examples=("system status", "system status --json", "system status --live"))
 def status(ctx: AppContext, live: bool = False) -> Any:
     if live:
-        return Watch(ctx.system.status)
-    result = status_result(ctx.system.status())
+        return Watch(ctx.session.status)
+    result = status_result(ctx.session.status())
     if not result.data.state.active:
         # Reading runs finds those whose process died; name the latest so they can be continued.
         notes = [Message(f"run {info.id} ({info.session_name}) was interrupted after {info.days_done} of "
@@ -220,7 +257,7 @@ def status(ctx: AppContext, live: bool = False) -> Any:
 
 @command(GROUP, "watch", help="Live panels of the session until q or Ctrl-C", examples=("system watch",))
 def watch(ctx: AppContext) -> Watch:
-    return Watch(ctx.system.status)
+    return Watch(ctx.session.status)
 
 
 @command(GROUP, "report", help="A run's report: return, drawdown, Sharpe, trades, win rate, exposure, equity curve",
@@ -230,10 +267,10 @@ def watch(ctx: AppContext) -> Watch:
                       metavar="FILE")),
          json=True, examples=("system report", "system report 3 --json", "system report --csv equity.csv"))
 def report(ctx: AppContext, run_id: int | None = None, csv: str | None = None) -> Group:
-    info, days = ctx.system.report(run_id)
+    info, days = ctx.session.report(run_id)
     result = report_result(info, days)
     if csv:
-        _, rows = ctx.system.export_report_csv(csv, info.id)
+        _, rows = ctx.session.export_report_csv(csv, info.id)
         return Group([*result.parts, Message(f"wrote {rows} day(s) to {csv}", "ok")], data=result.data)
     return result
 
@@ -242,17 +279,7 @@ def report(ctx: AppContext, run_id: int | None = None, csv: str | None = None) -
          args=(Option("limit", "how many runs", type=int),), json=True,
          examples=("system runs", "system runs --limit 5 --json"))
 def runs(ctx: AppContext, limit: int = 20) -> Table:
-    rows = []
-    for info in ctx.system.runs(limit):
-        summary = info.summary or {}
-        backtest = info.config.get("backtest_config") or {}
-        window = f"{backtest.get('start_date', '?')} to {backtest.get('end_date', '?')}" if backtest else info.mode
-        rows.append((info.id, info.session_name, info.state, info.started_at, window,
-                     f"{info.days_done}/{info.days_total}", summary.get("total_return_pct"), summary.get("trades")))
-    return Table("Runs", (Column("Run", "id"), Column("Session", "session_name"), Column("State", "state"),
-                          Column("Started", "started_at"), Column("Window", "window"), Column("Days", "days"),
-                          Column("Return", "total_return_pct", "pct"), Column("Trades", "trades", "int")),
-                 rows, caption=None if rows else "no runs yet")
+    return runs_result(ctx.system.runs(limit))
 
 
 # Rows of `system compare`, after the run's session, state and period: (summary key, label, format).

@@ -8,6 +8,7 @@ Environment:
     MISMARTERA_HOME       put data, state and config under this one folder
     MISMARTERA_DB_URL     any SQLAlchemy URL (default: SQLite file in the data dir)
     MISMARTERA_LOG_LEVEL  level of the log file (default INFO)
+    MISMARTERA_API_HOST, MISMARTERA_API_PORT   where a session's control API listens (127.0.0.1, a free port)
     ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_BASE_URL, ALPACA_DATA_URL, ALPACA_STREAM_URL,
     ALPACA_TRADING_STREAM_URL
 
@@ -20,6 +21,9 @@ Settings file: `<config dir>/settings.toml`:
     secret_key = "..."
     [logging]
     level = "INFO"
+    [api]
+    host = "127.0.0.1"   # another address serves beyond this machine (a warning is printed)
+    port = 0             # 0: a free port
 """
 
 from __future__ import annotations
@@ -54,6 +58,14 @@ class AlpacaSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """Where the control API of a session listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path | None
     data_dir: Path
@@ -63,6 +75,7 @@ class Settings:
     log_level: str
     alpaca: AlpacaSettings
     settings_file: Path
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     def __repr__(self) -> str:
         return f"Settings(home={self.home!r}, db_url={mask_url(self.db_url)!r}, alpaca={self.alpaca!r})"
@@ -96,6 +109,8 @@ class Settings:
             ("alpaca.base_url", self.alpaca.base_url or "(alpaca default)"),
             ("alpaca.data_url", self.alpaca.data_url or "(alpaca default)"),
             ("alpaca.stream_url", self.alpaca.stream_url or "(alpaca default)"),
+            ("api.host", self.api.host),
+            ("api.port", str(self.api.port) if self.api.port else "0 (a free port)"),
         ]
 
 
@@ -139,7 +154,7 @@ def _read_settings_file(path: Path) -> dict:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    known = {"database": {"url"}, "logging": {"level"},
+    known = {"database": {"url"}, "logging": {"level"}, "api": {"host", "port"},
              "alpaca": {"api_key", "secret_key", "base_url", "data_url", "stream_url", "trading_stream_url"}}
     problems = []
     for section, values in data.items():
@@ -178,6 +193,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_url=pick("ALPACA_STREAM_URL", "stream_url"),
         trading_stream_url=pick("ALPACA_TRADING_STREAM_URL", "trading_stream_url"),
     )
+    api = _api_settings(env, file_values.get("api", {}))
     level = (env.get("MISMARTERA_LOG_LEVEL") or log_section.get("level") or "INFO").upper()
     return Settings(
         home=home,
@@ -188,4 +204,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         alpaca=alpaca,
         settings_file=settings_file,
+        api=api,
     )
+
+
+def _api_settings(env: Mapping[str, str], section: Mapping[str, object]) -> ApiSettings:
+    host = env.get("MISMARTERA_API_HOST") or section.get("host") or ApiSettings.host
+    raw_port = env.get("MISMARTERA_API_PORT") or section.get("port") or 0
+    where = "MISMARTERA_API_PORT" if env.get("MISMARTERA_API_PORT") else "api.port"
+    try:
+        port = int(str(raw_port))
+    except ValueError:
+        raise ConfigError(f"{where}: {raw_port!r} is not a port number (expected 0 to 65535)") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{where}: {port} is out of range (expected 0 to 65535)")
+    return ApiSettings(str(host), port)

@@ -126,6 +126,12 @@ class SystemManager(SessionAccess):
         self._abandoned: list[Worker] = []                # stuck threads of this process's sessions
         self._failure_recorded = threading.Event()        # cleared while a failure is written to the run
         self._failure_recorded.set()
+        # Set by whoever hosts the session (mismartera.api.host): each guard runs before a start and
+        # may refuse it (StateError); each listener hears every new state (under the lock: be quick);
+        # `owner` says which process owns the session and where its control API listens.
+        self.start_guards: list[Callable[[], None]] = []
+        self.listeners: list[Callable[[SystemState], None]] = []
+        self.owner: Callable[[], Any] | None = None
         _MANAGERS.add(self)
 
     # ------------------------------------------------------------------ transitions
@@ -133,6 +139,11 @@ class SystemManager(SessionAccess):
         with self._lock:
             self.state = next_state(self.state, trigger)
             self._changed.notify_all()
+            for listener in self.listeners:
+                try:
+                    listener(self.state)
+                except Exception:
+                    log.exception("state listener failed on %s", self.state.value)
             return self.state
 
     # ------------------------------------------------------------------ start
@@ -145,6 +156,9 @@ class SystemManager(SessionAccess):
         then the run goes on recording where it stopped.
         """
         with self._lock:
+            next_state(self.state, Trigger.START)   # a wrong state is named before any guard is asked
+            for guard in self.start_guards:
+                guard()
             self._move(Trigger.START)
             self.error = self.error_worker = None
             self.message = "starting"
@@ -661,8 +675,10 @@ class SystemManager(SessionAccess):
         """One snapshot of everything the shell shows; only reads references (never blocks on I/O)."""
         coordinator = self.coordinator
         cfg = self.config
+        owner = self._owner_fields()
         if coordinator is None or cfg is None:
-            return SystemStatus(self.state, message=self.message, error=self.error, error_worker=self.error_worker)
+            return SystemStatus(self.state, message=self.message, error=self.error, error_worker=self.error_worker,
+                                **owner)
         elapsed = coordinator.run_seconds if not coordinator.is_alive() else time.monotonic() - coordinator.started
         bars = coordinator.bars_seen
         rate = bars / elapsed if elapsed > 0 else 0.0
@@ -685,4 +701,10 @@ class SystemManager(SessionAccess):
             recent_fills=tuple(self.recorder.recent_fills) if self.recorder else (),
             workers=tuple(worker.status() for worker in self.workers), error=self.error,
             error_worker=self.error_worker, started_at=self.started_at, ended_at=self.ended_at,
-            message=self.message, extra=extra)
+            message=self.message, extra=extra, **owner)
+
+    def _owner_fields(self) -> dict[str, Any]:
+        record = self.owner() if self.owner is not None else None
+        if record is None:
+            return {}
+        return {"owner_pid": record.pid, "owner_kind": record.kind, "api_url": record.api_url}

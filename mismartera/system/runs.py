@@ -231,6 +231,20 @@ class RunHistory:
                            last_day.unrealized_pnl, tuple(views))
 
 
+ACTIVE_STATES = ("starting", "running", "paused", "stopping")
+
+
+def mark_not_running(db: Database, run_id: int, reason: str, *, now: datetime | None = None) -> bool:
+    """A run whose owner process is gone (its discovery file is stale) is not running any more: an
+    active runs row becomes `interrupted` with `reason` as its error, resumable like any run
+    `mark_interrupted` finds. Returns True when a row was changed."""
+    when = now or WallClock().now()
+    with db.begin() as conn:
+        changed = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.state.in_(ACTIVE_STATES))
+                               .values(state=INTERRUPTED, error=reason, ended_at=when)).rowcount
+    return bool(changed)
+
+
 def write_report_csv(path: str, info: RunInfo, days: list[DailyRow]) -> int:
     """The run's daily equity curve as CSV (one row per day, metrics in a header comment). Returns rows."""
     import csv

@@ -86,6 +86,14 @@ class SystemStatus:
     ended_at: datetime | None = None
     message: str = ""                   # e.g. "waiting for open 09:30 ET", "finished"
     extra: dict[str, Any] = field(default_factory=dict)
+    owner_pid: int | None = None        # the process that owns the session and serves its control API
+    owner_kind: str | None = None       # "shell", "script", "one-shot", "serve"
+    api_url: str | None = None          # where that API listens (never the token)
+
+    @property
+    def owner(self) -> str | None:
+        """`pid 4242 (shell)`, when the session's owner is known."""
+        return f"pid {self.owner_pid} ({self.owner_kind})" if self.owner_pid is not None else None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

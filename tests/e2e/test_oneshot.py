@@ -136,8 +136,31 @@ def _read(path: Path) -> str:
         return ""
 
 
-def test_a_session_left_running_is_stopped_and_json_stays_pure(in_process, example_bars: Path) -> None:
+def test_gh13_one_shot_start_detaches_to_a_serve_host_and_json_stays_pure(in_process, example_bars: Path) -> None:
+    """`system start` without --wait hands the session to a detached `serve --once` host and returns at
+    once; `system stop` from anywhere ends the session, and the host leaves with it."""
+    from mismartera.system.discovery import pid_alive
+
     code, out, err = in_process("system", "start", "config/example_session.json", "--speed", "60", "--json")
     assert code == 0, err
-    assert json.loads(out)["state"] in ("starting", "running")
-    assert "session stopped │ backtest example" in err
+    started = json.loads(out)
+    host = started["owner_pid"]
+    try:
+        assert started["state"] == "running" and started["owner_kind"] == "serve" and host != os.getpid()
+        assert started["api_url"].startswith("http://127.0.0.1:") and "token" not in out
+        code, out, err = in_process("system", "status", "--json")
+        assert code == 0, err
+        assert json.loads(out)["run_id"] == started["run_id"] and json.loads(out)["state"] == "running"
+        code, out, err = in_process("system", "stop")
+        assert code == 0, err
+        assert f"stopped (run {started['run_id']})" in out
+        deadline = time.monotonic() + 30
+        ended = 0
+        while not ended and time.monotonic() < deadline:   # the host is this process's child here: reap it
+            ended, status = os.waitpid(host, os.WNOHANG)
+            time.sleep(0.1)
+        assert ended and os.waitstatus_to_exitcode(status) == 0, "the host should leave when its session ends"
+    finally:
+        if pid_alive(host) and not os.waitpid(host, os.WNOHANG)[0]:
+            os.kill(host, signal.SIGKILL)
+            os.waitpid(host, 0)

@@ -63,10 +63,23 @@ def owner_of(path: Path) -> str:
     return parts[0] if len(parts) > 1 else path.stem
 
 
+def uses_async(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, (ast.AsyncFunctionDef, ast.AsyncWith, ast.AsyncFor, ast.Await))
+               for node in ast.walk(tree))
+
+
 def test_asyncio_only_in_the_alpaca_stream_adapter_and_the_control_api() -> None:
     offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                  if not p.relative_to(PACKAGE).as_posix().startswith(ASYNCIO_ALLOWED)
-                 and any(n == "asyncio" or n.startswith("asyncio.") for n in imports_of(p))]
+                 and (uses_async(p) or any(n == "asyncio" or n.startswith("asyncio.") for n in imports_of(p)))]
+    assert offenders == []
+
+
+def test_fastapi_and_uvicorn_only_in_the_api() -> None:
+    api = PACKAGE / "api"
+    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if api not in p.parents
+                 and any(n.split(".")[0] in ("fastapi", "uvicorn", "starlette") for n in imports_of(p))]
     assert offenders == []
 
 

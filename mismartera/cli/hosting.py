@@ -1,0 +1,28 @@
+"""How this process takes part in "one session per data home": the hooks `main` gives the
+`AppContext` — find another process's session (the session commands then go through its API),
+host this process's own session (serve the control API, write the discovery file), and, in
+one-shot mode, hand a new session to a detached `serve` host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from mismartera.api.host import SessionHost
+from mismartera.api.remote import detach, locate_owner
+from mismartera.commands.context import AppContext
+
+
+def session_hooks(kind: str, err: Console, environ: Mapping[str, str], *, one_shot: bool) -> dict[str, Any]:
+    """Keyword arguments for AppContext: `kind` names this process in the discovery file
+    ("shell", "script", "one-shot"); `environ` is passed on to a detached host."""
+
+    def attach_host(ctx: AppContext, manager: Any) -> None:
+        SessionHost(ctx, manager, kind, warn=lambda text: err.print(Text(text, style="yellow"))).attach()
+
+    detached = partial(detach, environ=dict(environ)) if one_shot else None
+    return {"locate_owner": locate_owner, "attach_host": attach_host, "detach": detached}
