@@ -165,6 +165,13 @@ class RunRecorder:
             stored = [(row.day, float(row.equity)) for row in conn.execute(
                 select(daily_equity.c.day, daily_equity.c.equity).where(daily_equity.c.run_id == run_id)
                 .order_by(daily_equity.c.day))]
+            completed = conn.execute(select(runs.c.days_done).where(runs.c.id == run_id)).scalar()
+            if completed is not None and completed < len(stored):
+                # the last rows are of a day cut short (a stop or failure mid-day): replayed in full
+                stored = stored[:completed]
+                after = stored[-1][0] if stored else None
+                conn.execute(delete(daily_equity).where(daily_equity.c.run_id == run_id,
+                                                        *([daily_equity.c.day > after] if after else [])))
             if stored:
                 cutoff = datetime.combine(stored[-1][0] + timedelta(days=1), time(), UTC)
                 conn.execute(delete(fills).where(fills.c.run_id == run_id, fills.c.filled_at >= cutoff))
@@ -432,6 +439,9 @@ class RunRecorder:
                 if account is not None:
                     self._write_positions(conn, account, now)
                     if partial_day is not None and not (self.daily and self.daily[-1][0] >= partial_day):
+                        # the completed days stay the run's count: a resume replays those, and
+                        # records the day cut short again from its start
+                        values["days_done"] = len(self.daily)
                         self.daily.append((partial_day, account.equity))
                         self._write_equity(conn, partial_day, account, trades)
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(**values))

@@ -169,6 +169,7 @@ class SessionAccess:
         days = history.daily(info.id)
         if info.summary is None:
             summary = partial_summary(info.initial_cash, days, history.fills(info.id))
+            summary["days"] = min(info.days_done, len(days))   # completed days; a day cut short is shown, not counted
             info = replace(info, summary=summary)
         return info, days
 
