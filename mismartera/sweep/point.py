@@ -65,6 +65,11 @@ class PointResult:
     def summary(self) -> dict[str, Any]:
         return dict(self.run.get("summary") or {})
 
+    def light(self) -> PointResult:
+        """The outcome without its rows (what the parent keeps once they are written)."""
+        return PointResult(self.index, self.params, self.state, self.error, self.seconds,
+                           {"summary": self.run.get("summary")} if self.run else {})
+
 
 @dataclass
 class PointApp:

@@ -68,6 +68,7 @@ class SweepOutcome:
     seconds: float = 0.0
     best: PointResult | None = None
     failures: list[PointResult] = field(default_factory=list)
+    summaries: dict[int, dict[str, Any] | None] = field(default_factory=dict)   # by point index
 
 
 def backtest_base(cfg: SessionConfig) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class Progress:
         value = value_of(result.summary, self.chosen) if result.state == FINISHED else None
         if value is not None and (self.best_value is None or (value > self.best_value if self.chosen.higher_is_better
                                                               else value < self.best_value)):
-            self.best, self.best_value = result, value
+            self.best, self.best_value = result.light(), value
         if self.bar is not None:
             text = "sweep"
             if self.best is not None:
@@ -204,15 +205,30 @@ class SweepRunner:
         outcome = SweepOutcome(sweep_id, runner.describe(), total)
         progress = Progress(self.progress_factory, total, chosen, already)
         began = time.perf_counter()
+        try:
+            self.run_phase(runner, outcome, tasks, invalid, columns, progress)
+        finally:
+            progress.close()
+        outcome.seconds = time.perf_counter() - began
+        outcome.best = progress.best
+        self.store.update(sweep_id, state="finished")
+        return outcome
+
+    def run_phase(self, runner: Engine, outcome: SweepOutcome, tasks: list[PointTask], invalid: list[PointResult],
+                  columns: BarColumns, progress: Progress, extras: dict[int, dict[str, Any]] | None = None) -> None:
+        """Run tasks on the engine, writing each result as it arrives (with `extras[index]` merged into
+        its stored params). Ctrl-C marks the sweep interrupted and raises Interrupted (exit 130)."""
+        sweep_id = outcome.sweep_id
 
         def on_result(result: PointResult) -> None:
-            self.store.write_point(sweep_id, result)
+            self.store.write_point(sweep_id, result, (extras or {}).get(result.index))
             outcome.ran += 1
+            outcome.summaries[result.index] = result.summary if result.state == FINISHED else None
             if result.state == FINISHED:
                 outcome.finished += 1
             else:
                 outcome.failed += 1
-                outcome.failures.append(result)
+                outcome.failures.append(result.light())
             progress.add(result)
 
         try:
@@ -222,14 +238,10 @@ class SweepRunner:
         except KeyboardInterrupt:
             self.store.update(sweep_id, state="interrupted")
             done = len(self.store.finished_points(sweep_id))
-            raise Interrupted(f"interrupted: sweep {sweep_id} stopped with {done} of {total} point(s) finished; "
-                              f"run the rest with: sweep run --resume {sweep_id}") from None
+            resume = (f"; run the rest with: sweep run --resume {sweep_id}"
+                      if self.store.get(sweep_id).kind == "grid" else "")
+            raise Interrupted(f"interrupted: sweep {sweep_id} stopped with {done} of {outcome.points_total} "
+                              f"point(s) finished{resume}") from None
         except BaseException as exc:
             self.store.update(sweep_id, state="failed", error=str(exc) or type(exc).__name__)
             raise
-        finally:
-            progress.close()
-        outcome.seconds = time.perf_counter() - began
-        outcome.best = progress.best
-        self.store.update(sweep_id, state="finished")
-        return outcome
