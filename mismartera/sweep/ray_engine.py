@@ -77,10 +77,10 @@ class RayEngine:
     def open(self) -> None:
         """Start or join Ray (an unreachable address fails here, before the sweep is recorded)."""
         ray = self._ray
-        if ray.is_initialized():
-            return
         if self.address:
             check_reachable(self.address)
+        if ray.is_initialized():   # a Ray the caller started (tests, notebooks): used as it is
+            return
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                                    "configure_logging": False}
         if self.address:
