@@ -28,6 +28,7 @@ from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.errors import MismarteraError, WaitTimeout
 from mismartera.sweep.columns import BarColumns, ColumnBarSource
+from mismartera.sweep.stored_rows import read_stored
 from mismartera.system.manager import SystemManager
 from mismartera.timekeeping.calendar import TimeManager
 
@@ -44,6 +45,7 @@ class PointTask:
     params: dict[str, Any]
     config: dict[str, Any]
     calendar_cache: str | None = None   # the session table file, when the worker can read it
+    stored_rows: bool = False           # hand the rows back as SQLite stores them (the parent's is SQLite)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class PointResult:
     fills: list[dict[str, Any]] = field(default_factory=list)
     positions: list[dict[str, Any]] = field(default_factory=list)
     daily: list[dict[str, Any]] = field(default_factory=list)
+    stored: dict[str, list[tuple]] | None = None   # instead of the four lists above: `stored_rows`
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -134,15 +137,17 @@ def run_point(task: PointTask, columns: BarColumns, should_stop: Callable[[], bo
                            time.perf_counter() - began)
     result = PointResult(task.index, task.params, FINISHED, seconds=time.perf_counter() - began)
     if manager.run_id is not None:
-        _take_rows(place.db, manager.run_id, result)
+        _take_rows(place.db, manager.run_id, result, task.stored_rows)
     return result
 
 
-def _take_rows(db: Database, run_id: int, result: PointResult) -> None:
+def _take_rows(db: Database, run_id: int, result: PointResult, stored: bool) -> None:
     """Copy the run's rows out of the scratch database, then delete them there."""
     with db.begin() as conn:
         result.run = dict(conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one())
-        for name, table, key in (("orders", orders, orders.c.id), ("fills", fills, fills.c.id),
+        if stored:
+            result.stored = read_stored(conn, run_id)
+        for name, table, key in () if stored else (("orders", orders, orders.c.id), ("fills", fills, fills.c.id),
                                  ("positions", positions, positions.c.symbol),
                                  ("daily", daily_equity, daily_equity.c.day)):
             rows = conn.execute(select(table).where(table.c.run_id == run_id).order_by(key)).mappings()

@@ -150,12 +150,13 @@ class SweepRunner:
                   indexes: list[int]) -> tuple[list[PointTask], list[PointResult]]:
         """Tasks for the valid configs; a failed PointResult for each invalid one."""
         cache = getattr(getattr(self.app, "time", None), "cache_path", None)
+        stored = self.app.db.dialect == "sqlite"   # rows travel as stored, SQLite to SQLite
         tasks, invalid = [], []
         for index, config in zip(indexes, configs, strict=True):
             if isinstance(config, ConfigError):
                 invalid.append(PointResult(index, points[index], "failed", str(config).replace("\n", "; ")))
             else:
-                tasks.append(PointTask(index, points[index], config, str(cache) if cache else None))
+                tasks.append(PointTask(index, points[index], config, str(cache) if cache else None, stored))
         return tasks, invalid
 
     def load_columns(self, tasks: list[PointTask]) -> BarColumns:

@@ -15,8 +15,9 @@ from sweep_support import DYING, App, config_tree, seeded_app, stored_equity, sy
 from mismartera.config.session import SessionConfig
 from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
-from mismartera.data.schema import runs, sweep_points
-from mismartera.sweep.columns import BarColumns, ColumnBarSource
+from mismartera.data.schema import daily_equity, fills, orders, positions, runs, sweep_points
+from mismartera.sweep.columns import BarColumns, ColumnBarSource, ranges_for
+from mismartera.sweep.point import PointTask, run_point
 from mismartera.sweep.runner import SweepRunner
 from mismartera.sweep.store import SweepStore
 from mismartera.sweep.walk_forward import WalkForward, make_windows
@@ -130,3 +131,38 @@ def date_of(text: str) -> date:
 
 def _cfg(tree: dict) -> SessionConfig:
     return SessionConfig.model_validate(tree)
+
+
+def test_typed_and_stored_rows_write_the_same_run(app: App, tmp_path: Path) -> None:
+    """SQLite to SQLite, rows travel as stored; to any other database, as typed values. Both give the
+    same rows (PostgreSQL takes the typed path; here both are written to SQLite to compare them)."""
+    cfg = _cfg(config_tree())
+    columns = BarColumns.load(app.bars, ranges_for(cfg, app.time))
+    tree = cfg.model_dump(mode="json")
+    typed = run_point(PointTask(0, {"fast": 10}, tree, None, False), columns)
+    stored = run_point(PointTask(0, {"fast": 10}, tree, None, True), columns)
+    assert typed.stored is None and stored.stored is not None and len(typed.fills) == len(stored.stored["fills"]) > 0
+    target = SweepStore(Database(f"sqlite:///{tmp_path / 'target.db'}"))
+    sweep = target.create(kind="grid", session_name="t", config={}, grid={}, engine="local", metric="sharpe",
+                          points_total=2)
+    first = target.write_point(sweep, typed)
+    stored.index = 1
+    second = target.write_point(sweep, stored)
+
+    def rows(run_id: int) -> list[list[tuple]]:
+        out = []
+        with target.db.connect() as conn:
+            for table, skip in ((orders, {"id", "run_id", "client_order_id"}), (fills, {"id", "run_id", "order_id"}),
+                                (positions, {"run_id", "updated_at"}), (daily_equity, {"run_id"})):
+                keep = [c for c in table.c if c.name not in skip]
+                out.append([tuple(r) for r in conn.execute(select(*keep).where(table.c.run_id == run_id))])
+            out.append([tuple(r) for r in conn.execute(
+                select(orders.c.client_order_id, fills.c.quantity).join(fills, fills.c.order_id == orders.c.id)
+                .where(orders.c.run_id == run_id).order_by(fills.c.id))])
+        return out
+
+    a, b = rows(first), rows(second)
+    assert a[:4] == b[:4]
+    assert [(c.replace(f"run{first}-", ""), q) for c, q in a[4]] == \
+        [(c.replace(f"run{second}-", ""), q) for c, q in b[4]]
+    target.db.dispose()
