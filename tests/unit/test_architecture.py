@@ -17,6 +17,7 @@ FORBIDDEN = {
     "commands": {"cli"},
     "report": {"cli", "commands", "system"},
     "integrations": {"cli", "commands", "system"},
+    "sweep": {"cli", "commands"},
     "config": {"cli", "commands", "system", "data", "execution", "timekeeping"},
 }
 
