@@ -10,17 +10,28 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
-from sweep_support import DYING, App, config_tree, seeded_app, stored_equity, system_start_equity
+from sweep_support import (
+    DYING,
+    FIRST_DAY,
+    SYMBOLS,
+    App,
+    config_tree,
+    seeded_app,
+    stored_equity,
+    system_start_equity,
+)
 
 from mismartera.config.session import SessionConfig
 from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
+from mismartera.data.demo import seed_demo
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs, sweep_points
 from mismartera.sweep.columns import BarColumns, ColumnBarSource, ranges_for
 from mismartera.sweep.point import PointTask, run_point
 from mismartera.sweep.runner import SweepRunner
 from mismartera.sweep.store import SweepStore
 from mismartera.sweep.walk_forward import WalkForward, make_windows
+from mismartera.timekeeping.calendar import TimeManager
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +177,20 @@ def test_typed_and_stored_rows_write_the_same_run(app: App, tmp_path: Path) -> N
     assert [(c.replace(f"run{first}-", ""), q) for c, q in a[4]] == \
         [(c.replace(f"run{second}-", ""), q) for c, q in b[4]]
     target.db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_sweep_on_postgresql_equals_system_start(postgres_url: str) -> None:
+    """Bars in PostgreSQL: read once into columns, runs written back by the parent as typed rows."""
+    db = Database(postgres_url)
+    try:
+        tm = TimeManager()
+        seed_demo(BarStore(db), tm, SYMBOLS, FIRST_DAY, 4, 11)
+        on_pg = App(db, BarStore(db), tm)
+        tree = config_tree()
+        outcome = SweepRunner(on_pg).run(_cfg(tree), ["fast=5,10", "slow=30"], engine="local", workers=2)
+        assert (outcome.finished, outcome.failed) == (2, 0)
+        for point in SweepStore(db).points(outcome.sweep_id):
+            assert stored_equity(on_pg, point.run_id) == system_start_equity(on_pg, tree, point.params)
+    finally:
+        db.dispose()
