@@ -15,6 +15,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,6 +114,8 @@ class RayEngine:
             while queued or running:
                 while queued and len(running) < limit:
                     task = queued.pop()
+                    if self.address:   # a cluster's nodes cannot read this machine's calendar cache
+                        task = replace(task, calendar_cache=None)
                     running[remote.remote(shared, task)] = task
                 done, _ = ray.wait(list(running), num_returns=1, timeout=POLL)
                 for ref in done:

@@ -110,7 +110,7 @@ class Progress:
 
 
 class SweepRunner:
-    """Runs sweeps for an app (anything with `.db`, `.bars`, `.time` and `.settings`)."""
+    """Runs sweeps for an app (anything with `.db`, `.bars` and `.time`, like the AppContext)."""
 
     def __init__(self, app: Any, progress_factory: Any = None) -> None:
         self.app = app
