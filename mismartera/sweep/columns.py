@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.system.assembly import history_sessions
 from mismartera.timekeeping.calendar import TimeManager, TradingSession
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FLOATS = ("open", "high", "low", "close", "volume")
 
@@ -39,6 +40,8 @@ class Series:
 
     @classmethod
     def from_rows(cls, rows: Sequence[BarRow]) -> Series:
+        import numpy as np  # heavy: loaded when a sweep reads its bars, not when the shell starts
+
         count = len(rows)
         ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=count)
         floats = np.array([r[1:6] for r in rows], dtype=np.float64).reshape(count, 5)
@@ -49,8 +52,8 @@ class Series:
         return cls(ts, floats, trade_count, tc_null, vwap, vwap_null)
 
     def bounds(self, start_ts: int | None, end_ts: int | None) -> tuple[int, int]:
-        low = 0 if start_ts is None else int(np.searchsorted(self.ts, start_ts, side="left"))
-        high = len(self.ts) if end_ts is None else int(np.searchsorted(self.ts, end_ts, side="left"))
+        low = 0 if start_ts is None else int(self.ts.searchsorted(start_ts, side="left"))
+        high = len(self.ts) if end_ts is None else int(self.ts.searchsorted(end_ts, side="left"))
         return low, max(low, high)
 
     def rows(self, low: int, high: int) -> list[BarRow]:
