@@ -19,7 +19,7 @@ from rich.text import Text
 from mismartera.cli import runtime
 from mismartera.cli.dashboard import dashboard
 from mismartera.cli.pager import ShellPager, wants_pager
-from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch, dumps
+from mismartera.commands.results import Chart, Column, Group, HeatMap, Message, RawText, Record, Table, Watch, dumps
 from mismartera.exchange import EXCHANGE_TZ
 
 WATCH_WIDTH = 160   # the panels fill the width they get: printed to a file, they get this much
@@ -121,6 +121,31 @@ def _chart(result: Chart, width: int) -> Text:
     return text
 
 
+HEAT_STYLES = ("white on red3", "black on dark_orange", "black on yellow3", "black on green3", "black on green1")
+
+
+def _heat_map(result: HeatMap) -> RichTable:
+    """The grid of values, each cell coloured by where it falls between the worst and the best."""
+    values = [v for row in result.cells for v in row if v is not None]
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    span = (high - low) or 1.0
+    table = RichTable(title=result.title, box=box.SIMPLE, title_justify="left", show_edge=False)
+    table.add_column(Text(f"{result.row_label} ↓  {result.column_label} →"), style="bold")
+    for value in result.columns:
+        table.add_column(Text(format_value(value)), justify="right")
+    for label, row in zip(result.rows, result.cells, strict=True):
+        cells = []
+        for value in row:
+            if value is None:
+                cells.append(Text("—", style="dim"))
+                continue
+            share = (value - low) / span if result.higher_is_better else (high - value) / span
+            style = HEAT_STYLES[min(len(HEAT_STYLES) - 1, int(share * len(HEAT_STYLES)))]
+            cells.append(Text(f" {format_value(float(value), result.fmt)} ", style=style))
+        table.add_row(Text(format_value(label)), *cells)
+    return table
+
+
 def render(console: Console, result: Any, *, as_json: bool = False) -> None:
     """Print a result: JSON when asked, else rich output (through a pager when it is a long one in the
     interactive shell)."""
@@ -149,6 +174,8 @@ def _render(console: Console, result: Any, *, as_json: bool = False) -> None:
         console.print(_record(result))
     elif isinstance(result, Chart):
         console.print(_chart(result, console.width))
+    elif isinstance(result, HeatMap):
+        console.print(_heat_map(result))
     elif isinstance(result, RawText):
         console.out(result.text, highlight=False, end="")
     elif isinstance(result, Watch):

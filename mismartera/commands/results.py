@@ -81,6 +81,25 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class HeatMap:
+    """A metric over two parameters: `cells[i][j]` at row value i and column value j (None: no value).
+    Higher is better unless `higher_is_better` is False; the renderer colours cells from worst to best."""
+
+    title: str
+    row_label: str
+    column_label: str
+    rows: list[Any]
+    columns: list[Any]
+    cells: list[list[float | None]]
+    fmt: str | None = None
+    higher_is_better: bool = True
+
+    def to_json(self) -> Any:
+        return {"rows": {"param": self.row_label, "values": self.rows},
+                "columns": {"param": self.column_label, "values": self.columns}, "cells": self.cells}
+
+
+@dataclass(frozen=True)
 class Group:
     """Several results shown one after another; --json prints `data` or a list of the parts."""
 
@@ -193,5 +212,5 @@ class RawText:
         return {"text": self.text}
 
 
-Result = (Table | Record | Message | Chart | Group | Watch | RunScript | ClearScreen | ExitShell | ShowHistory | RawText
-          | ServeSessions | None)
+Result = (Table | Record | Message | Chart | HeatMap | Group | Watch | RunScript | ClearScreen | ExitShell
+          | ShowHistory | RawText | ServeSessions | None)

@@ -66,6 +66,40 @@ runs = Table(
     Column("owner_started", BigInteger, nullable=True),   # the process's start time, in clock ticks since boot
     # A live run's client order ids start with this: after a crash, the next session finds its open orders.
     Column("order_prefix", String(40), nullable=True),
+    # The sweep this run is a point of (NULL for a plain `system start`); see `sweep_points`.
+    Column("sweep_id", Integer, nullable=True, index=True),
+)
+
+# A parameter sweep (`sweep run`) or walk-forward (`sweep walk-forward`): the base config, the grid
+# as the list of points to run, the engine, and its state. Each finished or failed point is a row
+# of `sweep_points`; a finished point links to its run (whose `sweep_id` points back here).
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),            # "grid" or "walk-forward"
+    Column("session_name", String(200), nullable=False),
+    Column("config", JSON, nullable=False),                # the base session config
+    Column("grid", JSON, nullable=False),                  # {"params": [...], "points": [...], ...}
+    Column("engine", String(16), nullable=False),          # "local" or "ray"
+    Column("metric", String(32), nullable=False),
+    Column("state", String(16), nullable=False),           # running, finished, interrupted, failed
+    Column("points_total", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+sweep_points = Table(
+    "sweep_points",
+    metadata,
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True),
+    Column("point", Integer, primary_key=True),           # index into the sweep's points
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("params", JSON, nullable=False),
+    Column("state", String(16), nullable=False),           # finished or failed
+    Column("error", Text, nullable=True),
+    Column("seconds", Float, nullable=True),
 )
 
 accounts = Table(
@@ -144,4 +178,5 @@ daily_equity = Table(
 
 Index("ix_orders_run_status", orders.c.run_id, orders.c.status)
 
-__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "runs"]
+__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "runs", "sweep_points",
+           "sweeps"]

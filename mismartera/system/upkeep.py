@@ -52,6 +52,15 @@ class Upkeep(Worker):
         self._today: DayWork | None = None
         self._clock_ts: Callable[[], int] | None = None
 
+    def request_stop(self) -> None:
+        """Stop, waking the loop now rather than at the end of its inbox wait (a session, or a sweep
+        point, ends up to that much sooner)."""
+        super().request_stop()
+        try:
+            self.inbox.put_nowait(None)   # read as "nothing came": the loop then sees the stop
+        except queue.Full:
+            pass
+
     # ------------------------------------------------------------------ the coordinator's side
     def track(self, work: DayWork, clock_ts: Callable[[], int]) -> None:
         """Follow a day that is being replayed (for the live gap count)."""
