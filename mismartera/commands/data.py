@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from mismartera.bars import INTERVAL_SECONDS
+from mismartera.commands import market
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
 from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
+from mismartera.data.tick_store import TICK_KINDS
 from mismartera.errors import NotFound, UsageError
 from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
@@ -57,14 +59,18 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
                Arg("symbol", "the symbol the bars belong to", complete="symbol", metavar="SYMBOL"),
                Option("interval", "bar length of the file", choices=INTERVALS, complete="interval"),
                Option("tz", "time zone of times written without an offset"),
-               Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
+               Option("strict", "import nothing (and fail) if any row is bad", type=bool),
+               Option("type", "what the file holds", choices=("bars", *TICK_KINDS))),
          json=True,
-         examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"))
+         examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict",
+                   "data import-file aapl_trades.csv AAPL --type trades"))
 def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = EXCHANGE_TZ_NAME,
-                strict: bool = False) -> Group:
+                strict: bool = False, type: str = "bars") -> Group:
     from mismartera.data.csv_import import import_file as run_import
     from mismartera.timekeeping.calendar import zone
 
+    if type in TICK_KINDS:
+        return market.import_tick_file(ctx, path, symbol, type, tz, strict)
     target = normalize_symbol(symbol)
     progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
     try:
@@ -316,11 +322,16 @@ def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("output", "the file to write", required=True, short="o", complete="file", metavar="FILE"),
-               Option("interval", "bar length", choices=INTERVALS, complete="interval")),
-         json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",))
-def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m") -> Message:
+               Option("interval", "bar length", choices=INTERVALS, complete="interval"),
+               Option("type", "what to write", choices=("bars", *TICK_KINDS))),
+         json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",
+                              "data export-csv AAPL 2024-11-29 2024-11-29 -o trades.csv --type trades"))
+def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m",
+               type: str = "bars") -> Message:
     from mismartera.data.csv_export import export_csv as write_csv
 
+    if type in TICK_KINDS:
+        return market.export_tick_csv(ctx, symbol, type, start, end, output)
     target = _stored_symbol(ctx, symbol)
     start_ts, end_ts = day_range_ts(start, end)
     path = Path(output).expanduser()

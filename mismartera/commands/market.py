@@ -1,0 +1,238 @@
+"""`data trades|quotes|latest-trade|latest-quote|high-low|avg-volume|session-stats|snapshot`: what a trader
+asks before the open, answered from stored trades, quotes and 1-minute bars (or Alpaca's snapshot)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from mismartera.commands.context import AppContext
+from mismartera.commands.registry import Arg, Option, command
+from mismartera.commands.results import Column, Group, Message, Record, Table
+from mismartera.data import analytics
+from mismartera.data.ranges import day_range_ts, normalize_symbol
+from mismartera.data.tick_store import MICROS, TickKind, TickRow, TickStore
+from mismartera.errors import NotFound, UsageError
+
+GROUP = "data"  # declared, with its help, in commands/data.py
+
+
+def tick_store(ctx: AppContext, kind: TickKind) -> TickStore:
+    """The process's store of trades or quotes (one per kind, built on first use)."""
+    key = f"ticks:{kind}"
+    store = ctx.extras.get(key)
+    if store is None:
+        store = ctx.extras[key] = TickStore(ctx.db, kind)
+    return store
+
+
+def _instant(ts: int) -> datetime:
+    seconds, micros = divmod(ts, MICROS)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+def trade_json(row: TickRow) -> dict[str, Any]:
+    ts, _seq, price, size, exchange, conditions, trade_id = row
+    return {"time": _instant(ts), "price": price, "size": size, "exchange": exchange, "conditions": conditions,
+            "id": trade_id}
+
+
+def quote_json(row: TickRow) -> dict[str, Any]:
+    ts, _seq, bid, bid_size, ask, ask_size, bid_exchange, ask_exchange, conditions = row
+    return {"time": _instant(ts), "bid_price": bid, "bid_size": bid_size, "ask_price": ask, "ask_size": ask_size,
+            "bid_exchange": bid_exchange, "ask_exchange": ask_exchange, "conditions": conditions}
+
+
+TRADE_COLUMNS = (Column("Time", "time", "time"), Column("Price", "price", "price"), Column("Size", "size", "qty"),
+                 Column("Exch", "exchange"), Column("Conditions", "conditions"))
+QUOTE_COLUMNS = (Column("Time", "time", "time"), Column("Bid", "bid_price", "price"),
+                 Column("Bid size", "bid_size", "qty"), Column("Ask", "ask_price", "price"),
+                 Column("Ask size", "ask_size", "qty"))
+
+
+def _symbol_with(ctx: AppContext, kind: TickKind, text: str) -> str:
+    symbol = normalize_symbol(text)
+    if tick_store(ctx, kind).summary(symbol) is None:
+        raise NotFound(f"no {kind} stored for '{symbol}' (import them with "
+                       f"'data import-file PATH {symbol} --type {kind}' or 'data import-api {symbol} … --type {kind}')")
+    return symbol
+
+
+def _ticks(ctx: AppContext, kind: TickKind, symbol: str, start: date, end: date | None, limit: int) -> Table:
+    if limit < 0:
+        raise UsageError(f"--limit {limit} is negative (expected 0 for all, or a positive count)")
+    target = _symbol_with(ctx, kind, symbol)
+    end = end or start
+    start_s, end_s = day_range_ts(start, end)
+    store = tick_store(ctx, kind)
+    rows = store.read(target, start_s * MICROS, end_s * MICROS, limit=limit or None)
+    span = start.isoformat() if end == start else f"{start.isoformat()} to {end.isoformat()}"
+    if not rows:
+        raise NotFound(f"no {kind} of {target} in {span}")
+    to_json = trade_json if kind == "trades" else quote_json
+    data = [to_json(r) for r in rows]
+    columns = TRADE_COLUMNS if kind == "trades" else QUOTE_COLUMNS
+    total = store.count(target, start_s * MICROS, end_s * MICROS) if limit and len(rows) == limit else len(rows)
+    caption = f"{len(rows):,} {kind}" + (f" (first {len(rows):,} of {total:,}: use --limit 0 for all)"
+                                          if total > len(rows) else "")
+    return Table(f"{target} {kind} {span}", columns, [tuple(d[c.key or ""] for c in columns) for d in data],
+                 caption=caption, data=data)
+
+
+@command(GROUP, "trades", help="Stored trades of a symbol for a day or a range of days",
+         args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
+               Arg("start", "first day", type=date, complete="date", metavar="START"),
+               Arg("end", "last day (default: START)", type=date, required=False, complete="date", metavar="END"),
+               Option("limit", "show at most N trades (0: all)", type=int)),
+         json=True, examples=("data trades AAPL 2024-11-29", "data trades AAPL 2024-11-29 --limit 10 --json"))
+def trades(ctx: AppContext, symbol: str, start: date, end: date | None = None, limit: int = 100) -> Table:
+    return _ticks(ctx, "trades", symbol, start, end, limit)
+
+
+@command(GROUP, "quotes", help="Stored quotes (bid/ask) of a symbol for a day or a range of days",
+         args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
+               Arg("start", "first day", type=date, complete="date", metavar="START"),
+               Arg("end", "last day (default: START)", type=date, required=False, complete="date", metavar="END"),
+               Option("limit", "show at most N quotes (0: all)", type=int)),
+         json=True, examples=("data quotes AAPL 2024-11-29", "data quotes AAPL 2024-11-29 --limit 10 --json"))
+def quotes(ctx: AppContext, symbol: str, start: date, end: date | None = None, limit: int = 100) -> Table:
+    return _ticks(ctx, "quotes", symbol, start, end, limit)
+
+
+def _record(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(key.replace("_", " ").capitalize(), value) for key, value in data.items()]
+
+
+@command(GROUP, "latest-trade", help="The most recent stored trade of a symbol",
+         args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),), json=True,
+         examples=("data latest-trade AAPL",))
+def latest_trade(ctx: AppContext, symbol: str) -> Record:
+    target = _symbol_with(ctx, "trades", symbol)
+    row = tick_store(ctx, "trades").latest(target)
+    assert row is not None  # _symbol_with found rows
+    data = {"symbol": target, **trade_json(row)}
+    return Record(f"Latest {target} trade", _record(data), data=data)
+
+
+@command(GROUP, "latest-quote", help="The most recent stored quote of a symbol",
+         args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),), json=True,
+         examples=("data latest-quote AAPL",))
+def latest_quote(ctx: AppContext, symbol: str) -> Record:
+    target = _symbol_with(ctx, "quotes", symbol)
+    row = tick_store(ctx, "quotes").latest(target)
+    assert row is not None
+    data = {"symbol": target, **quote_json(row)}
+    return Record(f"Latest {target} quote", _record(data), data=data)
+
+
+# ---------------------------------------------------------------------------------------------- analytics
+WINDOW_ARGS = (Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
+               Arg("days", "how many trading days", type=int, metavar="DAYS"),
+               Option("end", "last day of the window (default: the latest stored day)", type=date, complete="date"))
+
+
+@command(GROUP, "high-low", help="Highest high and lowest low of the regular sessions over the last DAYS trading days",
+         args=WINDOW_ARGS, json=True,
+         examples=("data high-low AAPL 252", "data high-low AAPL 20 --end 2024-11-29 --json"))
+def high_low(ctx: AppContext, symbol: str, days: int, end: date | None = None) -> Record:
+    result = analytics.high_low(ctx.db, ctx.time, normalize_symbol(symbol), days, end)
+    data = {"symbol": result.symbol, "days": result.days, "start": result.start, "end": result.end,
+            "high": result.high, "high_at": result.high_at, "low": result.low, "low_at": result.low_at}
+    return Record(f"{result.symbol} {days}-day high and low", [
+        ("Window", f"{result.start.isoformat()} to {result.end.isoformat()}"),
+        ("High", result.high), ("High at", result.high_at), ("Low", result.low), ("Low at", result.low_at)],
+        data=data)
+
+
+@command(GROUP, "avg-volume", help="Mean regular-session volume per trading day over the last DAYS trading days",
+         args=WINDOW_ARGS, json=True,
+         examples=("data avg-volume AAPL 30", "data avg-volume AAPL 10 --end 2024-11-29 --json"))
+def avg_volume(ctx: AppContext, symbol: str, days: int, end: date | None = None) -> Record:
+    result = analytics.average_volume(ctx.db, ctx.time, normalize_symbol(symbol), days, end)
+    data = {"symbol": result.symbol, "days": result.days, "days_with_data": result.days_with_data,
+            "start": result.start, "end": result.end, "average_volume": result.average_volume}
+    return Record(f"{result.symbol} average daily volume", [
+        ("Window", f"{result.start.isoformat()} to {result.end.isoformat()}"),
+        ("Days with data", f"{result.days_with_data} of {result.days}"),
+        ("Average volume", round(result.average_volume))], formats={"Average volume": "int"}, data=data)
+
+
+def _running_day(ctx: AppContext) -> tuple[date, datetime] | None:
+    """The running session's current day and clock, when a session is running in this process."""
+    if not ctx.has_system():
+        return None
+    status = ctx.system.status()
+    if status.state.value not in ("running", "paused") or status.clock is None or status.day is None:
+        return None
+    return status.day, status.clock
+
+
+@command(GROUP, "session-stats", help="One regular session's open, high, low, close, volume, VWAP and missing minutes",
+         args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
+               Arg("day", "the day (default: the running session's day so far, else the latest stored day)",
+                   type=date, required=False, complete="date", metavar="DATE")),
+         json=True, examples=("data session-stats AAPL", "data session-stats AAPL 2024-11-29 --json"))
+def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Record:
+    target = normalize_symbol(symbol)
+    until = None
+    if day is None:
+        running = _running_day(ctx)
+        if running is not None:
+            day, until = running
+        else:
+            day = analytics.latest_day(ctx.db, ctx.time, target)
+    result = analytics.session_stats(ctx.db, ctx.time, target, day, until)
+    data = {"symbol": result.symbol, "date": result.date, "open": result.open, "high": result.high,
+            "low": result.low, "close": result.close, "volume": result.volume, "vwap": result.vwap,
+            "bars": result.bars, "missing": result.missing}
+    return Record(f"{result.symbol} session {result.date.isoformat()}" + (" so far" if until else ""),
+                  _record({k: v for k, v in data.items() if k not in ("symbol", "date")}),
+                  formats={"Volume": "int", "Bars": "int", "Missing": "int"}, data=data)
+
+
+
+
+# ---------------------------------------------------------------------------------------------- files
+def import_tick_file(ctx: AppContext, path: str, symbol: str, kind: TickKind, tz: str, strict: bool) -> Group:
+    """`data import-file PATH SYMBOL --type trades|quotes`."""
+    from mismartera.data.tick_csv import import_ticks
+    from mismartera.timekeeping.calendar import zone
+
+    target = normalize_symbol(symbol)
+    progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
+    try:
+        summary = import_ticks(tick_store(ctx, kind), Path(path).expanduser(), target, zone(tz), strict, progress)
+    finally:
+        progress.close()
+    parts: list[Any] = []
+    if summary.skipped:
+        more = summary.skipped - len(summary.errors)
+        lines = summary.errors + ([f"… and {more} more"] if more > 0 else [])
+        parts.append(Message(f"{summary.skipped} bad row(s) skipped:\n" + "\n".join(lines), "warn"))
+    first = _instant(summary.first_ts) if summary.first_ts is not None else None
+    last = _instant(summary.last_ts) if summary.last_ts is not None else None
+    parts.append(Record(f"Imported {summary.symbol} {kind} from {Path(summary.path).name}", [
+        ("Rows read", summary.rows_read), ("Imported", summary.imported), ("New", summary.new),
+        ("Skipped (bad rows)", summary.skipped), ("First", first), ("Last", last),
+        ("Speed", f"{summary.rate:,.0f} rows/s")],
+        formats={"Rows read": "int", "Imported": "int", "New": "int"}))
+    return Group(parts, data={
+        "path": summary.path, "symbol": summary.symbol, "type": kind, "rows_read": summary.rows_read,
+        "imported": summary.imported, "new": summary.new, "skipped": summary.skipped, "first": first,
+        "last": last, "errors": summary.errors, "seconds": round(summary.seconds, 3)})
+
+
+def export_tick_csv(ctx: AppContext, symbol: str, kind: TickKind, start: date, end: date, output: str) -> Message:
+    """`data export-csv SYMBOL START END -o FILE --type trades|quotes`."""
+    from mismartera.data.tick_csv import export_ticks
+
+    target = _symbol_with(ctx, kind, symbol)
+    start_s, end_s = day_range_ts(start, end)
+    path = Path(output).expanduser()
+    count = export_ticks(tick_store(ctx, kind), target, start_s * MICROS, end_s * MICROS, path)
+    return Message(f"wrote {count:,} {kind} of {target} to {path}", "ok",
+                   data={"symbol": target, "type": kind, "rows": count, "path": str(path)})
+
+
+__all__ = ["export_tick_csv", "import_tick_file", "quote_json", "tick_store", "trade_json"]
