@@ -108,14 +108,18 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("interval", "bar length", choices=("1m", "5m", "15m", "1h", "1d"),
                       complete="interval"),
-               Option("feed", "Alpaca data feed", choices=("iex", "sip"))),
+               Option("feed", "Alpaca data feed", choices=("iex", "sip")),
+               Option("type", "what to import", choices=("bars", *TICK_KINDS))),
          json=True, examples=("data import-api AAPL,MSFT 2024-11-01 2024-11-29",
-                              "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"))
+                              "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip",
+                              "data import-api AAPL 2024-11-29 2024-11-29 --type trades"))
 def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: str = "1m",
-               feed: str = "iex") -> Table:
+               feed: str = "iex", type: str = "bars") -> Table:
     from mismartera.integrations.alpaca.historical import import_bars
 
     wanted = parse_symbols(symbols)
+    if type in TICK_KINDS:
+        return market.import_tick_api(ctx, wanted, type, start, end, feed)
     progress = ctx.progress("fetching from Alpaca", len(wanted), "symbols")
     try:
         results = import_bars(ctx.bars, ctx.settings.alpaca, wanted, start, end, interval, feed, progress=progress)

@@ -235,4 +235,20 @@ def export_tick_csv(ctx: AppContext, symbol: str, kind: TickKind, start: date, e
                    data={"symbol": target, "type": kind, "rows": count, "path": str(path)})
 
 
-__all__ = ["export_tick_csv", "import_tick_file", "quote_json", "tick_store", "trade_json"]
+def import_tick_api(ctx: AppContext, symbols: list[str], kind: TickKind, start: date, end: date, feed: str) -> Table:
+    """`data import-api SYMBOLS START END --type trades|quotes`."""
+    from mismartera.integrations.alpaca.ticks import import_ticks
+
+    progress = ctx.progress(f"fetching {kind} from Alpaca", None, "rows")
+    try:
+        results = import_ticks(tick_store(ctx, kind), ctx.settings.alpaca, symbols, start, end, feed,
+                               progress=progress)
+    finally:
+        progress.close()
+    rows = [(r.symbol, r.kind, r.rows, r.new, _instant(r.first_ts), _instant(r.last_ts)) for r in results]
+    return Table(f"Imported {kind} from Alpaca ({feed}) {start.isoformat()} to {end.isoformat()}",
+                 (Column("Symbol", "symbol"), Column("Type", "type"), Column("Rows", "rows", "int"),
+                  Column("New", "new", "int"), Column("First", "first"), Column("Last", "last")), rows)
+
+
+__all__ = ["export_tick_csv", "import_tick_api", "import_tick_file", "quote_json", "tick_store", "trade_json"]

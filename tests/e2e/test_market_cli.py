@@ -96,3 +96,23 @@ def test_delay_in_the_shell_is_interrupted(cli_home: Path, example_bars: Path) -
         child.expect_exact("1-day high and low")
     finally:
         child.terminate(force=True)
+
+
+def test_import_api_trades_one_shot(run_cli, tmp_path: Path) -> None:
+    from fake_alpaca.server import FakeAlpaca
+    from fake_alpaca.tick_routes import add_trades
+
+    open_us = 1732890600 * 1_000_000  # 2024-11-29 09:30 EST
+    with FakeAlpaca(page_size=100) as server:
+        add_trades(server, "AAPL", [(open_us + i, 0, 216.0, 1.0, "V", None, i) for i in range(250)])
+        done = run_cli("data", "import-api", "AAPL", "2024-11-29", "2024-11-29", "--type", "trades", "--json",
+                       env=server.env())
+        assert done.code == 0, done
+        assert json.loads(done.out)[0]["rows"] == 250 and json.loads(done.out)[0]["new"] == 250
+        assert len(server.requests) == 3
+        bad = run_cli("data", "import-api", "AAPL", "2024-11-29", "2024-11-29", "--type", "quotes",
+                      env=server.env())
+        assert bad.code == 1 and "Alpaca has no quotes for AAPL" in bad.err, bad
+        wrong = run_cli("data", "import-api", "AAPL", "2024-11-29", "2024-11-29", "--type", "trades",
+                        env=server.env() | {"ALPACA_SECRET_KEY": "nope"})
+        assert wrong.code == 1 and len(wrong.err.strip().splitlines()) == 1, wrong
