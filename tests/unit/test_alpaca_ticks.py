@@ -88,7 +88,7 @@ def test_bad_keys_and_persistent_failure(fake: FakeAlpaca) -> None:
 
 def test_import_is_idempotent_and_all_or_nothing(fake: FakeAlpaca, database: Database) -> None:
     store = TickStore(database, "trades")
-    with pytest.raises(NotFound, match="Alpaca has no trades for ZZZZ .* nothing imported"):
+    with pytest.raises(NotFound, match=r"Alpaca has no trades for ZZZZ .* nothing imported"):
         import_ticks(store, keys(fake), ["AAPL", "ZZZZ"], DAY, DAY, policy=FAST)
     assert store.count("AAPL") == 0
     first = import_ticks(store, keys(fake), ["AAPL"], DAY, DAY, policy=FAST)
