@@ -193,6 +193,71 @@ def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Reco
 
 
 
+def _daily(ctx: AppContext, symbol: str, day: date) -> dict[str, Any] | None:
+    try:
+        stats = analytics.session_stats(ctx.db, ctx.time, symbol, day)
+    except NotFound:
+        return None
+    session = ctx.time.session(day)
+    assert session is not None
+    return {"time": session.open, "open": stats.open, "high": stats.high, "low": stats.low, "close": stats.close,
+            "volume": stats.volume, "vwap": stats.vwap}
+
+
+def _stored_snapshot(ctx: AppContext, symbol: str) -> dict[str, Any]:
+    trade = tick_store(ctx, "trades").latest(symbol)
+    quote = tick_store(ctx, "quotes").latest(symbol)
+    bar = ctx.bars.latest(symbol, "1m")
+    if trade is None and quote is None and bar is None:
+        raise NotFound(f"nothing stored for '{symbol}' (no trades, quotes or 1m bars) and no Alpaca keys set "
+                       "for a live snapshot")
+    today = previous = None
+    if bar is not None:
+        day = analytics.latest_day(ctx.db, ctx.time, symbol)
+        if ctx.time.is_trading_day(day):
+            today = _daily(ctx, symbol, day)
+            previous = _daily(ctx, symbol, ctx.time.previous_trading_day(day))
+    minute = None if bar is None else {"time": datetime.fromtimestamp(bar[0], UTC), "open": bar[1], "high": bar[2],
+                                       "low": bar[3], "close": bar[4], "volume": bar[5], "vwap": bar[7]}
+    return {"latest_trade": trade, "latest_quote": quote, "minute_bar": minute, "daily_bar": today,
+            "previous_daily_bar": previous}
+
+
+@command(GROUP, "snapshot", help="Latest trade, quote and minute bar, today's and the previous daily bar of a symbol",
+         args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
+               Option("feed", "Alpaca data feed (live snapshots)", choices=("iex", "sip"))),
+         json=True, description="From Alpaca's snapshot endpoint when ALPACA_API_KEY and ALPACA_SECRET_KEY are set "
+                                "(live data), else from the database; the output says which.",
+         examples=("data snapshot AAPL", "data snapshot AAPL --json"))
+def snapshot(ctx: AppContext, symbol: str, feed: str = "iex") -> Group:
+    target = normalize_symbol(symbol)
+    keys = ctx.settings.alpaca
+    if keys.api_key and keys.secret_key:
+        from mismartera.integrations.alpaca.ticks import fetch_snapshot
+
+        found, source = fetch_snapshot(keys, target, feed), "alpaca"
+    else:
+        found, source = _stored_snapshot(ctx, target), "database"
+    trade, quote = found["latest_trade"], found["latest_quote"]
+    data = {"symbol": target, "source": source,
+            "latest_trade": trade_json(trade) if trade else None, "latest_quote": quote_json(quote) if quote else None,
+            "minute_bar": found["minute_bar"], "daily_bar": found["daily_bar"],
+            "previous_daily_bar": found["previous_daily_bar"]}
+    fields: list[tuple[str, Any]] = [("Source", "Alpaca (live)" if source == "alpaca" else "database (stored)")]
+    if trade:
+        fields += [("Last trade", f"{trade[3]:g} @ {trade[2]}"), ("Trade time", _instant(trade[0]))]
+    if quote:
+        fields += [("Bid", f"{quote[3]:g} @ {quote[2]}"), ("Ask", f"{quote[5]:g} @ {quote[4]}"),
+                   ("Quote time", _instant(quote[0]))]
+    bars = (("Minute bar", "minute_bar"), ("Daily bar", "daily_bar"), ("Previous day", "previous_daily_bar"))
+    for label, key in bars:
+        bar = found[key]
+        if bar:
+            fields.append((label, f"O {bar['open']} H {bar['high']} L {bar['low']} C {bar['close']} "
+                                  f"V {bar['volume']:,.0f}"))
+    return Group([Record(f"{target} snapshot", fields)], data=data)
+
+
 # ---------------------------------------------------------------------------------------------- files
 def import_tick_file(ctx: AppContext, path: str, symbol: str, kind: TickKind, tz: str, strict: bool) -> Group:
     """`data import-file PATH SYMBOL --type trades|quotes`."""

@@ -116,3 +116,36 @@ def test_import_api_trades_one_shot(run_cli, tmp_path: Path) -> None:
         wrong = run_cli("data", "import-api", "AAPL", "2024-11-29", "2024-11-29", "--type", "trades",
                         env=server.env() | {"ALPACA_SECRET_KEY": "nope"})
         assert wrong.code == 1 and len(wrong.err.strip().splitlines()) == 1, wrong
+
+
+def test_snapshot_from_the_database_and_from_alpaca(run_cli, example_bars: Path, tmp_path: Path) -> None:
+    from fake_alpaca.server import FakeAlpaca
+    from fake_alpaca.tick_routes import set_snapshot
+
+    (tmp_path / "t.csv").write_text(TRADES)
+    assert run_cli("data", "import-file", str(tmp_path / "t.csv"), "AAPL", "--type", "trades").code == 0
+    stored = run_cli("data", "snapshot", "AAPL", "--json")
+    assert stored.code == 0, stored
+    data = json.loads(stored.out)
+    assert data["source"] == "database" and data["latest_trade"]["price"] == 216.6 and data["latest_quote"] is None
+    assert data["minute_bar"]["time"].startswith("2024-11-29T12:59:00")
+    stats = json.loads(run_cli("data", "session-stats", "AAPL", "2024-11-27", "--json").out)
+    assert data["previous_daily_bar"]["high"] == stats["high"] and data["daily_bar"]["close"] > 0
+    assert run_cli("data", "snapshot", "NVDA").code == 1
+    with FakeAlpaca() as server:
+        set_snapshot(server, "AAPL", {
+            "latestTrade": {"t": "2024-12-02T15:00:00.123456789Z", "p": 237.1, "s": 50, "x": "V", "c": ["@"],
+                            "i": 9},
+            "latestQuote": {"t": "2024-12-02T15:00:01Z", "bp": 237.0, "bs": 2, "ap": 237.2, "as": 3, "bx": "V",
+                            "ax": "Q", "c": ["R"]},
+            "minuteBar": {"t": "2024-12-02T14:59:00Z", "o": 237, "h": 237.3, "l": 236.9, "c": 237.1, "v": 900},
+            "dailyBar": {"t": "2024-12-02T05:00:00Z", "o": 236, "h": 238, "l": 235, "c": 237.1, "v": 9e5},
+            "prevDailyBar": {"t": "2024-11-29T05:00:00Z", "o": 235, "h": 237, "l": 234, "c": 236, "v": 8e5}})
+        live = run_cli("data", "snapshot", "AAPL", "--json", env=server.env())
+        assert live.code == 0, live
+        data = json.loads(live.out)
+        assert data["source"] == "alpaca" and data["latest_trade"]["price"] == 237.1
+        assert data["latest_quote"]["ask_price"] == 237.2 and data["previous_daily_bar"]["close"] == 236
+        assert server.requests[-1].path == "/v2/stocks/snapshots"
+        unknown = run_cli("data", "snapshot", "ZZZZ", env=server.env())
+        assert unknown.code == 1 and "Alpaca has no snapshot for 'ZZZZ'" in unknown.err

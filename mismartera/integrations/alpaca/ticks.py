@@ -12,12 +12,12 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.data.requests import StockQuotesRequest, StockTradesRequest
+from alpaca.data.requests import StockQuotesRequest, StockSnapshotRequest, StockTradesRequest
 
 from mismartera.config.settings import AlpacaSettings
 from mismartera.data.tick_store import MICROS, TickKind, TickRow, TickStore, number_within_microsecond
@@ -145,3 +145,39 @@ def import_ticks(store: TickStore, settings: AlpacaSettings, symbols: Sequence[s
             after = store.count(symbol, *span, conn=conn)
             out.append(TickApiImport(symbol, store.kind, len(rows), after - before, rows[0][0], rows[-1][0]))
     return out
+
+
+def _bar(item: dict | None) -> dict[str, Any] | None:
+    if not item:
+        return None
+    return {"time": datetime.fromtimestamp(epoch_micros(item["t"]) // MICROS, UTC), "open": float(item["o"]),
+            "high": float(item["h"]), "low": float(item["l"]), "close": float(item["c"]), "volume": float(item["v"]),
+            "vwap": None if item.get("vw") is None else float(item["vw"])}
+
+
+def fetch_snapshot(settings: AlpacaSettings, symbol: str, feed: str = "iex",
+                   policy: HttpPolicy | None = None) -> dict[str, Any]:
+    """Alpaca's snapshot of `symbol`: latest trade and quote (store rows), latest minute bar, today's and the
+    previous daily bar (dicts). NotFound when Alpaca knows no such symbol."""
+    policy = policy or HttpPolicy()
+    client = make_client(settings, policy)
+    where = settings.data_url or DEFAULT_DATA_URL
+    try:
+        raw = cast(dict[str, Any], client.get_stock_snapshot(
+            StockSnapshotRequest(symbol_or_symbols=symbol, feed=FEEDS[feed])))
+    except APIError as exc:
+        raise from_api_error(exc, where, policy.attempts) from None
+    except requests.RequestException as exc:
+        raise from_requests_error(exc, where, policy.timeout) from None
+    found = (raw or {}).get(symbol)
+    if not found:
+        raise NotFound(f"Alpaca has no snapshot for '{symbol}' on the {feed} feed (unknown symbol?)")
+    try:
+        trade = found.get("latestTrade")
+        quote = found.get("latestQuote")
+        return {"latest_trade": with_seq([trade_row(trade)])[0] if trade else None,
+                "latest_quote": with_seq([quote_row(quote)])[0] if quote else None,
+                "minute_bar": _bar(found.get("minuteBar")), "daily_bar": _bar(found.get("dailyBar")),
+                "previous_daily_bar": _bar(found.get("prevDailyBar"))}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExternalServiceError(f"unexpected snapshot from Alpaca at {where}: {exc!r}") from None
