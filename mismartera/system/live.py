@@ -43,6 +43,7 @@ from mismartera.system.bar_step import DayStep
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY
+from mismartera.system.tick_sink import TickSink
 from mismartera.system.upkeep import DayWork, Upkeep
 from mismartera.system.worker import TICK
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
@@ -371,6 +372,13 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
                                give_up_after=max(1, gap.max_retries) * gap.retry_interval_seconds)
 
         data = session_data(cfg)
+        closers: tuple[Callable[..., Any], ...] = (stream.stop, broker.stop)
+        subscribe_ticks = getattr(stream, "subscribe_ticks", None)  # sources that stream trades/quotes
+        if cfg.session_data_config.tick_streams and subscribe_ticks is not None:
+            ticks = TickSink(app.db, data, cfg.session_data_config.tick_streams)
+            subscribe_ticks(cfg.session_data_config.tick_streams, ticks.add)
+            ticks.start()
+            closers = (stream.stop, ticks.stop, broker.stop)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = (now or WallClock().now)()   # when the run happened, not the session clock's time
@@ -378,7 +386,7 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
         prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = LiveCoordinator(
-            stream=stream, make_feed=make_feed, closers=(stream.stop, broker.stop), sessions=sessions,
+            stream=stream, make_feed=make_feed, closers=closers, sessions=sessions,
             symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,
