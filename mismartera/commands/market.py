@@ -44,9 +44,9 @@ def quote_json(row: TickRow) -> dict[str, Any]:
             "bid_exchange": bid_exchange, "ask_exchange": ask_exchange, "conditions": conditions}
 
 
-TRADE_COLUMNS = (Column("Time", "time", "time"), Column("Price", "price", "price"), Column("Size", "size", "qty"),
+TRADE_COLUMNS = (Column("Time", "time", "micro"), Column("Price", "price", "price"), Column("Size", "size", "qty"),
                  Column("Exch", "exchange"), Column("Conditions", "conditions"))
-QUOTE_COLUMNS = (Column("Time", "time", "time"), Column("Bid", "bid_price", "price"),
+QUOTE_COLUMNS = (Column("Time", "time", "micro"), Column("Bid", "bid_price", "price"),
                  Column("Bid size", "bid_size", "qty"), Column("Ask", "ask_price", "price"),
                  Column("Ask size", "ask_size", "qty"))
 

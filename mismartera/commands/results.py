@@ -14,7 +14,7 @@ from typing import Any, Literal
 class Column:
     name: str
     key: str | None = None
-    fmt: str | None = None  # "money", "price", "int", "pct", "ratio", "qty", "time", "date", "minute", or None
+    fmt: str | None = None  # "money", "price", "int", "pct", "ratio", "qty", "time", "date", "minute", "micro", or None
     justify: Literal["left", "center", "right"] | None = None
 
 
