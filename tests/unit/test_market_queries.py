@@ -114,3 +114,29 @@ def test_no_data_and_bad_windows(database: Database, tm: TimeManager, frame: pd.
         analytics.average_volume(database, tm, "MSFT", 5)
     with pytest.raises(UsageError, match="DAYS must be 1 or more"):
         analytics.high_low(database, tm, "AAPL", 0)
+
+
+def test_session_stats_without_a_date_use_the_running_sessions_day_so_far(database: Database, tm: TimeManager,
+                                                                          frame: pd.DataFrame) -> None:
+    """A session running in this process: its day, up to its clock (10:00 ET), not the latest stored day."""
+    from mismartera.commands.context import AppContext
+    from mismartera.commands.market import session_stats
+    from mismartera.config.settings import load_settings
+    from mismartera.system.state import SystemState
+    from mismartera.system.status import SystemStatus
+
+    class Running:
+        def status(self) -> SystemStatus:
+            return SystemStatus(state=SystemState.RUNNING, clock=datetime(2024, 11, 27, 15, 0, tzinfo=UTC),
+                                day=date(2024, 11, 27))
+
+    ctx = AppContext(load_settings({}))
+    ctx._db = database  # the test's database
+    ctx.set_system(Running())
+    result = session_stats(ctx, "AAPL").to_json()
+    bars = regular(frame, date(2024, 11, 27), date(2024, 11, 27))
+    early = bars[bars.ts < datetime(2024, 11, 27, 15, 0, tzinfo=UTC).timestamp()]
+    assert result["date"] == date(2024, 11, 27) and result["bars"] == len(early)
+    assert result["missing"] == 30 - len(early) and result["high"] == early.high.max()
+    ctx.set_system(None)
+    assert session_stats(ctx, "AAPL").to_json()["date"] == date(2024, 12, 3)
