@@ -70,6 +70,8 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
     from mismartera.timekeeping.calendar import zone
 
     if type in TICK_KINDS:
+        if interval != "1m":
+            raise UsageError(f"--interval is for bars (not with --type {type})")
         return market.import_tick_file(ctx, path, symbol, type, tz, strict)
     target = normalize_symbol(symbol)
     progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
@@ -119,6 +121,8 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
 
     wanted = parse_symbols(symbols)
     if type in TICK_KINDS:
+        if interval != "1m":
+            raise UsageError(f"--interval is for bars (not with --type {type})")
         return market.import_tick_api(ctx, wanted, type, start, end, feed)
     progress = ctx.progress("fetching from Alpaca", len(wanted), "symbols")
     try:
@@ -335,6 +339,8 @@ def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str
     from mismartera.data.csv_export import export_csv as write_csv
 
     if type in TICK_KINDS:
+        if interval != "1m":
+            raise UsageError(f"--interval is for bars (not with --type {type})")
         return market.export_tick_csv(ctx, symbol, type, start, end, output)
     target = _stored_symbol(ctx, symbol)
     start_ts, end_ts = day_range_ts(start, end)
