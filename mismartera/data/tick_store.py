@@ -131,10 +131,6 @@ class TickStore:
         with self.db.connect() as conn:
             return [tuple(row) for row in conn.execute(statement)]
 
-    def read_many(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> dict[str, list[TickRow]]:
-        """Each symbol's rows in [start_ts, end_ts), in time order (for the backtest replay)."""
-        return {symbol: self.read(symbol, start_ts, end_ts) for symbol in symbols}
-
     def latest(self, symbol: str, before_ts: int | None = None) -> TickRow | None:
         """The last row of `symbol` (before `before_ts` when given)."""
         c = self.table.c
