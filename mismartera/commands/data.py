@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mismartera.bars import INTERVAL_SECONDS
-from mismartera.commands import market
+from mismartera.commands import ticks
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
@@ -22,13 +22,15 @@ INTERVALS = tuple(INTERVAL_SECONDS)
 DERIVED = ("5m", "15m", "30m", "1h", "1d")
 
 # The first line is the summary `help` lists; the rest shows in `--help`.
-IMPORT_FILE_HELP = """Import bars of one symbol from a CSV file (checked row by row, one transaction)
+IMPORT_FILE_HELP = """Import bars (or --type trades|quotes) of a symbol from a CSV file (checked rows, one transaction)
 
 Layouts: Date,Time,Open,High,Low,Close,Volume (date YYYY-MM-DD or MM/DD/YYYY, time HH:MM[:SS]),
 or timestamp,open,high,low,close,volume[,trade_count,vwap] (ISO 8601, with or without an offset).
 A bad row is reported by line (the first 20, then a count) and skipped; --strict imports nothing
-then. Re-importing a file changes nothing; bars outside regular hours are kept and counted."""
-IMPORT_API_HELP = """Import bars from Alpaca's market-data API (dates inclusive, all pages)
+then. Re-importing a file changes nothing; bars outside regular hours are kept and counted.
+Trades: timestamp,price,size[,exchange,conditions,id]; quotes: timestamp,bid_price,bid_size,
+ask_price,ask_size[,bid_exchange,ask_exchange,conditions] (ISO 8601 up to microseconds)."""
+IMPORT_API_HELP = """Import bars (or --type trades|quotes) from Alpaca's market-data API (dates inclusive, all pages)
 
 Needs ALPACA_API_KEY and ALPACA_SECRET_KEY; ALPACA_DATA_URL overrides the endpoint. Nothing is
 written unless every symbol returned bars; importing again changes nothing."""
@@ -72,7 +74,7 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
     if type in TICK_KINDS:
         if interval != "1m":
             raise UsageError(f"--interval is for bars (not with --type {type})")
-        return market.import_tick_file(ctx, path, symbol, type, tz, strict)
+        return ticks.import_tick_file(ctx, path, symbol, type, tz, strict)
     target = normalize_symbol(symbol)
     progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
     try:
@@ -123,7 +125,7 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
     if type in TICK_KINDS:
         if interval != "1m":
             raise UsageError(f"--interval is for bars (not with --type {type})")
-        return market.import_tick_api(ctx, wanted, type, start, end, feed)
+        return ticks.import_tick_api(ctx, wanted, type, start, end, feed)
     progress = ctx.progress("fetching from Alpaca", len(wanted), "symbols")
     try:
         results = import_bars(ctx.bars, ctx.settings.alpaca, wanted, start, end, interval, feed, progress=progress)
@@ -341,7 +343,7 @@ def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str
     if type in TICK_KINDS:
         if interval != "1m":
             raise UsageError(f"--interval is for bars (not with --type {type})")
-        return market.export_tick_csv(ctx, symbol, type, start, end, output)
+        return ticks.export_tick_csv(ctx, symbol, type, start, end, output)
     target = _stored_symbol(ctx, symbol)
     start_ts, end_ts = day_range_ts(start, end)
     path = Path(output).expanduser()

@@ -4,43 +4,29 @@ asks before the open, answered from stored trades, quotes and 1-minute bars (or 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command
-from mismartera.commands.results import Column, Group, Message, Record, Table
+from mismartera.commands.results import Column, Group, Record, Table
+from mismartera.commands.ticks import instant, symbol_with, tick_store
 from mismartera.data import analytics
 from mismartera.data.ranges import day_range_ts, normalize_symbol
-from mismartera.data.tick_store import MICROS, TickKind, TickRow, TickStore
+from mismartera.data.tick_store import MICROS, TickKind, TickRow
 from mismartera.errors import NotFound, UsageError
 
 GROUP = "data"  # declared, with its help, in commands/data.py
 
 
-def tick_store(ctx: AppContext, kind: TickKind) -> TickStore:
-    """The process's store of trades or quotes (one per kind, built on first use)."""
-    key = f"ticks:{kind}"
-    store = ctx.extras.get(key)
-    if store is None:
-        store = ctx.extras[key] = TickStore(ctx.db, kind)
-    return store
-
-
-def _instant(ts: int) -> datetime:
-    seconds, micros = divmod(ts, MICROS)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
-
-
 def trade_json(row: TickRow) -> dict[str, Any]:
     ts, _seq, price, size, exchange, conditions, trade_id = row
-    return {"time": _instant(ts), "price": price, "size": size, "exchange": exchange, "conditions": conditions,
+    return {"time": instant(ts), "price": price, "size": size, "exchange": exchange, "conditions": conditions,
             "id": trade_id}
 
 
 def quote_json(row: TickRow) -> dict[str, Any]:
     ts, _seq, bid, bid_size, ask, ask_size, bid_exchange, ask_exchange, conditions = row
-    return {"time": _instant(ts), "bid_price": bid, "bid_size": bid_size, "ask_price": ask, "ask_size": ask_size,
+    return {"time": instant(ts), "bid_price": bid, "bid_size": bid_size, "ask_price": ask, "ask_size": ask_size,
             "bid_exchange": bid_exchange, "ask_exchange": ask_exchange, "conditions": conditions}
 
 
@@ -51,18 +37,10 @@ QUOTE_COLUMNS = (Column("Time", "time", "micro"), Column("Bid", "bid_price", "pr
                  Column("Ask size", "ask_size", "qty"))
 
 
-def _symbol_with(ctx: AppContext, kind: TickKind, text: str) -> str:
-    symbol = normalize_symbol(text)
-    if tick_store(ctx, kind).summary(symbol) is None:
-        raise NotFound(f"no {kind} stored for '{symbol}' (import them with "
-                       f"'data import-file PATH {symbol} --type {kind}' or 'data import-api {symbol} … --type {kind}')")
-    return symbol
-
-
 def _ticks(ctx: AppContext, kind: TickKind, symbol: str, start: date, end: date | None, limit: int) -> Table:
     if limit < 0:
         raise UsageError(f"--limit {limit} is negative (expected 0 for all, or a positive count)")
-    target = _symbol_with(ctx, kind, symbol)
+    target = symbol_with(ctx, kind, symbol)
     end = end or start
     start_s, end_s = day_range_ts(start, end)
     store = tick_store(ctx, kind)
@@ -108,7 +86,7 @@ def _record(data: dict[str, Any]) -> list[tuple[str, Any]]:
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),), json=True,
          examples=("data latest-trade AAPL",))
 def latest_trade(ctx: AppContext, symbol: str) -> Record:
-    target = _symbol_with(ctx, "trades", symbol)
+    target = symbol_with(ctx, "trades", symbol)
     row = tick_store(ctx, "trades").latest(target)
     assert row is not None  # _symbol_with found rows
     data = {"symbol": target, **trade_json(row)}
@@ -119,7 +97,7 @@ def latest_trade(ctx: AppContext, symbol: str) -> Record:
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),), json=True,
          examples=("data latest-quote AAPL",))
 def latest_quote(ctx: AppContext, symbol: str) -> Record:
-    target = _symbol_with(ctx, "quotes", symbol)
+    target = symbol_with(ctx, "quotes", symbol)
     row = tick_store(ctx, "quotes").latest(target)
     assert row is not None
     data = {"symbol": target, **quote_json(row)}
@@ -245,10 +223,10 @@ def snapshot(ctx: AppContext, symbol: str, feed: str = "iex") -> Group:
             "previous_daily_bar": found["previous_daily_bar"]}
     fields: list[tuple[str, Any]] = [("Source", "Alpaca (live)" if source == "alpaca" else "database (stored)")]
     if trade:
-        fields += [("Last trade", f"{trade[3]:g} @ {trade[2]}"), ("Trade time", _instant(trade[0]))]
+        fields += [("Last trade", f"{trade[3]:g} @ {trade[2]}"), ("Trade time", instant(trade[0]))]
     if quote:
         fields += [("Bid", f"{quote[3]:g} @ {quote[2]}"), ("Ask", f"{quote[5]:g} @ {quote[4]}"),
-                   ("Quote time", _instant(quote[0]))]
+                   ("Quote time", instant(quote[0]))]
     bars = (("Minute bar", "minute_bar"), ("Daily bar", "daily_bar"), ("Previous day", "previous_daily_bar"))
     for label, key in bars:
         bar = found[key]
@@ -258,62 +236,4 @@ def snapshot(ctx: AppContext, symbol: str, feed: str = "iex") -> Group:
     return Group([Record(f"{target} snapshot", fields)], data=data)
 
 
-# ---------------------------------------------------------------------------------------------- files
-def import_tick_file(ctx: AppContext, path: str, symbol: str, kind: TickKind, tz: str, strict: bool) -> Group:
-    """`data import-file PATH SYMBOL --type trades|quotes`."""
-    from mismartera.data.tick_csv import import_ticks
-    from mismartera.timekeeping.calendar import zone
-
-    target = normalize_symbol(symbol)
-    progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
-    try:
-        summary = import_ticks(tick_store(ctx, kind), Path(path).expanduser(), target, zone(tz), strict, progress)
-    finally:
-        progress.close()
-    parts: list[Any] = []
-    if summary.skipped:
-        more = summary.skipped - len(summary.errors)
-        lines = summary.errors + ([f"… and {more} more"] if more > 0 else [])
-        parts.append(Message(f"{summary.skipped} bad row(s) skipped:\n" + "\n".join(lines), "warn"))
-    first = _instant(summary.first_ts) if summary.first_ts is not None else None
-    last = _instant(summary.last_ts) if summary.last_ts is not None else None
-    parts.append(Record(f"Imported {summary.symbol} {kind} from {Path(summary.path).name}", [
-        ("Rows read", summary.rows_read), ("Imported", summary.imported), ("New", summary.new),
-        ("Skipped (bad rows)", summary.skipped), ("First", first), ("Last", last),
-        ("Speed", f"{summary.rate:,.0f} rows/s")],
-        formats={"Rows read": "int", "Imported": "int", "New": "int"}))
-    return Group(parts, data={
-        "path": summary.path, "symbol": summary.symbol, "type": kind, "rows_read": summary.rows_read,
-        "imported": summary.imported, "new": summary.new, "skipped": summary.skipped, "first": first,
-        "last": last, "errors": summary.errors, "seconds": round(summary.seconds, 3)})
-
-
-def export_tick_csv(ctx: AppContext, symbol: str, kind: TickKind, start: date, end: date, output: str) -> Message:
-    """`data export-csv SYMBOL START END -o FILE --type trades|quotes`."""
-    from mismartera.data.tick_csv import export_ticks
-
-    target = _symbol_with(ctx, kind, symbol)
-    start_s, end_s = day_range_ts(start, end)
-    path = Path(output).expanduser()
-    count = export_ticks(tick_store(ctx, kind), target, start_s * MICROS, end_s * MICROS, path)
-    return Message(f"wrote {count:,} {kind} of {target} to {path}", "ok",
-                   data={"symbol": target, "type": kind, "rows": count, "path": str(path)})
-
-
-def import_tick_api(ctx: AppContext, symbols: list[str], kind: TickKind, start: date, end: date, feed: str) -> Table:
-    """`data import-api SYMBOLS START END --type trades|quotes`."""
-    from mismartera.integrations.alpaca.ticks import import_ticks
-
-    progress = ctx.progress(f"fetching {kind} from Alpaca", None, "rows")
-    try:
-        results = import_ticks(tick_store(ctx, kind), ctx.settings.alpaca, symbols, start, end, feed,
-                               progress=progress)
-    finally:
-        progress.close()
-    rows = [(r.symbol, r.kind, r.rows, r.new, _instant(r.first_ts), _instant(r.last_ts)) for r in results]
-    return Table(f"Imported {kind} from Alpaca ({feed}) {start.isoformat()} to {end.isoformat()}",
-                 (Column("Symbol", "symbol"), Column("Type", "type"), Column("Rows", "rows", "int"),
-                  Column("New", "new", "int"), Column("First", "first"), Column("Last", "last")), rows)
-
-
-__all__ = ["export_tick_csv", "import_tick_api", "import_tick_file", "quote_json", "tick_store", "trade_json"]
+__all__ = ["quote_json", "trade_json"]
