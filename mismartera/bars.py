@@ -53,3 +53,45 @@ class Bar(NamedTuple):
 
     def to_row(self) -> tuple:
         return (self.ts, self.open, self.high, self.low, self.close, self.volume, self.trade_count, self.vwap)
+
+
+class Trade(NamedTuple):
+    """One trade (tick) as strategies see it through `ctx.last_trade(symbol)`; `time` is UTC."""
+
+    symbol: str
+    time: datetime
+    price: float
+    size: float
+    exchange: str | None = None
+    conditions: str | None = None
+
+
+class Quote(NamedTuple):
+    """The best bid and ask as strategies see them through `ctx.quote(symbol)`; `time` is UTC."""
+
+    symbol: str
+    time: datetime
+    bid_price: float
+    bid_size: float
+    ask_price: float
+    ask_size: float
+
+    @property
+    def mid(self) -> float:
+        return (self.bid_price + self.ask_price) / 2
+
+
+def micros_to_utc(ts: int) -> datetime:
+    """Epoch microseconds (how trades and quotes are stored) as an aware UTC datetime."""
+    seconds, micros = divmod(ts, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+def trade_from_row(symbol: str, row: tuple) -> Trade:
+    """A `Trade` from a stored trade row `(ts, seq, price, size, exchange, conditions, id)`."""
+    return Trade(symbol, micros_to_utc(row[0]), row[2], row[3], row[4], row[5])
+
+
+def quote_from_row(symbol: str, row: tuple) -> Quote:
+    """A `Quote` from a stored quote row `(ts, seq, bid, bid size, ask, ask size, …)`."""
+    return Quote(symbol, micros_to_utc(row[0]), row[2], row[3], row[4], row[5])

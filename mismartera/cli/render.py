@@ -40,6 +40,8 @@ def format_value(value: Any, fmt: str | None = None) -> str:
             return local.strftime("%Y-%m-%d")
         if fmt == "minute":
             return local.strftime("%Y-%m-%d %H:%M")
+        if fmt == "micro":  # trades and quotes: to the microsecond
+            return local.strftime("%H:%M:%S.%f")
         return local.strftime("%Y-%m-%d %H:%M:%S %Z")
     if isinstance(value, date):
         return value.isoformat()

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from mismartera.bars import INTERVAL_SECONDS
+from mismartera.commands import ticks
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
 from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
+from mismartera.data.tick_store import TICK_KINDS
 from mismartera.errors import ExternalServiceError, NotFound, UsageError
 from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
@@ -21,13 +23,15 @@ INTERVALS = tuple(INTERVAL_SECONDS)
 DERIVED = ("5m", "15m", "30m", "1h", "1d")
 
 # The first line is the summary `help` lists; the rest shows in `--help`.
-IMPORT_FILE_HELP = """Import bars of one symbol from a CSV file (checked row by row, one transaction)
+IMPORT_FILE_HELP = """Import bars (or --type trades|quotes) of a symbol from a CSV file (checked rows, one transaction)
 
 Layouts: Date,Time,Open,High,Low,Close,Volume (date YYYY-MM-DD or MM/DD/YYYY, time HH:MM[:SS]),
 or timestamp,open,high,low,close,volume[,trade_count,vwap] (ISO 8601, with or without an offset).
 A bad row is reported by line (the first 20, then a count) and skipped; --strict imports nothing
-then. Re-importing a file changes nothing; bars outside regular hours are kept and counted."""
-IMPORT_API_HELP = """Import bars from Alpaca's market-data API (dates inclusive, all pages)
+then. Re-importing a file changes nothing; bars outside regular hours are kept and counted.
+Trades: timestamp,price,size[,exchange,conditions,id]; quotes: timestamp,bid_price,bid_size,
+ask_price,ask_size[,bid_exchange,ask_exchange,conditions] (ISO 8601 up to microseconds)."""
+IMPORT_API_HELP = """Import bars (or --type trades|quotes) from Alpaca's market-data API (dates inclusive, all pages)
 
 Needs ALPACA_API_KEY and ALPACA_SECRET_KEY; ALPACA_DATA_URL overrides the endpoint. Nothing is
 written unless every symbol returned bars; importing again changes nothing."""
@@ -63,14 +67,20 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
                Arg("symbol", "the symbol the bars belong to", complete="symbol", metavar="SYMBOL"),
                Option("interval", "bar length of the file", choices=INTERVALS, complete="interval"),
                Option("tz", "time zone of times written without an offset"),
-               Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
+               Option("strict", "import nothing (and fail) if any row is bad", type=bool),
+               Option("type", "what the file holds", choices=("bars", *TICK_KINDS))),
          json=True,
-         examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"))
+         examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict",
+                   "data import-file aapl_trades.csv AAPL --type trades"))
 def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = EXCHANGE_TZ_NAME,
-                strict: bool = False) -> Group:
+                strict: bool = False, type: str = "bars") -> Group:
     from mismartera.data.csv_import import import_file as run_import
     from mismartera.timekeeping.calendar import zone
 
+    if type in TICK_KINDS:
+        if interval != "1m":
+            raise UsageError(f"--interval is for bars (not with --type {type})")
+        return ticks.import_tick_file(ctx, path, symbol, type, tz, strict)
     target = normalize_symbol(symbol)
     progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
     try:
@@ -108,14 +118,20 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("interval", "bar length", choices=("1m", "5m", "15m", "1h", "1d"),
                       complete="interval"),
-               Option("feed", "Alpaca data feed", choices=("iex", "sip"))),
+               Option("feed", "Alpaca data feed", choices=("iex", "sip")),
+               Option("type", "what to import", choices=("bars", *TICK_KINDS))),
          json=True, examples=("data import-api AAPL,MSFT 2024-11-01 2024-11-29",
-                              "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"))
+                              "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip",
+                              "data import-api AAPL 2024-11-29 2024-11-29 --type trades"))
 def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: str = "1m",
-               feed: str = "iex") -> Table:
+               feed: str = "iex", type: str = "bars") -> Table:
     from mismartera.integrations.alpaca.historical import import_bars
 
     wanted = parse_symbols(symbols)
+    if type in TICK_KINDS:
+        if interval != "1m":
+            raise UsageError(f"--interval is for bars (not with --type {type})")
+        return ticks.import_tick_api(ctx, wanted, type, start, end, feed)
     progress = ctx.progress("fetching from Alpaca", len(wanted), "symbols")
     try:
         results = import_bars(ctx.bars, ctx.settings.alpaca, wanted, start, end, interval, feed, progress=progress)
@@ -342,11 +358,18 @@ def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("output", "the file to write", required=True, short="o", complete="file", metavar="FILE"),
-               Option("interval", "bar length", choices=INTERVALS, complete="interval")),
-         json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",))
-def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m") -> Message:
+               Option("interval", "bar length", choices=INTERVALS, complete="interval"),
+               Option("type", "what to write", choices=("bars", *TICK_KINDS))),
+         json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",
+                              "data export-csv AAPL 2024-11-29 2024-11-29 -o trades.csv --type trades"))
+def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m",
+               type: str = "bars") -> Message:
     from mismartera.data.csv_export import export_csv as write_csv
 
+    if type in TICK_KINDS:
+        if interval != "1m":
+            raise UsageError(f"--interval is for bars (not with --type {type})")
+        return ticks.export_tick_csv(ctx, symbol, type, start, end, output)
     target = _stored_symbol(ctx, symbol)
     start_ts, end_ts = day_range_ts(start, end)
     path = Path(output).expanduser()

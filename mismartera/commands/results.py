@@ -20,7 +20,7 @@ from mismartera.timekeeping.calendar import EXCHANGE_TZ
 class Column:
     name: str
     key: str | None = None
-    fmt: str | None = None  # "money", "price", "int", "pct", "ratio", "qty", "time", "date", "minute", or None
+    fmt: str | None = None  # "money", "price", "int", "pct", "ratio", "qty", "time", "date", "minute", "micro", or None
     justify: Literal["left", "center", "right"] | None = None
 
 

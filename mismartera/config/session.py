@@ -86,13 +86,30 @@ class GapFillerConfig(_Model):
     gap_wait_seconds: float = Field(20.0, gt=0, le=600)
 
 
+TickStream = Literal["trades", "quotes"]
+TICK_STREAMS = ("trades", "quotes")
+
+
 class SessionDataConfig(_Model):
     symbols: list[str] = Field(min_length=1)
     streams: list[Interval] = ["1m"]
+    # "trades" and "quotes" written in `streams` land here, so `streams` stays the bar intervals
+    tick_streams: list[TickStream] = []
     historical: HistoricalConfig = HistoricalConfig()
     gap_filler: GapFillerConfig = GapFillerConfig()
 
     _check_symbols = field_validator("symbols")(classmethod(lambda cls, v: _symbols(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_tick_streams(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("streams"), list):
+            streams = data["streams"]
+            ticks = [s for s in streams if s in TICK_STREAMS]
+            if ticks:
+                data = {**data, "streams": [s for s in streams if s not in TICK_STREAMS],
+                        "tick_streams": list(dict.fromkeys([*data.get("tick_streams", []), *ticks]))}
+        return data
 
     @field_validator("streams")
     @classmethod

@@ -21,7 +21,7 @@ from mismartera.config.settings import mask_url
 from mismartera.data import schema
 from mismartera.errors import ConfigError, MismarteraError
 
-HEAD_REVISION = "0002_i17_sweeps"
+HEAD_REVISION = "0002_i18_trades_quotes"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -176,7 +176,41 @@ daily_equity = Table(
     Column("trades", Integer, nullable=False, default=0),
 )
 
+# Trades and quotes: `ts` in integer epoch microseconds UTC. Several can share a microsecond, so the
+# key is (symbol, ts, seq) with `seq` the row's place among those of its microsecond, as delivered
+# (Alpaca's order, or the file's): importing the same data again hits the same keys. The key is
+# also the (symbol, ts) index for range reads; the tables are clustered on it (no rowid in SQLite).
+trades = Table(
+    "trades",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("price", Float, nullable=False),
+    Column("size", Float, nullable=False),
+    Column("exchange", String(8), nullable=True),
+    Column("conditions", String(64), nullable=True),
+    Column("trade_id", BigInteger, nullable=True),
+    sqlite_with_rowid=False,
+)
+
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("bid_price", Float, nullable=False),
+    Column("bid_size", Float, nullable=False),
+    Column("ask_price", Float, nullable=False),
+    Column("ask_size", Float, nullable=False),
+    Column("bid_exchange", String(8), nullable=True),
+    Column("ask_exchange", String(8), nullable=True),
+    Column("conditions", String(64), nullable=True),
+    sqlite_with_rowid=False,
+)
+
 Index("ix_orders_run_status", orders.c.run_id, orders.c.status)
 
-__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "runs", "sweep_points",
-           "sweeps"]
+__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "quotes", "runs",
+           "sweep_points", "sweeps", "trades"]

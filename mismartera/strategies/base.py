@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from mismartera.bars import Bar
+from mismartera.bars import Bar, Quote, Trade
 from mismartera.errors import ConfigError
 from mismartera.suggest import suffix
 
@@ -41,6 +41,14 @@ class StrategyContext(Protocol):
     def bars(self, symbol: str, interval: str = "1m", count: int | None = None) -> list[Bar]: ...
 
     def indicator(self, symbol: str, kind: str, interval: str = "1m", **params: Any) -> Any: ...
+
+    def quote(self, symbol: str) -> Quote | None:
+        """The latest quote of `symbol` (None unless the config's `streams` include "quotes")."""
+        ...
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The latest trade of `symbol` (None unless the config's `streams` include "trades")."""
+        ...
 
     def position(self, symbol: str) -> float: ...
 

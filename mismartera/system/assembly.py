@@ -90,7 +90,7 @@ def session_data(cfg: SessionConfig) -> SessionData:
     """The session's bar series and indicators for every configured stream."""
     trailing = cfg.session_data_config.historical.trailing_days
     return SessionData(cfg.symbols, cfg.session_data_config.streams, keep_days=max(1, trailing),
-                       make_indicator=make_indicator)
+                       make_indicator=make_indicator, tick_streams=cfg.session_data_config.tick_streams)
 
 
 def strategy_slots(specs: list[StrategySpec], data: SessionData, broker: Broker, clock: Clock,

@@ -29,6 +29,7 @@ from mismartera.execution.broker import Broker
 from mismartera.execution.orders import Fill
 from mismartera.system.session_data import SessionData
 from mismartera.system.strategy_host import StrategySlot
+from mismartera.system.tick_replay import TickReplay
 from mismartera.system.upkeep import DayWork
 from mismartera.timekeeping.calendar import TradingSession
 
@@ -52,6 +53,7 @@ class StepOwner(Protocol):
     day_position: int
     day_live: int
     _interrupt: bool
+    ticks: TickReplay | None
 
     @property
     def clock(self) -> StepClock: ...
@@ -120,6 +122,7 @@ class DayStep:
         held = owner.held
         speed = owner.speed if self.paced else 0.0
         derived = bool(owner.derived)
+        ticks_until = owner.ticks.advance if owner.ticks is not None else None
         clock_end = self.clock_end
         done = self.done
         in_market = self.in_market
@@ -134,6 +137,8 @@ class DayStep:
                         return False
                     clock_end = end
                     clock_at(end)
+                    if ticks_until is not None:  # trades and quotes stamped before the bar's end
+                        ticks_until(end * 1_000_000)
                     if speed > 0:  # paced: cheap to keep the live count exact
                         owner.day_position = owner.day_live = done
                 symbol, keep, mark, updates, subscribed = lanes[position]

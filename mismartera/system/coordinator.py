@@ -36,6 +36,7 @@ from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
 from mismartera.system.status import AccountView
 from mismartera.system.strategy_host import StrategySlot
+from mismartera.system.tick_replay import TickReplay
 from mismartera.system.upkeep import DayWork, Upkeep
 from mismartera.system.worker import TICK, Worker
 from mismartera.timekeeping.calendar import TradingSession
@@ -104,6 +105,7 @@ class Coordinator(Worker):
         self.flatten = flatten
         self._on_finished = on_finished
         self._interrupt = False
+        self.ticks: TickReplay | None = None  # stored trades/quotes to replay (config streams), set by the manager
         # progress, read by SystemManager.status() (plain attribute reads)
         self.day: date | None = None
         self.day_index = 0
@@ -360,6 +362,8 @@ class Coordinator(Worker):
         self.data.start_day()
         self.data.new_session()
         self.clock.set(session.open)
+        if self.ticks is not None:
+            self.ticks.load_day(session)
         # A resumed run fast-forwards through the days it had stored (issue 14): never paced.
         step = DayStep(self, session, paced=not self.recorder.replaying)
         self.upkeep.track(step.work, lambda: int(self.clock.now().timestamp()))

@@ -52,6 +52,7 @@ from mismartera.system.order_reconcile import Reconciled, reconcile_open_orders
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import KEEP_IN_MEMORY
 from mismartera.system.runs import INTERRUPTED, RunHistory
+from mismartera.system.tick_sink import TickSink
 from mismartera.system.upkeep import DayWork, Upkeep
 from mismartera.system.worker import TICK, Worker
 from mismartera.timekeeping.calendar import EXCHANGE_TZ, TradingSession
@@ -529,6 +530,13 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
                                on_missing=refetcher.add if refetcher is not None else None)
 
         data = session_data(cfg)
+        closers: tuple[Callable[..., Any], ...] = (stream.stop, broker.stop)
+        subscribe_ticks = getattr(stream, "subscribe_ticks", None)  # sources that stream trades/quotes
+        if cfg.session_data_config.tick_streams and subscribe_ticks is not None:
+            ticks = TickSink(app.db, data, cfg.session_data_config.tick_streams)
+            subscribe_ticks(cfg.session_data_config.tick_streams, ticks.add)
+            ticks.start()
+            closers = (stream.stop, ticks.stop, broker.stop)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = (now or WallClock().now)()   # when the run happened, not the session clock's time
@@ -536,7 +544,7 @@ def build_live(app: Any, cfg: SessionConfig, hooks: Hooks, now: Callable[[], dat
         prefetch = Prefetch(store, symbols, [], 1, history, history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = LiveCoordinator(
-            stream=stream, make_feed=make_feed, closers=(stream.stop, broker.stop), sessions=sessions,
+            stream=stream, make_feed=make_feed, closers=closers, sessions=sessions,
             symbols=symbols, broker=broker, clock=clock, data=data, slots=slots, held=held, prefetch=prefetch,
             upkeep=upkeep, recorder=recorder, derived=[s for s in cfg.session_data_config.streams if s != "1m"],
             speed=0.0, flatten=cfg.trading_config.close_positions_at_end_of_day,

@@ -38,6 +38,7 @@ from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
 from mismartera.system.state import SystemState, Trigger, next_state
 from mismartera.system.status import SystemStatus
+from mismartera.system.tick_replay import TickReplay
 from mismartera.system.upkeep import Upkeep
 from mismartera.system.watchdog import StrategyTimeout, StrategyWatchdog, StuckCall, call_sites
 from mismartera.system.worker import Worker, join_all
@@ -292,6 +293,8 @@ class SystemManager(SessionAccess):
                                   derived=derived, speed=backtest.speed_multiplier,
                                   flatten=cfg.trading_config.close_positions_at_end_of_day,
                                   on_failure=hooks.on_failure, on_finished=hooks.on_finished)
+        if cfg.session_data_config.tick_streams:
+            coordinator.ticks = TickReplay(self.app.db, symbols, cfg.session_data_config.tick_streams, data)
         return Assembled(cfg, run_id, recorder, data, coordinator, [prefetch, upkeep, coordinator], clock,
                          started_at, "replaying",
                          f"session {cfg.session_name} {verb}: run {run_id}, {len(sessions)} day(s), "

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mismartera.bars import Bar
+from mismartera.bars import Bar, Quote, Trade
 from mismartera.errors import UsageError
 from mismartera.suggest import suffix
 
@@ -44,8 +44,13 @@ class SessionData:
     """
 
     def __init__(self, symbols: Iterable[str], intervals: Iterable[str], keep_days: int = 1,
-                 make_indicator: Callable[..., Any] | None = None) -> None:
+                 make_indicator: Callable[..., Any] | None = None, tick_streams: Iterable[str] = ()) -> None:
         self.symbols = list(symbols)
+        # The latest trade and quote per symbol, for the tick streams the session asked for (each
+        # replaced whole by its one writer, so a reader gets one consistent object).
+        self.tick_streams = frozenset(tick_streams)
+        self._trades: dict[str, Trade] = {}
+        self._quotes: dict[str, Quote] = {}
         self.intervals = list(dict.fromkeys(["1m", *intervals]))
         self.keep_days = max(0, keep_days)
         self._make = make_indicator
@@ -72,6 +77,12 @@ class SessionData:
                 cut = starts[-(self.keep_days + 1)]
                 self._series[key] = bars[cut:]
                 self._day_starts[key] = [s - cut for s in starts[-(self.keep_days + 1):]]
+
+    def set_trade(self, trade: Trade) -> None:
+        self._trades[trade.symbol] = trade
+
+    def set_quote(self, quote: Quote) -> None:
+        self._quotes[quote.symbol] = quote
 
     # ------------------------------------------------------------------ indicators
     def indicator(self, symbol: str, kind: str, interval: str = "1m", **params: Any) -> Any:
@@ -117,6 +128,16 @@ class SessionData:
         self._check(symbol, interval)
         series = self._series[(symbol, interval)]
         return series[-1] if series else None
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The latest trade seen of `symbol`; None when trades are not streamed or none came yet."""
+        self._check(symbol, "1m")
+        return self._trades.get(symbol)
+
+    def quote(self, symbol: str) -> Quote | None:
+        """The latest quote seen of `symbol`; None when quotes are not streamed or none came yet."""
+        self._check(symbol, "1m")
+        return self._quotes.get(symbol)
 
     def counts(self) -> dict[tuple[str, str], int]:
         return {key: len(bars) for key, bars in list(self._series.items())}

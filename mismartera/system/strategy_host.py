@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from mismartera.bars import Bar
+from mismartera.bars import Bar, Quote, Trade
 from mismartera.errors import UsageError
 from mismartera.execution.broker import Broker
 from mismartera.execution.orders import Order, OrderStatus, OrderType, Side, TimeInForce
@@ -74,6 +74,12 @@ class EngineContext:
 
     def indicator(self, symbol: str, kind: str, interval: str = "1m", **params: Any) -> Any:
         return self.data.indicator(symbol, kind, interval, **params)
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self.data.quote(symbol)
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        return self.data.last_trade(symbol)
 
     def position(self, symbol: str) -> float:
         """Shares held (negative when short), 0 when flat."""

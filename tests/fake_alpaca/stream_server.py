@@ -160,6 +160,21 @@ class FakeDataStream(_FakeSocketServer):
                "t": msgpack.Timestamp(ts, 0), "n": trade_count, "vw": vwap if vwap is not None else close}
         return self._broadcast(msgpack.packb([bar]))
 
+    def push_trade(self, symbol: str, ts_us: int, price: float, size: float, exchange: str = "V",
+                   conditions: tuple[str, ...] = ("@",), trade_id: int = 1) -> int:
+        """Send one trade (ts in epoch microseconds UTC); returns how many clients got it."""
+        seconds, micros = divmod(ts_us, 1_000_000)
+        trade = {"T": "t", "S": symbol, "i": trade_id, "x": exchange, "p": price, "s": size,
+                 "t": msgpack.Timestamp(seconds, micros * 1000), "c": list(conditions), "z": "C"}
+        return self._broadcast(msgpack.packb([trade]))
+
+    def push_quote(self, symbol: str, ts_us: int, bid: float, bid_size: float, ask: float, ask_size: float) -> int:
+        """Send one quote (ts in epoch microseconds UTC); returns how many clients got it."""
+        seconds, micros = divmod(ts_us, 1_000_000)
+        quote = {"T": "q", "S": symbol, "bx": "V", "bp": bid, "bs": bid_size, "ax": "Q", "ap": ask, "as": ask_size,
+                 "t": msgpack.Timestamp(seconds, micros * 1000), "c": ["R"], "z": "C"}
+        return self._broadcast(msgpack.packb([quote]))
+
     def _session(self, conn: ServerConnection) -> None:
         self.paths.append(conn.request.path if conn.request else "")
         conn.send(msgpack.packb([{"T": "success", "msg": "connected"}]))
@@ -181,7 +196,8 @@ class FakeDataStream(_FakeSocketServer):
             message = msgpack.unpackb(conn.recv())
             if message.get("action") == "subscribe":
                 self.subscriptions.append(message)
-                conn.send(msgpack.packb([{"T": "subscription", "trades": [], "quotes": [],
+                conn.send(msgpack.packb([{"T": "subscription", "trades": list(message.get("trades", [])),
+                                          "quotes": list(message.get("quotes", [])),
                                           "bars": list(message.get("bars", []))}]))
                 self._listening(conn)
 

@@ -29,6 +29,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -400,6 +401,16 @@ class AlpacaBarStream(_AlpacaSocket):
         self.bars_received = 0
         self.bars_dropped = 0
         self._data_timeout = data_timeout
+        self._tick_kinds: tuple[str, ...] = ()
+        self._on_tick: Callable[[str, str, tuple], None] | None = None
+        self.ticks_received = 0
+
+    def subscribe_ticks(self, kinds: Iterable[str], on_tick: Callable[[str, str, tuple], None]) -> None:
+        """Also subscribe to trades and/or quotes (before `start`): `on_tick(kind, symbol, row)` is called in
+        the stream thread with a store row without its seq: trades `(ts_us, price, size, exchange,
+        conditions, id)`, quotes `(ts_us, bid, bid size, ask, ask size, bid exchange, ask exchange, conditions)`."""
+        self._tick_kinds = tuple(kind for kind in ("trades", "quotes") if kind in set(kinds))
+        self._on_tick = on_tick
 
     def _no_feed_message(self) -> str:
         return f'your Alpaca plan has no access to the {self.feed} feed (use "data_feed": "iex")'
@@ -411,6 +422,10 @@ class AlpacaBarStream(_AlpacaSocket):
             websocket_params=self._websocket_params(),
         )
         stream.subscribe_bars(self._on_bar, *self.symbols)
+        if "trades" in self._tick_kinds:
+            stream.subscribe_trades(self._on_trade, *self.symbols)
+        if "quotes" in self._tick_kinds:
+            stream.subscribe_quotes(self._on_quote, *self.symbols)
         return stream
 
     def get(self, timeout: float | None = None) -> Bar | None:
@@ -447,6 +462,35 @@ class AlpacaBarStream(_AlpacaSocket):
             self.bars_dropped += 1
             log.warning("bar queue full (%d): dropped %s %d; the gap backfill will fetch it",
                         self.bars.maxsize, out.symbol, out.ts)
+
+
+    async def _on_trade(self, trade: Any) -> None:
+        self.ticks_received += 1
+        if self._on_tick is not None:
+            self._on_tick("trades", trade.symbol, (
+                _micros(trade.timestamp), float(trade.price), float(trade.size), _text(trade.exchange),
+                _conditions(trade.conditions), None if trade.id is None else int(trade.id)))
+
+    async def _on_quote(self, quote: Any) -> None:
+        self.ticks_received += 1
+        if self._on_tick is not None:
+            self._on_tick("quotes", quote.symbol, (
+                _micros(quote.timestamp), float(quote.bid_price), float(quote.bid_size), float(quote.ask_price),
+                float(quote.ask_size), _text(quote.bid_exchange), _text(quote.ask_exchange),
+                _conditions(quote.conditions)))
+
+
+def _micros(stamp: datetime) -> int:
+    return int(stamp.timestamp()) * 1_000_000 + stamp.microsecond
+
+
+def _text(value: Any) -> str | None:
+    value = getattr(value, "value", value)
+    return str(value) if value else None
+
+
+def _conditions(values: Any) -> str | None:
+    return " ".join(str(v) for v in values)[:64] if values else None
 
 
 class AlpacaTradeUpdates(_AlpacaSocket):
