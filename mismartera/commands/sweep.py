@@ -29,7 +29,7 @@ ENGINE_ARGS = (
     Option("address", "with --engine ray: ray://HOST:10001 or auto (default: start a local Ray instance)"),
     Option("metric", f"rank points by: {', '.join(METRICS)} (default sharpe)"),
     Option("random", "run K points drawn at random from the grid", type=int, metavar="K"),
-    Option("seed", "the random draw's seed", type=int, default=0),
+    Option("seed", "the random draw's seed", type=int),
     Option("yes", "allow more than 10,000 points", type=bool),
 )
 
@@ -110,7 +110,7 @@ def _check_top(top: int | None) -> None:
                *ENGINE_ARGS,
                Option("resume", "run only the points of this sweep that have no finished run", type=int,
                       metavar="SWEEP_ID"),
-               Option("top", "leaderboard rows to show", type=int, default=DEFAULT_TOP)),
+               Option("top", "leaderboard rows to show", type=int)),
          json=True,
          examples=("sweep run config/demo.json --param fast=5,10,20 --param slow=30:90:10",
                    "sweep run config/demo.json --param fast=5:20:5 --engine ray --address auto",
@@ -137,7 +137,7 @@ def run(ctx: AppContext, path: str | None = None, param: list[str] | None = None
 
 
 @command(GROUP, "list", help="The latest sweeps: config, engine, points, state",
-         args=(Option("limit", "how many sweeps", type=int, default=20),), json=True,
+         args=(Option("limit", "how many sweeps", type=int),), json=True,
          examples=("sweep list", "sweep list --json"))
 def list_sweeps(ctx: AppContext, limit: int = 20) -> Table:
     if not 1 <= limit <= 1000:
@@ -156,7 +156,7 @@ def list_sweeps(ctx: AppContext, limit: int = 20) -> Table:
 
 @command(GROUP, "report", help="A sweep's leaderboard (and heat map for two params), or a walk-forward's result",
          args=(Arg("sweep_id", "the sweep", type=int, metavar="SWEEP_ID"),
-               Option("top", "leaderboard rows to show (default 10; 0 for all)", type=int, default=DEFAULT_TOP),
+               Option("top", "leaderboard rows to show (0 for all)", type=int),
                Option("metric", f"rank by: {', '.join(METRICS)} (default: the sweep's)"),
                Option("csv", "also write every point (params and metrics) to this CSV file", complete="file",
                       metavar="FILE")),

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from mismartera.config.session import SessionConfig
+from mismartera.config.settings import AlpacaSettings, Settings
 from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
@@ -76,11 +77,13 @@ class PointResult:
 
 @dataclass
 class PointApp:
-    """What `SystemManager` needs of an app: a database, bars and the calendar."""
+    """What `SystemManager` needs of an app: a database, bars, the calendar and the settings (a sweep's
+    points trade through the simulated broker, which needs none of the settings' keys)."""
 
     db: Database
     bars: Any
     time: TimeManager
+    settings: Settings
 
 
 class _Scratch:
@@ -92,6 +95,10 @@ class _Scratch:
         self.db = Database(f"sqlite:///{self.directory / 'scratch.db'}")
         self.store = BarStore(self.db)
         self.time = TimeManager(cache_path=Path(calendar_cache) if calendar_cache else None)
+        # a point needs no keys or endpoints (it trades through the simulated broker): settings of its own
+        self.settings = Settings(home=None, data_dir=self.directory, state_dir=self.directory,
+                                 config_dir=self.directory, db_url=self.db.url, log_level="WARNING",
+                                 alpaca=AlpacaSettings(), settings_file=self.directory / "settings.toml")
 
 
 _SCRATCH: _Scratch | None = None
@@ -117,7 +124,7 @@ def run_point(task: PointTask, columns: BarColumns, should_stop: Callable[[], bo
     """Run one point to its end (or until `should_stop()`), returning its rows or its error."""
     began = time.perf_counter()
     place = scratch(task.calendar_cache)
-    manager = SystemManager(PointApp(place.db, ColumnBarSource(columns, place.store), place.time))
+    manager = SystemManager(PointApp(place.db, ColumnBarSource(columns, place.store), place.time, place.settings))
     try:
         manager.start(SessionConfig.model_validate(task.config))
         while True:
