@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mismartera.config.session import SessionConfig
+from mismartera.config.settings import Settings, load_settings
 from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
 from mismartera.data.demo import seed_demo
@@ -31,13 +32,14 @@ class App:
     db: Database
     bars: BarStore
     time: TimeManager
+    settings: Settings
 
 
 def seeded_app(path: Path) -> App:
     db = Database(f"sqlite:///{path}")
     tm = TimeManager()
     seed_demo(BarStore(db), tm, SYMBOLS, FIRST_DAY, DAYS, 11)
-    return App(db, BarStore(db), tm)
+    return App(db, BarStore(db), tm, load_settings({"MISMARTERA_HOME": str(path.parent / "home")}))
 
 
 def config_tree(strategy: dict[str, Any] | None = None, days: tuple[str, str] = ("2024-11-18", "2024-11-21")

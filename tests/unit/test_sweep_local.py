@@ -22,6 +22,7 @@ from sweep_support import (
 )
 
 from mismartera.config.session import SessionConfig
+from mismartera.config.settings import load_settings
 from mismartera.data.bar_store import BarStore
 from mismartera.data.database import Database
 from mismartera.data.demo import seed_demo
@@ -180,13 +181,13 @@ def test_typed_and_stored_rows_write_the_same_run(app: App, tmp_path: Path) -> N
 
 
 @pytest.mark.postgres
-def test_a_sweep_on_postgresql_equals_system_start(postgres_url: str) -> None:
+def test_a_sweep_on_postgresql_equals_system_start(postgres_url: str, tmp_path: Path) -> None:
     """Bars in PostgreSQL: read once into columns, runs written back by the parent as typed rows."""
     db = Database(postgres_url)
     try:
         tm = TimeManager()
         seed_demo(BarStore(db), tm, SYMBOLS, FIRST_DAY, 4, 11)
-        on_pg = App(db, BarStore(db), tm)
+        on_pg = App(db, BarStore(db), tm, load_settings({"MISMARTERA_HOME": str(tmp_path / "home")}))
         tree = config_tree()
         outcome = SweepRunner(on_pg).run(_cfg(tree), ["fast=5,10", "slow=30"], engine="local", workers=2)
         assert (outcome.finished, outcome.failed) == (2, 0)
