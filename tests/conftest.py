@@ -11,8 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis  # noqa: F401  # imported before any session freezes the GC (see below)
 import pytest
 
+# Why hypothesis is imported here: its entry points (trio's, when trio is installed: selenium brings it)
+# register a PRNG and check with gc.get_referrers that it is kept alive; a session start freezes the
+# collector (gc.freeze), after which that check fails and warns, an error under filterwarnings.
+# Imported at collection, before any session, the check passes.
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("MISMARTERA_TEST_DATABASE_URL")
 
