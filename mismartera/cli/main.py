@@ -69,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_file, settings.log_level, secrets=secrets, debug=debug)
     interactive = not rest and sys.stdin.isatty() and sys.stdout.isatty()
     signals.set_interactive(interactive)
-    kind = "shell" if interactive else ("one-shot" if rest else "script")
+    # `mismartera run FILE` is a script: a session it starts lives in this process, as in a piped
+    # script; only a one-shot `system start` hands its session to a detached host
+    one_shot = bool(rest) and rest[0] != "run"
+    kind = "shell" if interactive else ("one-shot" if one_shot else "script")
     ctx = AppContext(settings, interactive=sys.stdin.isatty(), progress=progress_factory(err),
-                     confirm=runtime.ask_yes_no(err), **session_hooks(kind, err, os.environ, one_shot=bool(rest)))
+                     confirm=runtime.ask_yes_no(err), **session_hooks(kind, err, os.environ, one_shot=one_shot))
     rt = runtime.install(runtime.Runtime(ctx=ctx, out=out, err=err, debug=debug, environ=dict(os.environ),
                                          redactor=Redactor(secrets), quiet=bool(script_flags & {"--quiet", "-q"})))
     try:
