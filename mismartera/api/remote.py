@@ -130,9 +130,9 @@ class RemoteSystem:
                                 description=f"{current.message or current.state.value} {current.day or ''}".strip())
 
     def run(self, config: Any, speed: float | None = None, progress_factory: Any = None,
-            timeout: float | None = None) -> SystemStatus:
+            timeout: float | None = None, resume: int | None = None) -> SystemStatus:
         """Start a session in the owner and wait for its end; Ctrl-C stops it (exit 130), as at home."""
-        self.start(config, speed)
+        self.start(config, speed, resume)
         try:
             return self.wait(timeout, progress_factory=progress_factory)
         except KeyboardInterrupt:

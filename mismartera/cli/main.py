@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_repl(rt)
         code = _script(rt, check="--no-check" not in script_flags) if not rest else _one_shot(args)
-        return _finish(rt, code, one_shot=bool(rest))
+        return _finish(rt, code, one_shot=bool(rest), host=rest[:1] == ["serve"])
     except KeyboardInterrupt:
         reason = signals.terminating()
         _say(err, f"interrupted by {reason}" if reason else "interrupted")
@@ -115,9 +115,10 @@ def _say(err: Console, text: str) -> None:
         pass
 
 
-def _finish(rt: Runtime, code: int, *, one_shot: bool) -> int:
+def _finish(rt: Runtime, code: int, *, one_shot: bool, host: bool = False) -> int:
     """At the end of a script or one-shot command, stop a session that is still running (its summary
-    goes to stderr after a one-shot command, whose stdout may be JSON)."""
+    goes to stderr after a one-shot command, whose stdout may be JSON). A process ended by a signal
+    never exits 0, except a `serve` host (`host`), for which SIGTERM is the normal way to leave."""
     from mismartera.cli import signals
     from mismartera.cli.shutdown import stop_running_session
 
@@ -125,7 +126,7 @@ def _finish(rt: Runtime, code: int, *, one_shot: bool) -> int:
         stopped = stop_running_session(rt, summary_to_stderr=one_shot or rt.quiet)
     except KeyboardInterrupt:
         return 130
-    if signals.terminating() and not code:
+    if signals.terminating() and not code and not host:
         code = 130   # ended by a signal: never 0
     return code or stopped
 
