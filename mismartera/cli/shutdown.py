@@ -13,7 +13,7 @@ from rich.text import Text
 from mismartera.cli.dispatch import describe_error, print_failure
 from mismartera.cli.runtime import Runtime
 from mismartera.cli.toolbar import summary_line
-from mismartera.errors import ExitCode
+from mismartera.errors import ExitCode, StateError
 
 STOP_TIMEOUT = 30.0
 log = logging.getLogger("mismartera.cli")
@@ -40,6 +40,9 @@ def stop_running_session(rt: Runtime, timeout: float = STOP_TIMEOUT, *, summary_
     try:
         rt.ctx.system.stop(timeout)
     except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, StateError) and running_status(rt) is None:
+            # It ended between the look and the stop (a `system stop` finishing as the signal came).
+            return int(ExitCode.OK)
         failure = describe_error(exc, debug=rt.debug, log_file=str(rt.ctx.settings.log_file))
         try:
             print_failure(rt.err, failure, exc=exc, debug=rt.debug)
