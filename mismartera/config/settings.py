@@ -15,6 +15,10 @@ Settings file: `<config dir>/settings.toml`:
 
     [database]
     url = "postgresql+psycopg://user:pw@localhost/mismartera"
+    busy_timeout_seconds = 60         # SQLite: how long a writer waits for another writer
+    connect_timeout_seconds = 10      # PostgreSQL: connecting
+    statement_timeout_seconds = 30    # PostgreSQL: one statement (server side), and the client's wait
+    keepalive_seconds = 10            # PostgreSQL: TCP keepalives (idle; probes every third of it)
     [alpaca]
     api_key = "..."
     secret_key = "..."
@@ -24,6 +28,7 @@ Settings file: `<config dir>/settings.toml`:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -32,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mismartera.errors import ConfigError
+from mismartera.files import os_error_line, private_dir
 
 APP_NAME = "mismartera"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,16 @@ class AlpacaSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """How long the database may keep mismartera waiting (see the settings-file section above)."""
+
+    busy_timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    statement_timeout_seconds: float = 30.0
+    keepalive_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path | None
     data_dir: Path
@@ -63,6 +80,7 @@ class Settings:
     log_level: str
     alpaca: AlpacaSettings
     settings_file: Path
+    database: DatabaseSettings = DatabaseSettings()
 
     def __repr__(self) -> str:
         return f"Settings(home={self.home!r}, db_url={mask_url(self.db_url)!r}, alpaca={self.alpaca!r})"
@@ -76,8 +94,24 @@ class Settings:
         return self.state_dir / "history"
 
     def ensure_dirs(self) -> None:
+        """Make the data, state (0700: history, log, tokens) and config folders, or raise a ConfigError
+        saying which one cannot be used and why."""
         for folder in (self.data_dir, self.state_dir, self.config_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                if folder == self.state_dir:
+                    private_dir(folder)
+                else:
+                    folder.mkdir(parents=True, exist_ok=True)
+                if not folder.is_dir():
+                    raise ConfigError(f"cannot use {folder}: it is not a folder{self._home_hint()}")
+                if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                    raise ConfigError(f"cannot use {folder}: permission denied (expected a folder you can read "
+                                      f"and write){self._home_hint()}")
+            except OSError as exc:
+                raise ConfigError(os_error_line(exc, "creating", folder) + self._home_hint()) from None
+
+    def _home_hint(self) -> str:
+        return " (set by MISMARTERA_HOME)" if self.home else ""
 
     def describe(self) -> list[tuple[str, str]]:
         """The effective settings as (name, value) pairs, secrets masked."""
@@ -108,12 +142,18 @@ def mask_secret(value: str | None) -> str:
     return value[:4] + "…" + "*" * 4
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z0-9+.\-]+://[^:/@]*:)(?P<pw>[^@]*)(?P<tail>@)")
+# Linear time on any input: every repetition is bounded or stops at a delimiter that cannot occur
+# inside what it repeats over, so no position is scanned more than a constant number of times.
+_URL_USERINFO = re.compile(r"(?P<head>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^:/@\s]{0,256}:)"
+                           r"(?P<pw>[^@/\s]{1,256})(?P<tail>@)")
+_URL_QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&;](?:ssl)?(?:password|passwd|pwd|passphrase|secret|token)"
+                               r"[A-Za-z0-9_]{0,32}=)(?P<pw>[^&#\s]{1,4096})")
 
 
 def mask_url(url: str) -> str:
-    """Hide the password of a database URL."""
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***" + m.group("tail"), url)
+    """Hide the passwords of a URL: `user:pw@` and query parameters such as `password=` or `sslpassword=`."""
+    url = _URL_USERINFO.sub(lambda m: m.group("head") + "***" + m.group("tail"), url)
+    return _URL_QUERY_SECRET.sub(lambda m: m.group("head") + "***", url)
 
 
 def _platform_dirs(environ: Mapping[str, str]) -> tuple[Path | None, Path, Path, Path]:
@@ -131,24 +171,61 @@ def _platform_dirs(environ: Mapping[str, str]) -> tuple[Path | None, Path, Path,
     )
 
 
+_TEXT, _SECONDS = "a string", "a number of seconds > 0"
+SETTINGS_KEYS: dict[str, dict[str, str]] = {
+    "database": {"url": _TEXT, "busy_timeout_seconds": _SECONDS, "connect_timeout_seconds": _SECONDS,
+                 "statement_timeout_seconds": _SECONDS, "keepalive_seconds": _SECONDS},
+    "logging": {"level": _TEXT},
+    "alpaca": {name: _TEXT for name in ("api_key", "secret_key", "base_url", "data_url", "stream_url",
+                                        "trading_stream_url")},
+}
+
+
+def _check_value(where: str, value: object, expected: str) -> str | None:
+    """The problem with one settings value, or None."""
+    if expected == _TEXT:
+        return None if isinstance(value, str) else f"{where}: {_shown(value)} is not valid (expected {expected})"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
+        return f"{where}: {_shown(value)} is not valid (expected {expected})"
+    return None
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:40] if isinstance(value, str) else str(value)[:40]
+
+
 def _read_settings_file(path: Path) -> dict:
-    if not path.is_file():
-        return {}
+    """The settings file's values, checked key by key; {} when there is no file."""
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        if not path.is_file():
+            if path.exists():
+                raise ConfigError(f"{path} is not a file (expected the settings TOML file)")
+            return {}
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}; expected a UTF-8 TOML file)") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    known = {"database": {"url"}, "logging": {"level"},
-             "alpaca": {"api_key", "secret_key", "base_url", "data_url", "stream_url", "trading_stream_url"}}
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     problems = []
     for section, values in data.items():
-        if section not in known or not isinstance(values, dict):
-            problems.append(f"{section}: unknown section (expected one of {', '.join(sorted(known))})")
+        if section not in SETTINGS_KEYS or not isinstance(values, dict):
+            problems.append(f"{section}: unknown section (expected one of {', '.join(sorted(SETTINGS_KEYS))})")
             continue
-        for key in values:
-            if key not in known[section]:
-                problems.append(f"{section}.{key}: unknown key (expected one of {', '.join(sorted(known[section]))})")
+        known = SETTINGS_KEYS[section]
+        for key, value in values.items():
+            if key not in known:
+                problems.append(f"{section}.{key}: unknown key (expected one of {', '.join(sorted(known))})")
+                continue
+            problem = _check_value(f"{section}.{key}", value, known[key])
+            if problem:
+                problems.append(problem)
     if problems:
         raise ConfigError(f"{path}: invalid settings file", problems)
     return data
@@ -178,7 +255,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_url=pick("ALPACA_STREAM_URL", "stream_url"),
         trading_stream_url=pick("ALPACA_TRADING_STREAM_URL", "trading_stream_url"),
     )
+    database = DatabaseSettings(**{key: float(value) for key, value in db_section.items() if key != "url"})
     level = (env.get("MISMARTERA_LOG_LEVEL") or log_section.get("level") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log level '{level[:40]}' is not valid (expected one of {', '.join(LOG_LEVELS)})")
     return Settings(
         home=home,
         data_dir=data_dir,
@@ -188,4 +268,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         alpaca=alpaca,
         settings_file=settings_file,
+        database=database,
     )
