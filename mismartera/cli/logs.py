@@ -69,7 +69,7 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
         if not self.broken:
             super().emit(record)
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+    def handleError(self, record: logging.LogRecord) -> None:
         if self.broken:
             return
         self.broken = True
@@ -79,7 +79,7 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
         try:
             sys.stderr.write(f"warning: {line}; further log lines are dropped\n")
             sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - stderr itself is gone: nothing left to tell
+        except Exception:
             pass
 
 

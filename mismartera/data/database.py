@@ -177,10 +177,20 @@ def create_db_engine(url: str, options: DatabaseSettings | None = None) -> Engin
 
 @contextmanager
 def _write_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        conn.execution_options(mismartera_write=True)
+    with engine.connect() as conn, write_transaction(conn):
+        yield conn
+
+
+@contextmanager
+def write_transaction(conn: Connection) -> Iterator[Connection]:
+    """A write transaction on a connection that has none open (SQLite: the write lock first, see
+    `Database.begin`); committed on success, rolled back on any exception."""
+    conn.execution_options(mismartera_write=True)
+    try:
         with conn.begin():
             yield conn
+    finally:
+        conn.execution_options(mismartera_write=False)
 
 
 class Database:

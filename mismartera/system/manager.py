@@ -29,6 +29,7 @@ from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
+from mismartera.system.record_writer import describe
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
 from mismartera.system.session_access import SessionAccess
 from mismartera.system.session_data import SessionData
@@ -398,7 +399,7 @@ class SystemManager(SessionAccess):
         with self._lock:
             if not self.state.active:
                 return
-            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MismarteraError) else str(exc)
+            self.error = describe(exc)  # one line: a database error without its SQL
             self.error_worker = worker.role
             self._move(Trigger.FAIL)
             self.message = f"failed in {worker.role}"
