@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from mismartera.bars import INTERVAL_SECONDS
 from mismartera.data.bar_store import BarRow
+from mismartera.data.ranges import END_TS, FIRST_TS
 from mismartera.errors import DataError
 
 SHOWN_ERRORS = 20
@@ -57,8 +58,6 @@ TIMESTAMP_ALIASES = {"timestamp": "timestamp", "datetime": "timestamp", "ts": "t
 EXPECTED_LAYOUTS = "Date,Time,Open,High,Low,Close,Volume or timestamp,open,high,low,close,volume[,trade_count,vwap]"
 
 
-FIRST_TS = 0                 # 1970-01-01T00:00:00Z
-END_TS = 4_102_444_800       # 2100-01-01T00:00:00Z (exclusive)
 SHOWN_TEXT = 40              # characters of a bad field quoted in a message
 
 
