@@ -36,13 +36,11 @@ def inclusive_bounds(start: date | None, end: date | None) -> tuple[int | None, 
 
     Inside 1970-2099 the bounds are midnights at the exchange. A start before 1970 reaches every earlier
     bar (bars with bad times included); an end after 2099 reaches every later one."""
-    if start is None or start.year < 1970:
-        start_ts = None
-    else:
+    start_ts: int | None = None
+    if start is not None and start.year >= 1970:
         start_ts = END_TS if start.year > 2099 else day_start_ts(start)
-    if end is None or end.year > 2099:
-        end_ts = None
-    else:
+    end_ts: int | None = None
+    if end is not None and end.year <= 2099:
         end_ts = FIRST_TS if end.year < 1970 else day_start_ts(end + timedelta(days=1))
     return start_ts, end_ts
 
