@@ -6,14 +6,13 @@ end exclusive. These helpers are the one place that translation happens.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from mismartera.errors import UsageError
+from mismartera.symbols import check_symbol
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
-_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-/]{0,15}$")
 FIRST_TS = 0                 # 1970-01-01T00:00:00Z: bars are stored from here …
 END_TS = 4_102_444_800       # … to 2100-01-01T00:00:00Z (exclusive); importers refuse anything else
 
@@ -53,12 +52,11 @@ def day_range_ts(start: date, end: date, tz: ZoneInfo = EXCHANGE_TZ) -> tuple[in
 
 
 def normalize_symbol(symbol: str) -> str:
-    """Upper-case a ticker and check its shape (letters, digits, '.', '-', '/'; up to 16 characters)."""
-    cleaned = symbol.strip().upper()
-    if not _SYMBOL.match(cleaned):
-        raise UsageError(f"invalid symbol '{symbol}' (expected a ticker like AAPL or BRK.B: "
-                         "a letter, then up to 15 letters, digits, '.', '-' or '/')")
-    return cleaned
+    """Upper-case a ticker and check it against the one symbol rule (`mismartera.symbols`)."""
+    try:
+        return check_symbol(symbol)
+    except ValueError as exc:
+        raise UsageError(f"invalid symbol: {exc}") from None
 
 
 def parse_symbols(text: str | list[str] | tuple[str, ...]) -> list[str]:
