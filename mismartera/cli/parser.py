@@ -6,6 +6,7 @@ every mode.
 
 from __future__ import annotations
 
+import math
 import shlex
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -69,15 +70,19 @@ def convert(arg: Arg, raw: str, cmd: Command | None = None) -> Any:
         if arg.type is int:
             return int(raw)
         if arg.type is float:
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):  # "nan" and "inf" parse, but no quantity or price is either
+                raise ValueError(raw)
+            return value
         if arg.type is date:
             return date.fromisoformat(raw)
         if arg.type is datetime:
             return datetime.fromisoformat(raw)
     except ValueError:
-        expected = {int: "a whole number", float: "a number", date: "a date YYYY-MM-DD",
+        expected = {int: "a whole number", float: "a finite number", date: "a date YYYY-MM-DD",
                     datetime: "a date-time YYYY-MM-DDTHH:MM"}[arg.type]
-        raise UsageError(f"{where}: '{raw}' is not {expected}", usage) from None
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise UsageError(f"{where}: '{shown}' is not {expected}", usage) from None
     return raw
 
 
