@@ -162,7 +162,17 @@ def _is_number(word: str) -> bool:
     return True
 
 
+MAX_LINE = 65_536
+
+
+def check_line_length(line: str) -> None:
+    """A command line over `MAX_LINE` characters is refused before anything else reads it."""
+    if len(line) > MAX_LINE:
+        raise UsageError(f"line too long: {len(line):,} characters (expected at most {MAX_LINE:,})")
+
+
 def parse_line(registry: Registry, line: str) -> ParsedLine:
+    check_line_length(line)
     words = split_line(line)
     cmd, rest = find_command(registry, words)
     kwargs, json_out = parse_args(cmd, rest)

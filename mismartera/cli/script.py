@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.text import Text
 
 from mismartera.cli.dispatch import describe_error, execute, print_failure
-from mismartera.cli.parser import parse_line
+from mismartera.cli.parser import check_line_length, parse_line
 from mismartera.cli.runtime import Runtime
 from mismartera.commands import load_all
 from mismartera.errors import ExitCode, NotFound, UsageError
@@ -73,11 +73,13 @@ def run_lines(rt: Runtime, lines: Iterable[str], *, variables: Mapping[str, str]
     where = "" if rt.script_depth == 1 or source is None else f"{Path(source).name} "
     try:
         for number, raw in enumerate(lines, start=1):
-            text = strip_comment(raw.rstrip("\r\n")).strip()
-            if not text:
-                continue
             prefix = f"{where}line {number}: "
+            text = raw.rstrip("\r\n")
             try:
+                check_line_length(text)
+                text = strip_comment(text).strip()
+                if not text:
+                    continue
                 line = substitute(text, variables, rt.environ)
                 rt.out.print(Text(PROMPT + rt.redactor.mask(line)), soft_wrap=True, highlight=False)
                 parsed = parse_line(registry, line)
