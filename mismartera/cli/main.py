@@ -76,8 +76,10 @@ def _install_sigterm() -> None:
 
     def terminate(signum: int, frame: object) -> None:
         from mismartera.cli import runtime
+        from mismartera.data.database import abort_waits
 
         runtime.mark_terminated()
+        abort_waits()  # a database wait (a frozen server, a locked file) must not hold the exit up
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise KeyboardInterrupt
 

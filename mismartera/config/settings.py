@@ -16,8 +16,8 @@ Settings file: `<config dir>/settings.toml`:
     [database]
     url = "postgresql+psycopg://user:pw@localhost/mismartera"
     busy_timeout_seconds = 60         # SQLite: how long a writer waits for another writer
-    connect_timeout_seconds = 10      # PostgreSQL: connecting
-    statement_timeout_seconds = 30    # PostgreSQL: one statement (server side), and the client's wait
+    connect_timeout_seconds = 5       # PostgreSQL: connecting
+    statement_timeout_seconds = 20    # PostgreSQL: one statement (server side); the client waits 2 s more
     keepalive_seconds = 10            # PostgreSQL: TCP keepalives (idle; probes every third of it)
     [alpaca]
     api_key = "..."
@@ -65,8 +65,8 @@ class DatabaseSettings:
     """How long the database may keep mismartera waiting (see the settings-file section above)."""
 
     busy_timeout_seconds: float = 60.0
-    connect_timeout_seconds: float = 10.0
-    statement_timeout_seconds: float = 30.0
+    connect_timeout_seconds: float = 5.0
+    statement_timeout_seconds: float = 20.0
     keepalive_seconds: float = 10.0
 
 

@@ -51,8 +51,50 @@ PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 _NOTES_SUFFIX = ".writers"
 
 
+aborting = threading.Event()
+
+
+def abort_waits() -> None:
+    """The process is stopping (SIGTERM): waits on the database give up within a second."""
+    aborting.set()
+
+
 class DatabaseLocked(MismarteraError):
     """Another writer held SQLite's write lock for longer than `busy_timeout_seconds`."""
+
+
+class DatabaseUnavailable(MismarteraError):
+    """The database failed under a statement: unreachable, not answering, disk full, I/O error."""
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn the driver's operational errors (not a bad statement's) into one line naming the database."""
+    try:
+        yield
+    except OperationalError as exc:
+        if not _resource_failure(exc):
+            raise
+        raise DatabaseUnavailable(describe_failure(url, exc)) from exc
+
+
+_RESOURCE_WORDS = ("disk is full", "no space left", "disk i/o", "unable to open", "readonly database",
+                   "server", "connection", "timeout", "did not answer", "terminat")
+
+
+def _resource_failure(exc: OperationalError) -> bool:
+    """The database or its machine failed (as opposed to a statement being wrong)."""
+    text = str(exc.orig).lower()
+    return bool(exc.connection_invalidated) or any(word in text for word in _RESOURCE_WORDS)
+
+
+def describe_failure(url: str, exc: BaseException) -> str:
+    """One line for an operational database error: no SQL, no parameters."""
+    inner = getattr(exc, "orig", None) or exc
+    first = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+    if "disk is full" in first or "No space left" in first:
+        return "disk full while writing the database (the transaction was rolled back: nothing half-written)"
+    return f"the database {mask_url(url)} failed: {first}"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -85,7 +127,7 @@ def _sqlite_begin(conn: Connection, busy_timeout: float, notes: Path | None) -> 
         except OperationalError as exc:
             if not _is_locked(exc.orig):
                 raise
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or aborting.is_set():
             who = other_writers(notes)
             by = f" ({who})" if who else ""
             raise DatabaseLocked(f"the database stayed locked for {busy_timeout:g} s by another writer{by}")
@@ -163,6 +205,11 @@ def create_db_engine(url: str, options: DatabaseSettings | None = None) -> Engin
             engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                    pool_timeout=options.connect_timeout_seconds,
                                    connect_args=_postgres_args(options))
+            if parsed.get_driver_name() == "psycopg":
+                from mismartera.data.postgres import bounded_connector
+
+                # the server's statement timeout, then a few seconds for the answer to arrive
+                event.listen(engine, "do_connect", bounded_connector(options.statement_timeout_seconds + 2))
         else:
             engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except NoSuchModuleError:
@@ -226,7 +273,8 @@ class Database:
                     return None
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except OperationalError as exc:
-            raise MismarteraError(f"cannot open database {mask_url(self.url)}: {exc.orig}") from None
+            first = (str(exc.orig).strip().splitlines() or ["failed"])[0]
+            raise DatabaseUnavailable(f"cannot open database {mask_url(self.url)}: {first}") from None
 
     def ensure_schema(self) -> bool:
         """Apply pending migrations. Returns True when anything was applied."""
@@ -257,7 +305,7 @@ class Database:
 
         On SQLite the write lock is taken first (waiting up to `busy_timeout_seconds` for another
         writer); `DatabaseLocked` when it cannot be had."""
-        with _write_transaction(self.engine) as conn:
+        with database_errors(self.url), _write_transaction(self.engine) as conn:
             yield conn
 
     @contextmanager
@@ -279,13 +327,12 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with database_errors(self.url), self.engine.connect() as conn:
             yield conn
 
     def info(self) -> DatabaseInfo:
-        engine = self.engine
         counts = {}
-        with engine.connect() as conn:
+        with self.connect() as conn:
             for table in schema.metadata.sorted_tables:
                 counts[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
         return DatabaseInfo(
