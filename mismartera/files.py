@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -55,7 +56,8 @@ def open_private(path: Path, mode: str = "a", **kwargs: Any) -> IO[Any]:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
     handle = os.open(path, flags, PRIVATE_FILE)
     try:
-        os.fchmod(handle, PRIVATE_FILE)
+        if stat.S_ISREG(os.fstat(handle).st_mode):  # never a device such as /dev/null
+            os.fchmod(handle, PRIVATE_FILE)
     except OSError:
         pass
     return os.fdopen(handle, mode, **kwargs)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mismartera.cli.redact import Redactor
 from mismartera.errors import MismarteraError
-from mismartera.files import PRIVATE_FILE, make_private, os_error_line
+from mismartera.files import make_private, os_error_line
 
 FORMAT = "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"
 
@@ -60,10 +60,8 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
     broken = False
 
     def _open(self):  # type: ignore[no-untyped-def]
-        make_private(Path(self.baseFilename))
-        stream = super()._open()
-        Path(self.baseFilename).chmod(PRIVATE_FILE)
-        return stream
+        make_private(Path(self.baseFilename))  # created 0600, or narrowed to it (a regular file only)
+        return super()._open()
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.broken:

@@ -130,6 +130,9 @@ def _sqlite_begin(conn: Connection, busy_timeout: float, notes: Path | None) -> 
         if time.monotonic() >= deadline or aborting.is_set():
             who = other_writers(notes)
             by = f" ({who})" if who else ""
+            if aborting.is_set():
+                raise DatabaseLocked(f"gave up waiting for the database lock held by another writer{by} "
+                                     "(the process is stopping)")
             raise DatabaseLocked(f"the database stayed locked for {busy_timeout:g} s by another writer{by}")
         time.sleep(min(PAUSES[min(tries, len(PAUSES) - 1)], max(0.0, deadline - time.monotonic())))
         tries += 1
