@@ -109,7 +109,7 @@ def test_two_imports_of_one_new_series_at_once_both_complete(db_path: Path, tmp_
         db = Database(url)
         try:
             results.append(import_file(BarStore(db), TimeManager(), csv_path, "AAPL"))
-        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+        except Exception as exc:
             results.append(exc)
         finally:
             db.dispose()
