@@ -22,7 +22,7 @@ _WORD = r"(?<![a-z0-9_-])"
 _NAMES = (r"(?:[a-z0-9_-]{0,32}?(?:secret|api[_-]?key|password|passwd|pwd|token|key[_-]?id|access[_-]?key)"
           r"[a-z0-9_-]{0,32})")
 _ASSIGNED = re.compile(rf"(?i){_WORD}(?P<name>{_NAMES})(?P<sep>['\"]?[ \t]{{0,8}}[:=][ \t]{{0,8}}['\"]?)"
-                       r"(?P<value>[^\s'\",}]+)")
+                       r"(?P<value>[^\s'\",}&]+)")
 _OPTION = re.compile(rf"(?i)(?<![a-z0-9_-])(?P<name>--{_NAMES})(?P<sep>[ \t]{{1,8}}|=)(?P<value>[^\s'\"]+)")
 
 
