@@ -45,7 +45,7 @@ def test_non_finite_order_numbers_are_refused_naming_the_field(call, message: st
 
 
 def test_finite_orders_still_go_through() -> None:
-    ctx, broker = context()
+    ctx, _ = context()
     assert ctx.buy("AAPL", 1).quantity == 1 and ctx.buy("AAPL", 1, limit=9.5).limit_price == 9.5
     assert ctx.buy("AAPL", -1).reason == "rejected: quantity must be > 0 (got -1)"  # a broker rejection, stored
 
