@@ -62,13 +62,14 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
 def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = "America/New_York",
                 strict: bool = False) -> Group:
     from mismartera.data.csv_import import import_file as run_import
+    from mismartera.data.csv_parse import RowLimits
     from mismartera.timekeeping.calendar import zone
 
     target = normalize_symbol(symbol)
     progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
     try:
         summary = run_import(ctx.bars, ctx.time, Path(path).expanduser(), target, interval, zone(tz), strict,
-                             progress)
+                             progress, RowLimits(*ctx.settings.import_limits))
     finally:
         progress.close()
     parts: list[Any] = []

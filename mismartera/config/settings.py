@@ -24,6 +24,9 @@ Settings file: `<config dir>/settings.toml`:
     secret_key = "..."
     [logging]
     level = "INFO"
+    [import]
+    max_price = 1e9                   # CSV rows with a larger price or vwap are bad rows
+    max_volume = 1e13                 # … and with a larger volume or trade count
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class Settings:
     alpaca: AlpacaSettings
     settings_file: Path
     database: DatabaseSettings = DatabaseSettings()
+    import_limits: tuple[float, float] = (1e9, 1e13)   # (max_price, max_volume) of imported bars
 
     def __repr__(self) -> str:
         return f"Settings(home={self.home!r}, db_url={mask_url(self.db_url)!r}, alpaca={self.alpaca!r})"
@@ -171,11 +175,12 @@ def _platform_dirs(environ: Mapping[str, str]) -> tuple[Path | None, Path, Path,
     )
 
 
-_TEXT, _SECONDS = "a string", "a number of seconds > 0"
+_TEXT, _SECONDS, _POSITIVE = "a string", "a number of seconds > 0", "a number > 0"
 SETTINGS_KEYS: dict[str, dict[str, str]] = {
     "database": {"url": _TEXT, "busy_timeout_seconds": _SECONDS, "connect_timeout_seconds": _SECONDS,
                  "statement_timeout_seconds": _SECONDS, "keepalive_seconds": _SECONDS},
     "logging": {"level": _TEXT},
+    "import": {"max_price": _POSITIVE, "max_volume": _POSITIVE},
     "alpaca": {name: _TEXT for name in ("api_key", "secret_key", "base_url", "data_url", "stream_url",
                                         "trading_stream_url")},
 }
@@ -256,6 +261,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trading_stream_url=pick("ALPACA_TRADING_STREAM_URL", "trading_stream_url"),
     )
     database = DatabaseSettings(**{key: float(value) for key, value in db_section.items() if key != "url"})
+    import_section = file_values.get("import", {})
+    import_limits = (float(import_section.get("max_price", 1e9)), float(import_section.get("max_volume", 1e13)))
     level = (env.get("MISMARTERA_LOG_LEVEL") or log_section.get("level") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"log level '{level[:40]}' is not valid (expected one of {', '.join(LOG_LEVELS)})")
@@ -269,4 +276,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alpaca=alpaca,
         settings_file=settings_file,
         database=database,
+        import_limits=import_limits,
     )

@@ -63,7 +63,7 @@ SETTINGS = [
      "database.busy_timeout_seconds: True is not valid (expected a number of seconds > 0)"),
     (b"[database]\nstatement_timeout_seconds = -1\n",
      "database.statement_timeout_seconds: -1 is not valid (expected a number of seconds > 0)"),
-    (b"[databse]\nurl = 'x'\n", "databse: unknown section (expected one of alpaca, database, logging)"),
+    (b"[databse]\nurl = 'x'\n", "databse: unknown section (expected one of alpaca, database, import, logging)"),
 ]
 
 
@@ -98,3 +98,14 @@ def test_a_bom_in_settings_is_accepted(run_cli, cli_home: Path) -> None:
     result = run_cli("config", "show", "--json")
     assert result.code == 0, result
     assert '"log_level": "DEBUG"' in result.out
+
+
+def test_import_limits_come_from_the_settings_file(run_cli, cli_home: Path, tmp_path: Path) -> None:
+    (cli_home / "config").mkdir()
+    (cli_home / "config" / "settings.toml").write_text("[import]\nmax_price = 100\n")
+    bars = tmp_path / "bars.csv"
+    bars.write_text("Date,Time,Open,High,Low,Close,Volume\n2024-11-01,09:30,10,10,10,10,1\n"
+                    "2024-11-01,09:31,150,150,150,150,1\n")
+    result = run_cli("data", "import-file", str(bars), "AAPL", "--strict")
+    assert result.code == 1
+    assert result.err.splitlines()[1:] == ["  line 3: open 150 is above the largest price allowed (100)"]
