@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from mismartera.bars import INTERVAL_SECONDS
 from mismartera.data.bar_store import BATCH_SIZE, COLUMNS, BarRow, BarStore
 from mismartera.data.csv_parse import ParsedFile, RowLimits, parse_csv, pause_gc
-from mismartera.data.database import write_transaction
+from mismartera.data.database import database_errors, write_transaction
 from mismartera.data.ranges import normalize_symbol
 from mismartera.errors import DataError, NotFound, UsageError
 from mismartera.files import os_error_line
@@ -221,7 +221,7 @@ class _Check:
 
 def _import_staged(store: BarStore, symbol: str, interval: str, check: _Check) -> tuple[ParsedFile, int]:
     """SQLite: stage into a TEMP table (no lock on the database), publish in one short write."""
-    with store.db.engine.connect() as conn, pause_gc():
+    with database_errors(store.db.url), store.db.engine.connect() as conn, pause_gc():
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
         conn.exec_driver_sql(f"CREATE TABLE {_STAGE} (ts INTEGER NOT NULL, open REAL NOT NULL, "
                              "high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL NOT NULL, "
