@@ -17,7 +17,7 @@ Settings file: `<config dir>/settings.toml`:
     url = "postgresql+psycopg://user:pw@localhost/mismartera"
     busy_timeout_seconds = 60         # SQLite: how long a writer waits for another writer
     connect_timeout_seconds = 5       # PostgreSQL: connecting
-    statement_timeout_seconds = 20    # PostgreSQL: one statement (server side); the client waits 2 s more
+    statement_timeout_seconds = 15    # PostgreSQL: one statement (server side); the client waits 2 s more
     keepalive_seconds = 10            # PostgreSQL: TCP keepalives (idle; probes every third of it)
     [alpaca]
     api_key = "..."
@@ -69,7 +69,7 @@ class DatabaseSettings:
 
     busy_timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 5.0
-    statement_timeout_seconds: float = 20.0
+    statement_timeout_seconds: float = 15.0
     keepalive_seconds: float = 10.0
 
 
