@@ -222,6 +222,10 @@ class _Check:
 def _import_staged(store: BarStore, symbol: str, interval: str, check: _Check) -> tuple[ParsedFile, int]:
     """SQLite: stage into a TEMP table (no lock on the database), publish in one short write."""
     with database_errors(store.db.url), store.db.engine.connect() as conn, pause_gc():
+        # The staged rows need no rollback journal (a failure drops the table) and a modest cache of
+        # their own (bounded: larger files spill to the temp file, memory stays flat).
+        conn.exec_driver_sql("PRAGMA temp.journal_mode=OFF")
+        conn.exec_driver_sql("PRAGMA temp.cache_size=-16000")
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
         conn.exec_driver_sql(f"CREATE TABLE {_STAGE} (ts INTEGER NOT NULL, open REAL NOT NULL, "
                              "high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL NOT NULL, "
