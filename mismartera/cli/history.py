@@ -19,11 +19,21 @@ class MaskedFileHistory(FileHistory):
     cannot be written (disk full), one warning says so and the shell goes on without it."""
 
     def __init__(self, path: Path, mask: Callable[[str], str]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        make_private(path)
         super().__init__(str(path))
         self._mask = mask
         self._broken = False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(path)
+        except OSError as exc:
+            self._broken = True
+            log.warning("%s; the history is kept in memory only", os_error_line(exc, "opening", path))
+
+    def load_history_strings(self):  # type: ignore[no-untyped-def]
+        try:
+            yield from super().load_history_strings()
+        except OSError as exc:
+            log.warning("%s; starting with an empty history", os_error_line(exc, "reading", self.filename))
 
     def append_string(self, string: str) -> None:
         super().append_string(self._mask(string))
