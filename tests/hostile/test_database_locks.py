@@ -121,3 +121,26 @@ def test_two_imports_of_one_new_series_at_once_both_complete(db_path: Path, tmp_
         thread.join(60)
     assert sorted(getattr(r, "new", r) for r in results) == [0, 1200]
     assert BarStore(Database(url)).count("AAPL", "1m") == 1200
+
+
+@pytest.mark.e2e
+def test_a_session_kept_out_by_another_writer_fails_with_one_line(run_cli, example_bars: Path) -> None:
+    (example_bars / "config").mkdir(exist_ok=True)
+    (example_bars / "config" / "settings.toml").write_text("[database]\nbusy_timeout_seconds = 1\n")
+    db_path = example_bars / "data" / "mismartera.db"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    notes = db_path.with_name("mismartera.db.writers")
+    notes.mkdir(exist_ok=True)
+    (notes / str(sleeper.pid)).write_text("data import-file big.csv BIG")
+    other = hold_lock(db_path)
+    try:
+        result = run_cli("system", "start", "config/example_session.json", "--wait")
+    finally:
+        other.close()
+        sleeper.kill()
+        sleeper.wait()
+    assert result.code == 1, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "[SQL" not in result.err and "Traceback" not in result.err, result
+    assert errors[0].endswith(f"the database stayed locked for 1 s by another writer "
+                              f"(pid {sleeper.pid}: data import-file big.csv BIG)"), result
