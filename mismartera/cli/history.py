@@ -33,7 +33,7 @@ class MaskedFileHistory(FileHistory):
         try:
             yield from super().load_history_strings()
         except OSError as exc:
-            log.warning("%s; starting with an empty history", os_error_line(exc, "reading", self.filename))
+            log.warning("%s; starting with an empty history", os_error_line(exc, "reading", str(self.filename)))
 
     def append_string(self, string: str) -> None:
         super().append_string(self._mask(string))
@@ -45,7 +45,7 @@ class MaskedFileHistory(FileHistory):
             super().store_string(string)
         except OSError as exc:
             self._broken = True
-            log.warning("%s; the history is kept in memory only", os_error_line(exc, "writing", self.filename))
+            log.warning("%s; the history is kept in memory only", os_error_line(exc, "writing", str(self.filename)))
 
 
 def read_history(path: Path) -> list[str]:

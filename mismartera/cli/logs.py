@@ -85,13 +85,13 @@ def setup_logging(log_file: Path, level: str = "INFO", secrets: list[str] | None
                   debug: bool = False, console: bool = True) -> logging.Handler:
     """Attach a rotating file handler (and the one-line console handler) to the root logger (idempotent)."""
     root = logging.getLogger()
-    for handler in root.handlers:
-        if getattr(handler, "_mismartera", False):
-            return handler
+    for existing in root.handlers:
+        if getattr(existing, "_mismartera", False):
+            return existing
     redact = RedactSecrets(secrets)
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = PrivateLogFile(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+        handler = PrivateLogFile(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     except OSError as exc:
         raise MismarteraError(os_error_line(exc, "opening the log", log_file)) from None
     handler.setFormatter(logging.Formatter(FORMAT))

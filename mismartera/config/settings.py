@@ -190,8 +190,7 @@ def _check_value(where: str, value: object, expected: str) -> str | None:
     """The problem with one settings value, or None."""
     if expected == _TEXT:
         return None if isinstance(value, str) else f"{where}: {_shown(value)} is not valid (expected {expected})"
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         return f"{where}: {_shown(value)} is not valid (expected {expected})"
     return None
 

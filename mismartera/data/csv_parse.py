@@ -180,8 +180,8 @@ def _diagnose(cells: list[str], positions: dict[str, int], layout: str, tz: Zone
         return f"expected {width} fields, found {len(cells)}"
     try:
         ts = _slow_ts(cells, positions, layout, tz)
-    except RowProblem as problem:
-        return str(problem)
+    except RowProblem as why:
+        return str(why)
     except (ValueError, OverflowError):
         if layout == "date,time":
             return (f"date/time '{shown(cells[positions['date']])} {shown(cells[positions['time']])}' is not a "

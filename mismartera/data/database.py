@@ -125,7 +125,7 @@ def _sqlite_begin(conn: Connection, busy_timeout: float, notes: Path | None) -> 
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except OperationalError as exc:
-            if not _is_locked(exc.orig):
+            if exc.orig is None or not _is_locked(exc.orig):
                 raise
         if time.monotonic() >= deadline or aborting.is_set():
             who = other_writers(notes)
@@ -317,7 +317,7 @@ class Database:
         writer kept waiting can say who holds the lock."""
         notes = _notes_dir(self.url)
         note = None if notes is None else notes / str(os.getpid())
-        if note is not None:
+        if notes is not None and note is not None:
             with suppress(OSError):
                 notes.mkdir(exist_ok=True)
                 note.write_text(what, encoding="utf-8")
