@@ -35,7 +35,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
@@ -45,6 +45,7 @@ from mismartera.bars import INTERVAL_SECONDS
 from mismartera.data.bar_store import BarRow
 from mismartera.data.ranges import END_TS, FIRST_TS
 from mismartera.errors import DataError
+from mismartera.timekeeping.calendar import wall_time_problem
 
 SHOWN_ERRORS = 20
 CHUNK_ROWS = 20_000
@@ -99,16 +100,10 @@ def shown(text: str) -> str:
 
 def _localize(wall: datetime, tz: ZoneInfo) -> int:
     """Epoch of a naive exchange-local `wall` time in `tz`; RowProblem when it does not exist or is ambiguous."""
-    early = wall.replace(tzinfo=tz, fold=0)
-    late = wall.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        text = wall.strftime("%Y-%m-%d %H:%M") + (f":{wall.second:02d}" if wall.second else "")
-        if early.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
-            raise RowProblem(f"{text} does not exist in {tz.key} (the clocks skip that hour; "
-                             "give the time with its UTC offset)")
-        raise RowProblem(f"{text} is ambiguous in {tz.key} (it happens twice as the clocks go back; "
-                         "give the time with its UTC offset)")
-    return _in_range(int(early.timestamp()), wall.isoformat())
+    problem = wall_time_problem(wall, tz)
+    if problem:
+        raise RowProblem(problem)
+    return _in_range(int(wall.replace(tzinfo=tz).timestamp()), wall.isoformat())
 
 
 def _in_range(ts: int, text: str) -> int:

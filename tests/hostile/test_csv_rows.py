@@ -122,3 +122,15 @@ def test_not_utf8_midway_is_one_line(tmp_path: Path, store: BarStore) -> None:
     with pytest.raises(DataError, match=r"mixed.csv is not a UTF-8 text file \(expected CSV\)$"):
         import_file(store, TimeManager(), path, "AAPL")
     assert store.count("AAPL", "1m") == 0
+
+
+def test_time_convert_refuses_skipped_and_repeated_local_times() -> None:
+    from datetime import datetime
+
+    with pytest.raises(UsageError) as caught:
+        TimeManager.convert(datetime(2024, 3, 10, 2, 30), "ET", "UTC")
+    assert str(caught.value) == ("2024-03-10 02:30 does not exist in America/New_York (the clocks skip that hour; "
+                                 "give the time with its UTC offset)")
+    with pytest.raises(UsageError, match="2024-11-03 01:30 is ambiguous in America/New_York"):
+        TimeManager.convert(datetime(2024, 11, 3, 1, 30), "ET", "UTC")
+    assert TimeManager.convert(datetime(2024, 11, 3, 2, 30), "ET", "UTC").hour == 7
