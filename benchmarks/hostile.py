@@ -285,8 +285,12 @@ def frozen_postgres(work: Path, big: Path, rows: int, url: str | None) -> list[O
         verdict = "ok" if seconds <= 10 else "TOO SLOW"
         outcomes.append(Outcome("frozen PostgreSQL: db info answers", f"exit {code} {verdict}: {first_line(err)}",
                                 seconds, "-"))
+        freeze(signal.SIGCONT)
+        # A session blocked on the frozen server (its day ended: it is writing and reading), then SIGTERM.
         waiting = cli(home, "system", "start", str(config), "--wait", env=env)
-        time.sleep(2.0)
+        time.sleep(3.0)
+        freeze(signal.SIGSTOP)
+        time.sleep(8.0)
         started = time.perf_counter()
         waiting.send_signal(signal.SIGTERM)
         try:

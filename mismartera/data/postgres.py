@@ -44,6 +44,8 @@ def bounded_connector(wait_limit: float):
     """A `do_connect` event handler for SQLAlchemy that makes `BoundedConnection`s."""
 
     def connect(dialect: Any, record: Any, cargs: tuple, cparams: dict) -> BoundedConnection:
+        if _aborting.is_set():  # stopping: no new connection (each could wait its connect timeout)
+            raise psycopg.OperationalError("the database server was not contacted (the process is stopping)")
         connection = BoundedConnection.connect(*cargs, **cparams)
         connection.wait_limit = wait_limit
         return connection
