@@ -24,6 +24,7 @@ import time as _time
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mismartera.bars import INTERVAL_SECONDS
 from mismartera.data.bar_store import BATCH_SIZE, COLUMNS, BarRow, BarStore
@@ -236,10 +237,11 @@ def _import_staged(store: BarStore, symbol: str, interval: str, check: _Check) -
             with write_transaction(conn):  # the write lock, waited for if another writer has it
                 return parsed, _publish(store, conn, symbol, interval, parsed.in_order)
         finally:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
-            conn.commit()
+            with suppress(SQLAlchemyError):  # a broken connection takes its temp table with it
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
+                conn.commit()
 
 
 def stage_rows(conn: Connection, rows: list[BarRow]) -> None:
