@@ -31,7 +31,7 @@ class Bar(NamedTuple):
 
     @classmethod
     def from_row(cls, symbol: str, row: tuple, interval: str = "1m") -> Bar:
-        return cls(symbol, *row, interval=interval)
+        return cls(symbol, *row, interval=interval)  # type: ignore[misc]  # row: the 8 fields before interval
 
     @property
     def seconds(self) -> int:

@@ -125,6 +125,8 @@ def run_cli(cli_home: Path):
             cwd: Path | None = None) -> CliResult:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
         full_env.update({"MISMARTERA_HOME": str(cli_home), "COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"})
+        # the package is not installed in development: a run from another folder finds it here
+        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         full_env.update(env or {})
         proc = subprocess.run(
             [sys.executable, "-m", "mismartera", *args],

@@ -21,12 +21,14 @@ from pathlib import Path
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
+from mismartera.bars import INTERVAL_SECONDS
 from mismartera.commands.registry import Arg, Command, Registry
+from mismartera.execution.orders import OPEN_ORDER_STATUSES
+from mismartera.strategies.loader import BUILTINS
 
 log = logging.getLogger("mismartera.cli.completer")
-INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
+INTERVALS = tuple(INTERVAL_SECONDS)
 RUNS_OFFERED = 20
-OPEN_ORDER_STATES = ("new", "accepted", "partially_filled")
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,9 @@ class ShellCompleter(Completer):
             yield from found or self._files(word, event)
         elif kind == "file":
             yield from self._files(word, event)
+        elif kind == "strategy":   # names only: completing never imports a user's file
+            yield from _matching([*BUILTINS, *(p.stem for p in sorted(Path("strategies").glob("*.py"))
+                                               if not p.name.startswith("_"))], word)
         elif kind == "run":
             for run_id, meta in self.data.current.runs:
                 if run_id.startswith(word):
@@ -235,7 +240,7 @@ class ShellCompleter(Completer):
         except Exception:  # no session, or it is being torn down: nothing to offer
             return
         for order in getattr(snapshot, "recent_orders", ()):
-            if order.status in OPEN_ORDER_STATES and str(order.id).startswith(word):
+            if order.status in OPEN_ORDER_STATUSES and str(order.id).startswith(word):
                 meta = f"{order.side} {order.quantity:g} {order.symbol} {order.order_type}"
                 yield Completion(str(order.id), -len(word), display_meta=meta)
 

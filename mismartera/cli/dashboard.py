@@ -7,8 +7,8 @@ width in a test, shown once in a script, or redrawn four times a second by `mism
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -17,10 +17,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from mismartera.exchange import EXCHANGE_TZ
+
 if TYPE_CHECKING:
     from mismartera.system.status import AccountView, FillView, OrderView, SystemStatus, WorkerStatus
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 STATE_COLORS = {"stopped": "white", "starting": "cyan", "running": "green", "paused": "yellow",
                 "stopping": "cyan", "failed": "red", "idle": "white", "waiting": "cyan"}
 WORKER_ORDER = ("coordinator", "upkeep", "prefetch")
@@ -30,7 +31,7 @@ def _state(value: str) -> Text:
     return Text(value, style=f"bold {STATE_COLORS.get(value, 'white')}")
 
 
-def _et(instant, fmt: str = "%Y-%m-%d %H:%M:%S ET") -> str:
+def _et(instant: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S ET") -> str:
     return instant.astimezone(EXCHANGE_TZ).strftime(fmt) if instant is not None else "—"
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
+from mismartera.cli import runtime
 from mismartera.cli.render import render
+from mismartera.cli.watch import watch
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Command
 from mismartera.commands.results import ClearScreen, ExitShell, RunScript, ShowHistory, Watch
@@ -23,7 +26,10 @@ from mismartera.errors import ExitCode, MismarteraError, UsageError
 
 log = logging.getLogger("mismartera.cli")
 
-ShellRequest = (RunScript, ClearScreen, ExitShell, ShowHistory)
+ShellRequest = RunScript | ClearScreen | ExitShell | ShowHistory
+# Carries out a ShellRequest in the current mode and returns the exit code (`mismartera.cli.script.perform`);
+# passed in by the caller, since running a script comes back here.
+PerformRequest = Callable[[ShellRequest, bool], int]
 
 
 @dataclass(frozen=True)
@@ -47,38 +53,34 @@ def describe_error(exc: BaseException, *, debug: bool = False, log_file: str | N
 
 
 def print_failure(err: Console, failure: Failure, *, prefix: str = "Error: ", exc: BaseException | None = None,
-                  debug: bool = False) -> None:
+                  debug: bool = False, usage_prefix: str = "") -> None:
+    """The error line (`prefix` + message), and the usage line (`usage_prefix` is "mismartera " one-shot)."""
     if debug and exc is not None and not isinstance(exc, (MismarteraError, KeyboardInterrupt)):
         err.print(Text("".join(traceback.format_exception(exc)), style="dim"))
-    from mismartera.cli import runtime
-
     mask = runtime.current().redactor.mask if runtime.installed() else (lambda text: text)
     lines = mask(failure.message).splitlines() or [""]
     err.print(Text(prefix + lines[0], style="bold red"), soft_wrap=True)
     for line in lines[1:]:
         err.print(Text("  " + line, style="red"), soft_wrap=True)
     if failure.usage:
-        err.print(Text("usage: " + failure.usage, style="yellow"), soft_wrap=True)
+        err.print(Text("usage: " + usage_prefix + failure.usage, style="yellow"), soft_wrap=True)
 
 
 def execute(ctx: AppContext, cmd: Command, kwargs: dict[str, Any], *, as_json: bool, out: Console,
-            err: Console, debug: bool = False, prefix: str = "Error: ") -> int:
-    """Run a command's handler, show its result (or carry out what it asks of the shell), report any
-    error. Returns the exit code."""
+            err: Console, perform: PerformRequest, debug: bool = False, prefix: str = "Error: ",
+            usage_prefix: str = "") -> int:
+    """Run a command's handler, show its result (or have `perform` carry out what it asks of the shell),
+    report any error. Returns the exit code."""
     log.debug("run %s %s", cmd.path, {k: v for k, v in kwargs.items()})
     try:
         result = cmd.handler(ctx, **kwargs)
         if isinstance(result, ShellRequest):
-            from mismartera.cli.actions import perform
-
-            return perform(result, as_json=as_json)
+            return perform(result, as_json)
         if isinstance(result, Watch) and not as_json:
-            from mismartera.cli.watch import watch
-
             return watch(result)
         render(out, result, as_json=as_json)
         return int(ExitCode.OK)
     except (Exception, KeyboardInterrupt) as exc:
         failure = describe_error(exc, debug=debug, log_file=str(ctx.settings.log_file))
-        print_failure(err, failure, prefix=prefix, exc=exc, debug=debug)
+        print_failure(err, failure, prefix=prefix, exc=exc, debug=debug, usage_prefix=usage_prefix)
         return int(failure.code)

@@ -35,16 +35,21 @@ class RedactSecrets(logging.Filter):
 class ConsoleHandler(logging.Handler):
     """WARNING and above as one dim line on stderr, looked up at each record so that the REPL's
     `patch_stdout` (active while the prompt is shown) can print it above the input line.
-    Records logged with `extra={"console": False}` stay in the file only."""
+    Records logged with `extra={"console": False}` stay in the file only, and so do alpaca-py's
+    own (its errors come with tracebacks; mismartera's Alpaca adapter says what happened in one
+    line of its own)."""
 
     def __init__(self, level: int = logging.WARNING) -> None:
         super().__init__(level)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "console", True) is False:
+        if getattr(record, "console", True) is False or record.name.split(".", 1)[0] == "alpaca":
             return
         try:
-            first = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            if record.name.startswith("urllib3"):
+                first = network_line(record)
+            else:
+                first = record.getMessage().splitlines()[0] if record.getMessage() else ""
             stream = sys.stderr
             stream.write(f"{record.levelname.lower()}: {first}\n")
             stream.flush()
@@ -79,6 +84,29 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
             sys.stderr.flush()
         except Exception:
             pass
+
+
+# What urllib3's connection errors mean, in plain words (its own message is the Retry object's repr).
+NETWORK_REASONS = {
+    "NewConnectionError": "could not connect",
+    "ConnectTimeoutError": "connecting timed out",
+    "ReadTimeoutError": "the answer timed out",
+    "ProtocolError": "the connection dropped",
+    "SSLError": "TLS failed",
+    "ProxyError": "the proxy failed",
+}
+
+
+def network_line(record: logging.LogRecord) -> str:
+    """urllib3's warnings (`Retrying (_CappedRetry(total=0, …)) after connection broken by …: /v2/…`)
+    as one plain line; the record itself, with every detail, still goes to the log file."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if len(args) == 3 and str(record.msg).startswith("Retrying"):
+        _, error, url = args
+        reason = NETWORK_REASONS.get(type(error).__name__, type(error).__name__)
+        return f"network: {reason} for {url}, retrying (details in the log)"
+    message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+    return f"network: {message[:120]}" + (" … (details in the log)" if len(message) > 120 else "")
 
 
 def setup_logging(log_file: Path, level: str = "INFO", secrets: list[str] | None = None,

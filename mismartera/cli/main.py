@@ -14,8 +14,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mismartera.cli.runtime import Runtime
 
 GLOBAL_FLAGS = ("--debug",)
+# Flags of script mode over stdin (`mismartera -q < day.msh`): with no command, these are all there is.
+SCRIPT_FLAGS = ("--quiet", "-q", "--no-check")
+# Tables and records written to a pipe or a file are not cut to a terminal's width.
+UNLIMITED_WIDTH = 100_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"mismartera {__version__}")
         return 0
+    if args[:1] in (["--install-completion"], ["--show-completion"]) or os.environ.get("_MISMARTERA_COMPLETE"):
+        return _completion(args)
     _install_sigterm()
 
     from rich.console import Console
@@ -39,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
     debug = "--debug" in args
     rest = [a for a in args if a not in GLOBAL_FLAGS]
-    out = Console(highlight=False, soft_wrap=False)
+    script_flags = set(rest) if rest and set(rest) <= set(SCRIPT_FLAGS) else set()
+    if script_flags:
+        rest, args = [], [a for a in args if a not in SCRIPT_FLAGS]
+    out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else UNLIMITED_WIDTH)
     err = Console(stderr=True, highlight=False)
     try:
         settings = load_settings()
@@ -56,13 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     ctx = AppContext(settings, interactive=sys.stdin.isatty(), progress=progress_factory(err),
                      confirm=runtime.ask_yes_no(err))
     rt = runtime.install(runtime.Runtime(ctx=ctx, out=out, err=err, debug=debug, environ=dict(os.environ),
-                                         redactor=Redactor(secrets)))
+                                         redactor=Redactor(secrets), quiet=bool(script_flags & {"--quiet", "-q"})))
     try:
         if interactive:
             from mismartera.cli.repl import run_repl
 
             return run_repl(rt)
-        code = _script(rt) if not rest else _one_shot(args)
+        code = _script(rt, check="--no-check" not in script_flags) if not rest else _one_shot(args)
         return _finish(rt, code, one_shot=bool(rest))
     except KeyboardInterrupt:
         err.print("interrupted", style="bold red")
@@ -71,12 +84,26 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
 
 
+def _completion(args: list[str]) -> int:
+    """Shell completion of one-shot commands: a completion request, or installing/showing the script."""
+    from mismartera.cli.shell_completion import handle
+    from mismartera.errors import MismarteraError, UsageError
+
+    try:
+        return handle(args, dict(os.environ)) or 0
+    except MismarteraError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        if isinstance(exc, UsageError) and exc.usage:
+            print(f"usage: mismartera {exc.usage}", file=sys.stderr)
+        return int(exc.exit_code)
+
+
 def _install_sigterm() -> None:
     """SIGTERM raises KeyboardInterrupt in the main thread (once; a second SIGTERM kills at once)."""
 
     def terminate(signum: int, frame: object) -> None:
         from mismartera.cli import runtime
-        from mismartera.data.database import abort_waits
+        from mismartera.data.waits import abort_waits
 
         runtime.mark_terminated()
         abort_waits()  # a database wait (a frozen server, a locked file) must not hold the exit up
@@ -86,25 +113,33 @@ def _install_sigterm() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
-def _finish(rt, code: int, *, one_shot: bool) -> int:
+def _finish(rt: Runtime, code: int, *, one_shot: bool) -> int:
     """At the end of a script or one-shot command, stop a session that is still running (its summary
     goes to stderr after a one-shot command, whose stdout may be JSON)."""
     from mismartera.cli.shutdown import stop_running_session
 
     try:
-        stopped = stop_running_session(rt, summary_to_stderr=one_shot)
+        stopped = stop_running_session(rt, summary_to_stderr=one_shot or rt.quiet)
     except KeyboardInterrupt:
         return 130
     return code or stopped
 
 
-def _script(rt) -> int:
+def _script(rt: Runtime, check: bool = True) -> int:
+    """Script mode over stdin. Input read from a file (`mismartera < day.msh`) is checked whole before
+    the first line runs; a pipe is read as it comes (its writer may still be deciding what to send)."""
+    import stat
+
     from mismartera.cli.dispatch import describe_error, print_failure
     from mismartera.cli.script import run_lines
     from mismartera.errors import UsageError
 
     try:
-        return run_lines(rt, sys.stdin)
+        from_file = stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode)
+    except (OSError, ValueError):
+        from_file = False
+    try:
+        return run_lines(rt, sys.stdin, check=check and from_file)
     except UnicodeDecodeError as exc:
         failure = describe_error(UsageError(f"standard input is not UTF-8 text ({exc.reason})"))
         print_failure(rt.err, failure)

@@ -171,9 +171,22 @@ def check_line_length(line: str) -> None:
         raise UsageError(f"line too long: {len(line):,} characters (expected at most {MAX_LINE:,})")
 
 
+HELP_WORDS = ("-h", "--help")
+
+
+def wants_help(words: list[str]) -> bool:
+    """`-h` or `--help` among a command's words (before any `--`): show its help instead of running it."""
+    before = words[: words.index("--")] if "--" in words else words
+    return any(word in HELP_WORDS for word in before)
+
+
 def parse_line(registry: Registry, line: str) -> ParsedLine:
+    """The command a line names and its arguments; `COMMAND --help` is `help COMMAND`, as in one-shot mode."""
     check_line_length(line)
     words = split_line(line)
     cmd, rest = find_command(registry, words)
+    help_cmd = registry.get("", "help")
+    if help_cmd is not None and cmd is not help_cmd and wants_help(rest):
+        return ParsedLine(help_cmd, {"topic": cmd.path.split()}, "--json" in rest)
     kwargs, json_out = parse_args(cmd, rest)
     return ParsedLine(cmd, kwargs, json_out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -36,9 +37,9 @@ class RichProgress:
 
     def update(self, *, completed: float | None = None, total: float | None = None,
                description: str | None = None) -> None:
-        fields = {k: v for k, v in (("completed", completed), ("total", total), ("description", description))
-                  if v is not None}
-        self._progress.update(self._task, rate=self._rate(), **fields)
+        # rich leaves a field alone when it is None
+        self._progress.update(self._task, completed=completed, total=total, description=description,
+                              rate=self._rate())
 
     def close(self) -> None:
         self._progress.stop()
@@ -91,8 +92,10 @@ class PlainProgress:
         self.close()
 
 
-def progress_factory(console: Console):
-    def make(description: str, total: float | None = None, unit: str = "rows"):
+def progress_factory(console: Console) -> Callable[..., RichProgress | PlainProgress]:
+    """What `AppContext.progress` calls: a rich bar on a terminal, plain lines elsewhere."""
+
+    def make(description: str, total: float | None = None, unit: str = "rows") -> RichProgress | PlainProgress:
         if console.is_terminal:
             return RichProgress(console, description, total, unit)
         return PlainProgress(description, total, unit)

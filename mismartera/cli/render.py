@@ -1,6 +1,6 @@
 """The one place results are printed: rich tables and panels for people, JSON for machines.
 
-Instants are shown in the exchange's time zone (America/New_York); user text is printed with
+Instants are shown in the exchange's time zone (`mismartera.exchange.EXCHANGE_TZ`); user text is printed with
 markup off so a `[` in a symbol or a message cannot restyle the output.
 """
 
@@ -11,16 +11,19 @@ import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from mismartera.cli import runtime
+from mismartera.cli.dashboard import dashboard
+from mismartera.cli.pager import ShellPager, wants_pager
 from mismartera.commands.results import Chart, Column, Group, Message, RawText, Record, Table, Watch
+from mismartera.exchange import EXCHANGE_TZ
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
+WATCH_WIDTH = 160   # the panels fill the width they get: printed to a file, they get this much
 STYLES = {"": "", "ok": "green", "warn": "yellow", "error": "bold red", "dim": "dim"}
 
 
@@ -90,7 +93,7 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, default=str)
 
 
-def _justify(column: Column) -> str:
+def _justify(column: Column) -> JustifyMethod:
     if column.justify:
         return column.justify
     return "right" if column.fmt in ("money", "price", "int", "pct", "qty") else "left"
@@ -142,15 +145,24 @@ def _chart(result: Chart, width: int) -> Text:
 
 
 def render(console: Console, result: Any, *, as_json: bool = False) -> None:
-    """Print a result: JSON when asked, else rich output."""
+    """Print a result: JSON when asked, else rich output (through a pager when it is a long one in the
+    interactive shell)."""
     if result is None:
         return
+    if not as_json and wants_pager(console, result):
+        with console.pager(ShellPager(runtime.current().environ), styles=True):
+            _render(console, result)
+        return
+    _render(console, result, as_json=as_json)
+
+
+def _render(console: Console, result: Any, *, as_json: bool = False) -> None:
     if as_json:
         console.print_json(dumps(result)) if console.is_terminal else console.out(dumps(result), highlight=False)
         return
     if isinstance(result, Group):
         for part in result.parts:
-            render(console, part)
+            _render(console, part)
         return
     if isinstance(result, Message):
         console.print(Text(result.text, style=STYLES.get(result.style, "")))
@@ -163,9 +175,7 @@ def render(console: Console, result: Any, *, as_json: bool = False) -> None:
     elif isinstance(result, RawText):
         console.out(result.text, highlight=False, end="")
     elif isinstance(result, Watch):
-        from mismartera.cli.dashboard import dashboard
-
-        console.print(dashboard(result.status()))
+        console.print(dashboard(result.status()), width=min(console.width, WATCH_WIDTH))
     elif hasattr(result, "__rich__") or hasattr(result, "__rich_console__"):
         console.print(result)
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -20,6 +21,7 @@ from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import ThreadedCompleter
 from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.shortcuts import prompt
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_term_environment_variable
 
@@ -28,13 +30,14 @@ from mismartera.cli.completer import CompletionData, ShellCompleter, load_from_s
 from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.history import MaskedFileHistory
 from mismartera.cli.parser import parse_line
+from mismartera.cli.script import PROMPT, perform
 from mismartera.cli.shutdown import running_status, stop_running_session
 from mismartera.cli.toolbar import Toolbar, current_status
+from mismartera.cli.watch import follow_terminal_size
 from mismartera.commands import load_all
 from mismartera.commands.registry import Registry
 from mismartera.errors import ExitCode, UsageError
 
-PROMPT = "system@mismartera> "
 REFRESHING_GROUPS = ("data", "demo", "run")
 WARM_DELAY = 0.5  # seconds after the first prompt before background loading starts
 STYLE = Style.from_dict({"bottom-toolbar": "noreverse bg:#262626 #d0d0d0", "prompt": "bold"})
@@ -44,10 +47,14 @@ log = logging.getLogger("mismartera.cli.repl")
 class _Output(Vt100_Output):
     """prompt_toolkit draws the bottom toolbar only once it knows the rows below the cursor, which a
     terminal tells through a cursor-position request (CPR) — never, where CPR is off or unanswered.
-    Claiming one row makes the layout take its own preferred height (as it does near the bottom of
-    the screen), so the toolbar is always drawn and no CPR round trip delays the first prompt."""
+    Claiming one row makes the layout take its own preferred height, so the toolbar is drawn at once,
+    under the prompt, and no CPR round trip delays the first prompt. The CPR is still asked: its
+    answer (a key event prompt_toolkit handles) gives the real rows below the cursor, and the layout
+    then fills them, which puts the toolbar on the terminal's bottom row, as pgcli's."""
 
     def get_rows_below_cursor_position(self) -> int:
+        if self.responds_to_cpr:
+            self.ask_for_cpr()
         return 1
 
 
@@ -96,6 +103,7 @@ def run_repl(rt: runtime.Runtime) -> int:
         if not text:
             return True
         _mask_typed_line(rt, line)
+        follow_terminal_size(rt.out)   # the terminal may have been resized at the prompt
         run_line(rt, registry, text)
         # `data` commands change the stored symbols; after others a stale list is refreshed now and then
         data.request(0.0 if text.split()[0] in REFRESHING_GROUPS else 60.0)
@@ -127,7 +135,7 @@ def run_line(rt: runtime.Runtime, registry: Registry, text: str) -> int:
         return int(exc.exit_code)
     try:
         return execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out, err=rt.err,
-                       debug=rt.debug)
+                       perform=perform, debug=rt.debug)
     except KeyboardInterrupt:  # landed between the handler and its error reporting
         print_failure(rt.err, describe_error(KeyboardInterrupt()))
         return int(ExitCode.INTERRUPTED)
@@ -150,9 +158,7 @@ def _width() -> int | None:
         return None
 
 
-def _asker():
-    from prompt_toolkit.shortcuts import prompt
-
+def _asker() -> Callable[[str], bool]:
     def ask(question: str) -> bool:
         try:
             answer = prompt(f"{question} [y/N] ")

@@ -25,6 +25,7 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)
     interactive: bool = False      # the REPL is running (live panels and questions are possible)
     script_depth: int = 0          # > 0 while a script runs: no live display, echo each command
+    quiet: bool = False            # scripts: no echo of the commands (stdout holds only their output)
     exit_requested: bool = False   # `exit` / `quit` was run
     ask: Callable[[str], bool] | None = None  # the REPL's yes/no question (None: answer no)
 
@@ -72,7 +73,7 @@ def err_console() -> Console:
     return current().err
 
 
-def ask_yes_no(console: Console):
+def ask_yes_no(console: Console) -> Callable[[str], bool]:
     """A confirm() for AppContext: asks on the terminal; answers no when stdin is not a terminal or a
     script is running (a script never waits for a person)."""
 

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from rich.text import Text
 
-from mismartera.cli.dispatch import describe_error, execute, print_failure
+from mismartera.cli import actions, runtime
+from mismartera.cli.dispatch import Failure, ShellRequest, describe_error, execute, print_failure
 from mismartera.cli.parser import check_line_length, parse_line
 from mismartera.cli.runtime import Runtime
 from mismartera.commands import load_all
-from mismartera.errors import ExitCode, NotFound, UsageError
+from mismartera.commands.results import RunScript
+from mismartera.errors import ExitCode, MismarteraError, NotFound, UsageError
 
 PROMPT = "system@mismartera> "
 MAX_DEPTH = 8
@@ -63,14 +65,49 @@ def substitute(line: str, variables: Mapping[str, str], environ: Mapping[str, st
     return _VARIABLE.sub(value, line)
 
 
+def check_lines(rt: Runtime, lines: list[str], variables: Mapping[str, str], where: str = "") -> int:
+    """Parse every line without running any: each unknown command, bad argument or undefined variable
+    is reported as `line N: …` on stderr. Returns 0 when all lines parse, else the first one's exit code."""
+    registry = load_all()
+    problems: list[tuple[int, Failure]] = []
+    for number, raw in enumerate(lines, start=1):
+        text = raw.rstrip("\r\n")
+        try:
+            check_line_length(text)
+            text = strip_comment(text).strip()
+            if not text:
+                continue
+            parse_line(registry, substitute(text, variables, rt.environ))
+        except MismarteraError as exc:
+            problems.append((number, describe_error(exc)))
+    for number, failure in problems:
+        print_failure(rt.err, failure, prefix=f"{where}line {number}: ")
+    if not problems:
+        return 0
+    rt.err.print(Text(f"nothing was run: {len(problems)} line(s) of the script have errors "
+                      "(--no-check runs the script without this check)", style="red"), soft_wrap=True)
+    return int(problems[0][1].code)
+
+
 def run_lines(rt: Runtime, lines: Iterable[str], *, variables: Mapping[str, str] | None = None,
-              keep_going: bool = False, source: str | None = None) -> int:
-    """Run each command line; returns 0, or the exit code of the (first) failing line."""
+              keep_going: bool = False, source: str | None = None, quiet: bool = False,
+              check: bool = False) -> int:
+    """Run each command line; returns 0, or the exit code of the (first) failing line.
+
+    With `check`, every line is parsed first and nothing runs if one does not parse; with `quiet`
+    the commands are not echoed (nested scripts inherit it)."""
     registry = load_all()
     variables = dict(variables or {})
     first_failure = 0
+    where = "" if rt.script_depth == 0 or source is None else f"{Path(source).name} "
+    if check:
+        lines = list(lines)
+        failed = check_lines(rt, lines, variables, where)
+        if failed:
+            return failed
+    was_quiet = rt.quiet
+    rt.quiet = rt.quiet or quiet
     rt.script_depth += 1
-    where = "" if rt.script_depth == 1 or source is None else f"{Path(source).name} "
     try:
         for number, raw in enumerate(lines, start=1):
             prefix = f"{where}line {number}: "
@@ -81,14 +118,15 @@ def run_lines(rt: Runtime, lines: Iterable[str], *, variables: Mapping[str, str]
                 if not text:
                     continue
                 line = substitute(text, variables, rt.environ)
-                rt.out.print(Text(PROMPT + rt.redactor.mask(line)), soft_wrap=True, highlight=False)
+                if not rt.quiet:
+                    rt.out.print(Text(PROMPT + rt.redactor.mask(line)), soft_wrap=True, highlight=False)
                 parsed = parse_line(registry, line)
             except UsageError as exc:
                 print_failure(rt.err, describe_error(exc), prefix=prefix)
                 code = int(exc.exit_code)
             else:
                 code = execute(rt.ctx, parsed.command, parsed.kwargs, as_json=parsed.json, out=rt.out,
-                               err=rt.err, debug=rt.debug, prefix=prefix)
+                               err=rt.err, perform=perform, debug=rt.debug, prefix=prefix)
             if code:
                 first_failure = first_failure or code
                 if not keep_going or code == ExitCode.INTERRUPTED:
@@ -103,16 +141,28 @@ def run_lines(rt: Runtime, lines: Iterable[str], *, variables: Mapping[str, str]
         return int(ExitCode.INTERRUPTED)
     finally:
         rt.script_depth -= 1
+        rt.quiet = was_quiet
 
 
-def run_file(rt: Runtime, path: str, variables: Mapping[str, str] | None = None, *, keep_going: bool = False) -> int:
-    """Run a script file (`run FILE`)."""
+def run_file(rt: Runtime, path: str, variables: Mapping[str, str] | None = None, *, keep_going: bool = False,
+             quiet: bool = False, check: bool = True) -> int:
+    """Run a script file (`run FILE`), checking every line first unless `check` is False."""
     if rt.script_depth >= MAX_DEPTH:
         raise UsageError(f"scripts nested more than {MAX_DEPTH} deep (does {Path(path).name} run itself?)")
     try:
         with open(path, encoding="utf-8") as handle:
-            return run_lines(rt, handle, variables=variables, keep_going=keep_going, source=path)
+            return run_lines(rt, handle, variables=variables, keep_going=keep_going, source=path, quiet=quiet,
+                             check=check)
     except FileNotFoundError:
         raise NotFound(f"script file not found: {path}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+
+
+def perform(request: ShellRequest, as_json: bool = False) -> int:
+    """Carry out what a command asks of the shell: `run FILE` here (its lines go back through dispatch),
+    the rest in `mismartera.cli.actions`. The `perform` every caller of `dispatch.execute` passes in."""
+    if isinstance(request, RunScript):
+        return run_file(runtime.current(), request.path, request.variables, keep_going=request.keep_going,
+                        quiet=request.quiet, check=request.check)
+    return actions.perform(request, as_json)

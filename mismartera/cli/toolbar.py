@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from mismartera.commands.context import AppContext
+from mismartera.exchange import EXCHANGE_TZ
 
 if TYPE_CHECKING:  # the snapshot type only; importing the system package would load the engine
+    from prompt_toolkit.formatted_text import StyleAndTextTuples
+
     from mismartera.system.status import SystemStatus
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 log = logging.getLogger("mismartera.cli.toolbar")
 
 STATE_STYLES = {
@@ -35,36 +36,67 @@ def money(value: float, *, signed: bool = False) -> str:
     return f"{value:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def summary_parts(status: SystemStatus | None) -> list[str]:
-    """The toolbar's fields after the state, as short strings."""
+# How much each field matters when the toolbar is too narrow for all: the lowest goes first.
+# Equity and P&L (and a failure) stay whatever the width.
+RANK_EQUITY, RANK_ERROR, RANK_CLOCK, RANK_DAY, RANK_PROGRESS, RANK_MESSAGE, RANK_TITLE, RANK_RATE, RANK_HINT = (
+    10, 9, 7, 6, 5, 4, 3, 2, 1)
+
+
+def ranked_parts(status: SystemStatus | None) -> list[tuple[int, str]]:
+    """The toolbar's fields after the state, in display order, each with its rank (see RANK_*)."""
     if status is None or (status.state.value == "stopped" and status.run_id is None and not status.session_name):
-        return ["no session — system start CONFIG", HINT]
-    parts: list[str] = []
+        return [(RANK_EQUITY, "no session — system start CONFIG"), (RANK_HINT, HINT)]
+    parts: list[tuple[int, str]] = []
     title = " ".join(p for p in (status.mode, status.session_name) if p)
     if title:
-        parts.append(title)
+        parts.append((RANK_TITLE, title))
     if status.clock is not None:
-        parts.append(status.clock.astimezone(EXCHANGE_TZ).strftime("%Y-%m-%d %H:%M:%S ET"))
+        parts.append((RANK_CLOCK, status.clock.astimezone(EXCHANGE_TZ).strftime("%Y-%m-%d %H:%M:%S ET")))
     if status.days_total:
-        parts.append(f"day {status.day_index}/{status.days_total}")
+        parts.append((RANK_DAY, f"day {status.day_index}/{status.days_total}"))
     if status.mode != "live" and (status.days_total or status.progress):
-        parts.append(f"{status.progress * 100:.0f}%")
+        parts.append((RANK_PROGRESS, f"{status.progress * 100:.0f}%"))
     if status.bars_per_second:
-        parts.append(f"{status.bars_per_second:,.0f} bars/s")
+        parts.append((RANK_RATE, f"{status.bars_per_second:,.0f} bars/s"))
     if status.account is not None:
-        parts.append(f"equity {money(status.account.equity)} ({money(status.account.pnl, signed=True)})")
+        parts.append((RANK_EQUITY, f"equity {money(status.account.equity)} "
+                                   f"({money(status.account.pnl, signed=True)})"))
     if status.error:
         where = f"{status.error_worker}: " if status.error_worker else ""
-        parts.append(f"error {where}{status.error}")
+        parts.append((RANK_ERROR, f"error {where}{status.error}"))
     elif status.message:
-        parts.append(status.message)
+        parts.append((RANK_MESSAGE, status.message))
     return parts
+
+
+def summary_parts(status: SystemStatus | None) -> list[str]:
+    """The toolbar's fields after the state, as short strings."""
+    return [text for _, text in ranked_parts(status)]
+
+
+SEPARATOR = " │ "
+
+
+def fit(parts: list[tuple[int, str]], room: int | None) -> str:
+    """The fields joined, dropping the least important ones until they fit in `room` characters (no
+    limit when None); what still does not fit is cut with `…` at the end."""
+    kept = list(parts)
+    if room is None:
+        return SEPARATOR.join(text for _, text in kept)
+    while len(kept) > 1 and len(SEPARATOR.join(text for _, text in kept)) > room:
+        lowest = min(rank for rank, _ in kept)
+        if lowest >= RANK_ERROR:
+            break
+        index = max(i for i, (rank, _) in enumerate(kept) if rank == lowest)
+        del kept[index]
+    text = SEPARATOR.join(text for _, text in kept)
+    return text if len(text) <= room else text[: max(0, room - 1)] + "…"
 
 
 def summary_line(status: SystemStatus | None) -> str:
     """The whole summary as one plain line, e.g. for the end of a script."""
     state = status.state.value if status is not None else "stopped"
-    return " │ ".join([state, *summary_parts(status)])
+    return SEPARATOR.join([state, *summary_parts(status)])
 
 
 def current_status(ctx: AppContext) -> SystemStatus | None:
@@ -74,7 +106,7 @@ def current_status(ctx: AppContext) -> SystemStatus | None:
     return ctx.system.status()
 
 
-def toolbar_fragments(ctx: AppContext, width: int | None = None) -> list[tuple[str, str]]:
+def toolbar_fragments(ctx: AppContext, width: int | None = None) -> StyleAndTextTuples:
     """prompt_toolkit formatted text for the bottom toolbar; never raises."""
     try:
         status = current_status(ctx)
@@ -82,11 +114,8 @@ def toolbar_fragments(ctx: AppContext, width: int | None = None) -> list[tuple[s
         log.debug("toolbar: status unavailable: %r", exc)
         return [("bg:#af0000 #ffffff", f" status unavailable: {type(exc).__name__} ")]
     state = status.state.value if status is not None else "stopped"
-    text = " │ ".join(summary_parts(status))
-    if width is not None:
-        room = max(0, width - len(state) - 4)
-        text = text if len(text) <= room else text[: max(0, room - 1)] + "…"
-    fragments: list[tuple[str, Any]] = [(STATE_STYLES.get(state, ""), f" {state} "), ("", f" {text}")]
+    text = fit(ranked_parts(status), None if width is None else max(0, width - len(state) - 4))
+    fragments: StyleAndTextTuples = [(STATE_STYLES.get(state, ""), f" {state} "), ("", f" {text}")]
     return fragments
 
 
@@ -100,9 +129,9 @@ class Toolbar:
         self.width = width or (lambda: None)
         self.max_age = max_age
         self._made = -1.0
-        self._fragments: list[tuple[str, str]] = []
+        self._fragments: StyleAndTextTuples = []
 
-    def __call__(self) -> list[tuple[str, str]]:
+    def __call__(self) -> StyleAndTextTuples:
         now = time.monotonic()
         if now - self._made >= self.max_age:
             self._fragments = toolbar_fragments(self.ctx, self.width())

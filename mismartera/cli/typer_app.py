@@ -1,90 +1,62 @@
 """The one-shot CLI (`mismartera GROUP COMMAND …`), generated from the command registry with typer.
 
-Every argument reaches typer as text and is converted by `mismartera.cli.parser.convert`, so bad
-values produce the same message as in the REPL and scripts.
+Typer lays out the groups, lists their commands and prints the top-level help; the words after a
+command are handed over untouched and parsed by `mismartera.cli.parser.parse_args`, the parser the
+shell and scripts use, so a missing or bad argument reads the same in every mode. A command's
+`--help` is the registry's own help (`help GROUP COMMAND` in the shell).
 """
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from mismartera import __version__
 from mismartera.cli import runtime
-from mismartera.cli.dispatch import execute
-from mismartera.cli.parser import convert, find_command
+from mismartera.cli.dispatch import describe_error, execute, print_failure
+from mismartera.cli.parser import find_command, parse_args, wants_help
+from mismartera.cli.render import render
+from mismartera.cli.script import perform
 from mismartera.commands import load_all
-from mismartera.commands.registry import Arg, Command, Registry
+from mismartera.commands.general import command_help
+from mismartera.commands.registry import Command, Registry
 from mismartera.errors import ExitCode, UsageError
 
-
-def _parameter(arg: Arg) -> inspect.Parameter:
-    if arg.positional:
-        kind: Any = list[str] if arg.multiple else str
-        info = typer.Argument(help=arg.help, metavar=arg.placeholder, show_default=False)
-        default = ... if arg.is_required else ([] if arg.multiple else None)
-        annotation = Annotated[kind if arg.is_required else (kind | None), info]
-    elif arg.is_flag:
-        names = [arg.flag] + ([f"-{arg.short}"] if arg.short else [])
-        info = typer.Option(*names, help=arg.help)
-        default = bool(arg.default)
-        annotation = Annotated[bool, info]
-    else:
-        names = [arg.flag] + ([f"-{arg.short}"] if arg.short else [])
-        kind = list[str] if arg.multiple else str
-        help_text = arg.help + (f" [choices: {', '.join(arg.choices)}]" if arg.choices else "")
-        if arg.default is not None:
-            help_text += f" [default: {arg.default}]"
-        info = typer.Option(*names, help=help_text, metavar=arg.placeholder, show_default=False)
-        default = ... if arg.is_required else ([] if arg.multiple else None)
-        annotation = Annotated[kind if arg.is_required else (kind | None), info]
-    return inspect.Parameter(arg.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+PROG = "mismartera"
 
 
-def _callback(cmd: Command) -> Any:
-    def run(**raw: Any) -> None:
-        as_json = bool(raw.pop("json", False))
-        state = runtime.current()
-        kwargs: dict[str, Any] = {}
+class RegistryCommand(TyperCommand):
+    """A typer command whose words click leaves alone: they reach the callback as `context.args`.
+    (`ctx` is click's Context, which typer vendors in recent versions: not named here.)"""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.args = list(args)
+        return []
+
+
+def _callback(cmd: Command) -> Callable[[typer.Context], None]:
+    def run(context: typer.Context) -> None:
+        words = list(context.args)
+        out, err = runtime.out_console(), runtime.err_console()
+        if wants_help(words):
+            render(out, command_help(cmd, prog=PROG), as_json="--json" in words)
+            raise typer.Exit(0)
         try:
-            for arg in cmd.args:
-                value = raw.get(arg.name)
-                if value is None or (arg.multiple and value == []):
-                    if arg.is_required:
-                        raise UsageError(f"missing {arg.placeholder}", cmd.usage())
-                    if arg.default is not None or arg.is_flag:
-                        kwargs[arg.name] = arg.default
-                    elif arg.multiple:
-                        kwargs[arg.name] = []
-                    continue
-                if arg.is_flag:
-                    kwargs[arg.name] = bool(value)
-                elif arg.multiple:
-                    kwargs[arg.name] = [convert(arg, v, cmd) for v in value]
-                else:
-                    kwargs[arg.name] = convert(arg, value, cmd)
+            kwargs, as_json = parse_args(cmd, words)
         except UsageError as exc:
-            runtime.err_console().print(f"Error: {exc.message}", markup=False, style="bold red")
-            runtime.err_console().print(f"usage: mismartera {cmd.usage()}", markup=False, style="yellow")
+            print_failure(err, describe_error(exc), usage_prefix=f"{PROG} ")
             raise typer.Exit(int(ExitCode.USAGE)) from None
-        code = execute(state.ctx, cmd, kwargs, as_json=as_json, out=runtime.out_console(),
-                       err=runtime.err_console(), debug=state.debug)
+        code = execute(runtime.current().ctx, cmd, kwargs, as_json=as_json, out=out, err=err, perform=perform,
+                       debug=runtime.current().debug, usage_prefix=f"{PROG} ")
         if code:
             raise typer.Exit(code)
 
-    params = [_parameter(arg) for arg in cmd.args]
-    if cmd.json:
-        params.append(inspect.Parameter("json", inspect.Parameter.KEYWORD_ONLY, default=False,
-                                        annotation=Annotated[bool, typer.Option("--json", help="print JSON")]))
-    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__name__ = cmd.name.replace("-", "_")
-    epilog = ""
-    if cmd.examples:
-        epilog = "Examples:\n\n\b\n" + "\n".join(f"  mismartera {e}" for e in cmd.examples)
-    run.__doc__ = cmd.help + ("\n\n" + cmd.description if cmd.description else "")
-    return run, epilog
+    run.__doc__ = cmd.help
+    return run
 
 
 def check_command(args: list[str], registry: Registry | None = None) -> None:
@@ -127,10 +99,10 @@ def build_app(registry: Registry | None = None) -> typer.Typer:
         if cmd.interactive_only:
             continue
         target = subapps.get(cmd.group, app) if cmd.group else app
-        func, epilog = _callback(cmd)
+        func = _callback(cmd)
         for alias in (cmd.name, *cmd.aliases):
-            target.command(name=alias, help=func.__doc__, short_help=cmd.summary, epilog=epilog or None,
-                           hidden=alias != cmd.name)(func)
+            target.command(name=alias, cls=RegistryCommand, help=cmd.help, short_help=cmd.summary,
+                           add_help_option=False, hidden=alias != cmd.name)(func)
 
     @app.callback(invoke_without_command=True)
     def root(

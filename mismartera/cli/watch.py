@@ -15,11 +15,14 @@ import sys
 from types import TracebackType
 from typing import Any
 
+from rich.console import Console
+from rich.control import Control
 from rich.live import Live
 from rich.text import Text
 
 from mismartera.cli import runtime
 from mismartera.cli.dashboard import dashboard
+from mismartera.cli.render import WATCH_WIDTH
 from mismartera.commands.results import Watch
 from mismartera.errors import ExitCode
 
@@ -70,7 +73,7 @@ def watch(request: Watch) -> int:
     rt = runtime.current()
     status = request.status()
     if not rt.live_allowed or not status.state.active:
-        rt.out.print(dashboard(status))
+        rt.out.print(dashboard(status), width=min(rt.out.width, WATCH_WIDTH))
         if not status.state.active and status.session_name:
             rt.out.print(Text(hint(status), style="bold"))
         elif not status.state.active:
@@ -79,10 +82,29 @@ def watch(request: Watch) -> int:
     return _live(rt, request, status)
 
 
+def follow_terminal_size(console: Console) -> bool:
+    """Give `console` the terminal's current size (rich keeps the size it started with when COLUMNS
+    and LINES are set); True when it changed."""
+    try:
+        columns, lines = os.get_terminal_size(console.file.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    if (columns, lines) == tuple(console.size):
+        return False
+    console.size = (columns, lines)
+    return True
+
+
 def _live(rt: runtime.Runtime, request: Watch, first: Any) -> int:
     latest = {"status": first, "ended": False}
+    follow_terminal_size(rt.out)
 
     def frame() -> Any:
+        # After a resize the terminal has re-wrapped (or cut) the last frame, so moving up over its
+        # old height no longer lands on its first line: clear the screen and draw from the top.
+        # (Called by Live just before it draws, on its refresh thread or in `update`.)
+        if follow_terminal_size(rt.out):
+            rt.out.control(Control.home(), Control.clear())
         try:
             latest["status"] = request.status()
         except Exception:  # keep showing the last good snapshot

@@ -11,8 +11,10 @@ from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
 from mismartera.data.ranges import bar_time, day_range_ts, inclusive_bounds, normalize_symbol, parse_symbols
-from mismartera.errors import NotFound, UsageError
+from mismartera.errors import ExternalServiceError, NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
+from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
 
 GROUP = group("data", "Market data: import (CSV, Alpaca, demo), derive, inspect, check quality, export, delete")
 INTERVALS = tuple(INTERVAL_SECONDS)
@@ -29,6 +31,11 @@ IMPORT_API_HELP = """Import bars from Alpaca's market-data API (dates inclusive,
 
 Needs ALPACA_API_KEY and ALPACA_SECRET_KEY; ALPACA_DATA_URL overrides the endpoint. Nothing is
 written unless every symbol returned bars; importing again changes nothing."""
+BACKFILL_HELP = """Fetch from Alpaca the minutes live sessions released missing and never stored
+
+A live session releases a minute to its strategies without a bar when the stream missed it and the
+REST API kept failing; it fetches it again in the background until stored, and the next live
+session takes up what is left. This does the same by hand, for every live run so far."""
 AGGREGATE_HELP = """Build and store 5m/15m/30m/1h/1d bars from stored 1-minute bars
 
 Windows start at the session open; the last one of a day is cut at the close (early closes
@@ -54,12 +61,12 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
 @command(GROUP, "import-file", help=IMPORT_FILE_HELP,
          args=(Arg("path", "the CSV file", complete="file", metavar="PATH"),
                Arg("symbol", "the symbol the bars belong to", complete="symbol", metavar="SYMBOL"),
-               Option("interval", "bar length of the file", choices=INTERVALS, default="1m", complete="interval"),
-               Option("tz", "time zone of times written without an offset", default="America/New_York"),
+               Option("interval", "bar length of the file", choices=INTERVALS, complete="interval"),
+               Option("tz", "time zone of times written without an offset"),
                Option("strict", "import nothing (and fail) if any row is bad", type=bool)),
          json=True,
          examples=("data import-file bars/AAPL.csv AAPL", "data import-file spy.csv SPY --tz UTC --strict"))
-def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = "America/New_York",
+def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = EXCHANGE_TZ_NAME,
                 strict: bool = False) -> Group:
     from mismartera.data.csv_import import import_file as run_import
     from mismartera.data.csv_parse import RowLimits
@@ -100,9 +107,9 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
          args=(Arg("symbols", "comma-separated symbols, e.g. AAPL,MSFT", complete="symbol", metavar="SYMBOLS"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
-               Option("interval", "bar length", choices=("1m", "5m", "15m", "1h", "1d"), default="1m",
+               Option("interval", "bar length", choices=("1m", "5m", "15m", "1h", "1d"),
                       complete="interval"),
-               Option("feed", "Alpaca data feed", choices=("iex", "sip"), default="iex")),
+               Option("feed", "Alpaca data feed", choices=("iex", "sip"))),
          json=True, examples=("data import-api AAPL,MSFT 2024-11-01 2024-11-29",
                               "data import-api SPY 2024-11-01 2024-11-29 --interval 1d --feed sip"))
 def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: str = "1m",
@@ -121,12 +128,32 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
                   Column("New", "new", "int"), Column("First bar", "first"), Column("Last bar", "last")), rows)
 
 
+@command(GROUP, "backfill", help=BACKFILL_HELP,
+         args=(Option("feed", "Alpaca data feed", choices=("iex", "sip")),),
+         json=True, examples=("data backfill", "data backfill --feed sip"))
+def backfill(ctx: AppContext, feed: str = "iex") -> Table | Message:
+    from mismartera.integrations.alpaca.source import rest_backfill
+
+    missing = earlier_missing(ctx.db, ctx.bars, limit=None)
+    if not missing:
+        return Message("no minute left missing by a live session", data={"minutes": []})
+    refetcher = MinuteRefetcher(ctx.bars, rest_backfill(ctx.settings.alpaca, feed))
+    for symbol, ts in missing:
+        refetcher.add(symbol, ts)
+    if not refetcher.fetch_pending():
+        raise ExternalServiceError(f"could not fetch the missing minutes: {refetcher.last_error}")
+    rows = [(item["symbol"], _utc(item["ts"]), "stored" if item["stored"] else "no trades (Alpaca has no bar)")
+            for item in refetcher.summary()]
+    return Table(f"Minutes live sessions left missing, fetched from Alpaca ({feed})",
+                 (Column("Symbol", "symbol"), Column("Minute", "minute"), Column("Now", "now")), rows)
+
+
 @command(GROUP, "demo", help="Generate deterministic demo 1-minute bars on the NYSE calendar",
-         args=(Option("symbols", "comma-separated symbols", default="AAPL,MSFT,NVDA,TSLA,SPY", complete="symbol"),
-               Option("start", "first day (the next trading day if closed)", type=date, default=date(2024, 11, 1),
+         args=(Option("symbols", "comma-separated symbols", complete="symbol"),
+               Option("start", "first day (the next trading day if closed)", type=date,
                       complete="date"),
-               Option("days", "how many trading days", type=int, default=20),
-               Option("seed", "random seed (same seed, same bars)", type=int, default=7)),
+               Option("days", "how many trading days", type=int),
+               Option("seed", "random seed (same seed, same bars)", type=int)),
          json=True, examples=("data demo", "data demo --symbols AAPL --start 2024-12-02 --days 5 --seed 1"))
 def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date = date(2024, 11, 1),
          days: int = 20, seed: int = 7) -> Record:
@@ -151,7 +178,7 @@ def demo(ctx: AppContext, symbols: str = "AAPL,MSFT,NVDA,TSLA,SPY", start: date 
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
-               Option("to", "the derived bar length", choices=DERIVED, default="5m", complete="interval")),
+               Option("to", "the derived bar length", choices=DERIVED, complete="interval")),
          json=True, examples=("data aggregate AAPL 2024-11-01 2024-11-29 --to 5m",
                               "data aggregate SPY 2024-11-01 2024-11-29 --to 1d"))
 def aggregate(ctx: AppContext, symbol: str, start: date, end: date, to: str = "5m") -> Record:
@@ -263,8 +290,8 @@ def info(ctx: AppContext, symbol: str) -> Group:
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day (default: START)", type=date, required=False, complete="date", metavar="END"),
-               Option("interval", "bar length", choices=INTERVALS, default="1m", complete="interval"),
-               Option("limit", "show at most N bars (0: all)", type=int, default=1000),
+               Option("interval", "bar length", choices=INTERVALS, complete="interval"),
+               Option("limit", "show at most N bars (0: all)", type=int),
                Option("csv", "print CSV (the export-csv layout) instead of a table", type=bool)),
          json=True, examples=("data bars AAPL 2024-11-29", "data bars AAPL 2024-11-25 2024-11-29 --interval 1h",
                               "data bars SPY 2024-11-29 --limit 5 --json", "data bars SPY 2024-11-29 --csv"))
@@ -298,7 +325,7 @@ def bars(ctx: AppContext, symbol: str, start: date, end: date | None = None, int
 
 @command(GROUP, "latest", help="The most recent stored bar of a symbol",
          args=(Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
-               Option("interval", "bar length", choices=INTERVALS, default="1m", complete="interval")),
+               Option("interval", "bar length", choices=INTERVALS, complete="interval")),
          json=True, examples=("data latest AAPL", "data latest AAPL --interval 5m --json"))
 def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
     target = _stored_symbol(ctx, symbol)
@@ -316,7 +343,7 @@ def latest(ctx: AppContext, symbol: str, interval: str = "1m") -> Record:
                Arg("start", "first day", type=date, complete="date", metavar="START"),
                Arg("end", "last day", type=date, complete="date", metavar="END"),
                Option("output", "the file to write", required=True, short="o", complete="file", metavar="FILE"),
-               Option("interval", "bar length", choices=INTERVALS, default="1m", complete="interval")),
+               Option("interval", "bar length", choices=INTERVALS, complete="interval")),
          json=True, examples=("data export-csv AAPL 2024-11-01 2024-11-29 -o aapl.csv",))
 def export_csv(ctx: AppContext, symbol: str, start: date, end: date, output: str, interval: str = "1m") -> Message:
     from mismartera.data.csv_export import export_csv as write_csv

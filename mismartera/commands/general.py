@@ -25,10 +25,11 @@ from mismartera.commands.results import (
     ShowHistory,
     Table,
 )
+from mismartera.config.samples import copy_samples
 from mismartera.errors import NotFound, UsageError
 from mismartera.suggest import did_you_mean
 
-GROUP = group("config", "Effective settings (secrets masked)")
+GROUP = group("config", "Effective settings (secrets masked) and the sample session configs")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -102,9 +103,11 @@ def _group_help(registry: Registry, name: str) -> Table:
                  caption=f"'help {name} COMMAND' shows usage and examples")
 
 
-def command_help(cmd: Command) -> Group:
-    """Usage line, description, arguments and examples of one command."""
-    parts: list = [Message("usage: " + cmd.usage(), "ok"), Message(cmd.help)]
+def command_help(cmd: Command, prog: str = "") -> Group:
+    """Usage line, description, arguments and examples of one command; `prog` ("mismartera" for
+    one-shot `--help`) starts the usage line and each example."""
+    lead = f"{prog} " if prog else ""
+    parts: list = [Message("usage: " + lead + cmd.usage(), "ok"), Message(cmd.help)]
     if cmd.description:
         parts.append(Message(cmd.description))
     if cmd.aliases:
@@ -126,7 +129,7 @@ def command_help(cmd: Command) -> Group:
         parts.append(Table("Arguments", (Column("Argument", "argument"), Column("Meaning", "help"),
                                          Column("", "required"), Column("Notes", "notes")), rows))
     if cmd.examples:
-        parts.append(Message("Examples:\n" + "\n".join(f"  {e}" for e in cmd.examples)))
+        parts.append(Message("Examples:\n" + "\n".join(f"  {lead}{e}" for e in cmd.examples)))
     return Group(parts, data={"command": cmd.path, "usage": cmd.usage(), "help": cmd.help,
                               "aliases": list(cmd.aliases),
                               "arguments": [{"name": r[0], "help": r[1], "required": r[2] == "required",
@@ -138,7 +141,7 @@ def command_help(cmd: Command) -> Group:
 
 
 @command("", "history", help="The last N lines typed at the shell (secrets masked)",
-         args=(Arg("n", "how many lines", type=int, default=20),), examples=("history", "history 50"))
+         args=(Arg("n", "how many lines", type=int),), examples=("history", "history 50"))
 def history(ctx: AppContext, n: int = 20) -> ShowHistory:
     if n < 1:
         raise UsageError(f"history: N must be at least 1, got {n}", "history [N]")
@@ -150,17 +153,23 @@ def history(ctx: AppContext, n: int = 20) -> ShowHistory:
                Option("var", "set $NAME in the script (NAME=VALUE, repeatable)", multiple=True,
                       metavar="NAME=VALUE"),
                Option("keep_going", "run the remaining lines after a failure (exit code of the first)",
-                      type=bool)),
+                      type=bool),
+               Option("quiet", "do not echo the commands: stdout holds only their output (one JSON "
+                      "document per --json command)", type=bool, short="q"),
+               Option("no_check", "skip checking every line before running the first", type=bool)),
          examples=("run morning.msh", "run morning.msh --var SYMBOL=AAPL --var DAY=2024-11-29",
-                   "run checks.msh --keep-going"),
-         description="Blank lines and comments are skipped; $NAME and ${NAME} come from --var, then the "
-                     "environment. The first failing line stops the script unless --keep-going.")
-def run(ctx: AppContext, file: str, var: list[str], keep_going: bool = False) -> RunScript:
+                   "run checks.msh --keep-going", "run report.msh -q > report.json"),
+         description="Every line is checked first (unknown commands, bad arguments: reported with their line "
+                     "numbers, nothing runs) unless --no-check. Blank lines and comments are skipped; $NAME "
+                     "and ${NAME} come from --var, then the environment. The first failing line stops the "
+                     "script unless --keep-going.")
+def run(ctx: AppContext, file: str, var: list[str], keep_going: bool = False, quiet: bool = False,
+        no_check: bool = False) -> RunScript:
     variables = parse_variables(var)
     path = Path(file).expanduser()
     if not path.is_file():
         raise NotFound(f"script file not found: {file}" + ("" if path.suffix else " (scripts usually end in .msh)"))
-    return RunScript(str(path), variables, keep_going)
+    return RunScript(str(path), variables, keep_going, quiet, not no_check)
 
 
 def parse_variables(pairs: list[str]) -> dict[str, str]:
@@ -193,6 +202,25 @@ def exit_(ctx: AppContext) -> ExitShell:
          json=True, examples=("config show", "config show --json"))
 def show(ctx: AppContext) -> Record:
     return Record("Settings", ctx.settings.describe())
+
+
+@command(GROUP, "samples", help="Copy the sample session configs into a folder, to edit them",
+         args=(Arg("dir", "the folder (default: ./config); files already there are kept", required=False,
+                   complete="file", metavar="DIR"),), json=True,
+         examples=("config samples", "config samples ~/trading/configs"))
+def samples(ctx: AppContext, dir: str | None = None) -> Message:
+    target = dir or "config"
+    copied, kept = copy_samples(target)
+    parts = []
+    if copied:
+        parts.append(f"copied {len(copied)} sample config(s) to {target}: {', '.join(p.name for p in copied)}")
+    if kept:
+        parts.append(f"kept {len(kept)} already there: {', '.join(p.name for p in kept)}")
+    everything = copied + kept
+    first = next((p for p in everything if p.name == "example_session.json"), everything[0])
+    parts.append(f"edit one, then: system start {first}")
+    return Message("; ".join(parts), "ok", data={"folder": target, "copied": [str(p) for p in copied],
+                                                 "kept": [str(p) for p in kept]})
 
 
 @command("", "log-level", help="Set the level of the log file for this process",

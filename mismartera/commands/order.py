@@ -5,6 +5,7 @@ from __future__ import annotations
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Message
+from mismartera.execution.orders import TimeInForce
 from mismartera.system.status import OrderView
 
 GROUP = group("order", "Manual orders during a session: buy, sell, cancel")
@@ -14,15 +15,23 @@ ORDER_ARGS = (
     Arg("quantity", "shares", type=float, metavar="QTY"),
     Option("limit", "limit price (a limit order)", type=float, metavar="P"),
     Option("stop", "stop price (a stop order)", type=float, metavar="P"),
-    Option("tif", "time in force", choices=("day", "gtc"), default="day"),
+    Option("tif", "time in force", choices=tuple(tif.value for tif in TimeInForce)),
 )
 
 
+def describe_order(order: OrderView) -> str:
+    """`buy 10 AAPL limit 180.5 day`: the type named once, with its price."""
+    if order.limit_price is not None:
+        kind = f"limit {order.limit_price:g}"
+    elif order.stop_price is not None:
+        kind = f"stop {order.stop_price:g}"
+    else:
+        kind = str(order.order_type)
+    return f"{order.side} {order.quantity:g} {order.symbol} {kind} {order.time_in_force}"
+
+
 def _placed(order: OrderView) -> Message:
-    price = (f" limit {order.limit_price:g}" if order.limit_price is not None else "") + (
-        f" stop {order.stop_price:g}" if order.stop_price is not None else "")
-    return Message(f"order {order.id} placed: {order.side} {order.quantity:g} {order.symbol} {order.order_type}"
-                   f"{price} {order.time_in_force} ({order.status})", "ok", data=order)
+    return Message(f"order {order.id} placed: {describe_order(order)} ({order.status})", "ok", data=order)
 
 
 @command(GROUP, "buy", help="Buy at market (or --limit / --stop) in the running session", args=ORDER_ARGS, json=True,

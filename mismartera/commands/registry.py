@@ -3,13 +3,16 @@ module under `mismartera/commands/`; the REPL, the script runner, the typer app,
 completion are all derived from these entries.
 
 A handler takes the `AppContext` and the parsed arguments as keywords, and returns a result
-object from `mismartera.commands.results` (or None). It parses nothing and prints nothing.
+object from `mismartera.commands.results` (or None). It parses nothing and prints nothing. An
+argument's default is written once, in the handler's signature; `@command` copies it into the `Arg`
+(for the parser, `help` and completion) and refuses an `Arg` that names no parameter or repeats a default.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -26,7 +29,8 @@ class Arg:
         type: str, int, float, bool (options only: a flag), date or datetime.
         positional: a positional argument (else an option).
         required: must be given (positionals default to required; options default to optional).
-        default: value when not given.
+        default: value when not given: filled in by `@command` from the handler's signature, never
+            written here.
         choices: the allowed values, if a closed set.
         multiple: an option that may be repeated (the handler gets a list) / a positional taking the rest.
         complete: what tab completion offers: "symbol", "config", "date", "file", "interval", "run",
@@ -80,9 +84,27 @@ class Arg:
 
 def Option(name: str, help: str = "", **kwargs: Any) -> Arg:
     """An option argument (`--name VALUE`, or `--name` for a bool flag)."""
-    if kwargs.get("type") is bool and "default" not in kwargs:
-        kwargs["default"] = False
     return Arg(name, help, positional=False, **kwargs)
+
+
+def with_handler_defaults(handler: Callable[..., Any], args: tuple[Arg, ...], where: str) -> tuple[Arg, ...]:
+    """The arguments with their defaults taken from the handler's signature (the one place they are
+    written). Raises TypeError for an argument that is not a parameter of the handler, or that writes
+    its default a second time."""
+    params = inspect.signature(handler).parameters
+    filled = []
+    for arg in args:
+        param = params.get(arg.name)
+        if param is None:
+            raise TypeError(f"{where}: argument '{arg.name}' is not a parameter of {handler.__name__}()")
+        if arg.default is not None:
+            raise TypeError(f"{where}: write the default of '{arg.name}' in {handler.__name__}()'s signature only")
+        if param.default is not inspect.Parameter.empty:
+            arg = replace(arg, default=param.default)
+        elif arg.is_flag:
+            raise TypeError(f"{where}: flag '{arg.name}' needs a default (False) in {handler.__name__}()'s signature")
+        filled.append(arg)
+    return tuple(filled)
 
 
 @dataclass(frozen=True)
@@ -171,7 +193,9 @@ def command(group: str, name: str, *, help: str, args: tuple[Arg, ...] | list[Ar
     """Declare a command; the decorated function is its handler."""
 
     def decorate(handler: Callable) -> Callable:
-        REGISTRY.add(Command(group=group, name=name, help=help, handler=handler, args=tuple(args),
+        where = f"{group} {name}".strip()
+        REGISTRY.add(Command(group=group, name=name, help=help, handler=handler,
+                             args=with_handler_defaults(handler, tuple(args), where),
                              examples=tuple(examples), json=json, aliases=aliases,
                              interactive_only=interactive_only, description=description))
         return handler

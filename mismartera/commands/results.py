@@ -7,7 +7,7 @@ exchange's time zone, money with two decimals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class Column:
     name: str
     key: str | None = None
     fmt: str | None = None  # "money", "price", "int", "pct", "ratio", "qty", "time", "date", "minute", or None
-    justify: str | None = None
+    justify: Literal["left", "center", "right"] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ class RunScript:
     path: str
     variables: dict[str, str] = field(default_factory=dict)
     keep_going: bool = False
+    quiet: bool = False
+    check: bool = True
 
 
 @dataclass(frozen=True)

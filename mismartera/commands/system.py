@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from datetime import date
 from typing import Any
 
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
+from mismartera.config.samples import find_config
 from mismartera.errors import UsageError
 
 GROUP = group("system", "The trading session: start, pause, resume, stop, wait, status, watch, report")
 
 DEFAULT_CONFIG = "config/example_session.json"
+
+log = logging.getLogger("mismartera.commands")
 
 
 def status_result(status: Any) -> Group:
@@ -65,8 +69,24 @@ def report_result(info: Any, days: list[Any]) -> Group:
             fields.append((label, summary[key]))
             if fmt:
                 formats[label] = fmt
+    if summary.get("rejected_orders"):
+        reasons = summary.get("rejection_reasons") or {}
+        main, count = next(iter(reasons.items()), ("?", 0))
+        fields.append(("Rejected orders", f"{summary['rejected_orders']:,} (main reason: {main}, {count:,})"))
+    elif "rejected_orders" in summary:
+        fields.append(("Rejected orders", 0))
+    if summary.get("partial_day"):
+        fields.append(("Last day", f"{summary['partial_day']} (stopped part-way: the account as it stood)"))
     for label, message in (summary.get("strategy_errors") or {}).items():
         fields.append((f"Strategy {label}", f"disabled: {message}"))
+    for order in summary.get("orders_unknown") or []:
+        fields.append((f"Order {order['id']} unknown",
+                       f"{order['side']} {order['quantity']:g} {order['symbol']} ({order['client_order_id']}): "
+                       "the broker never answered; the next live start reconciles it"))
+    for text in summary.get("minutes_late") or []:
+        fields.append(("Minute late", text))
+    for text in summary.get("minutes_missing") or []:
+        fields.append(("Minute never fed", text))
     title = "Live session report" if info.mode == "live" else "Backtest report"
     parts: list[Any] = [Record(title, fields, formats=formats)]
     per_symbol = summary.get("per_symbol_pnl") or {}
@@ -81,31 +101,50 @@ def report_result(info: Any, days: list[Any]) -> Group:
 
 
 @command(GROUP, "start", help="Start a session from a session-config file",
-         args=(Arg("path", f"session-config JSON file (default {DEFAULT_CONFIG})", required=False,
-                   complete="config", metavar="CONFIG"),
+         args=(Arg("path", f"session-config JSON file (default {DEFAULT_CONFIG}); a relative path not found here "
+                   "is looked up among the shipped samples", required=False, complete="config", metavar="CONFIG"),
                Option("config", "the session-config file, as an option (instead of CONFIG)", complete="config",
                       metavar="FILE"),
                Option("speed", "replay speed: 0 = as fast as possible, N = N× real time", type=float),
+               Option("start", "for this run: first day of the backtest (instead of the file's)", type=date,
+                      complete="date", metavar="DATE"),
+               Option("end", "for this run: last day of the backtest (instead of the file's)", type=date,
+                      complete="date", metavar="DATE"),
+               Option("symbols", "for this run: comma-separated symbols (instead of the file's)", complete="symbol",
+                      metavar="A,B"),
                Option("wait", "run to the end, showing progress, then print the report", type=bool),
                Option("timeout", "with --wait: give up (and stop) after this many seconds", type=float)),
          json=True,
          examples=("system start config/example_session.json", "system start config/demo.json --speed 60",
+                   "system start config/demo.json --start 2024-11-04 --end 2024-11-08 --symbols AAPL,MSFT --wait",
                    "system start --config config/demo.json --wait --json"))
 def start(ctx: AppContext, path: str | None = None, config: str | None = None, speed: float | None = None,
+          start: date | None = None, end: date | None = None, symbols: str | None = None,
           wait: bool = False, timeout: float | None = None) -> Any:
     if path and config:
         raise UsageError("give the config file once: as CONFIG or as --config, not both")
-    file = Path(path or config or DEFAULT_CONFIG)
     if timeout is not None and not wait:
         raise UsageError("--timeout needs --wait")
+    from mismartera.config.session import load_session_config, with_overrides  # pydantic: only when a config loads
+
+    found = find_config(path or config or DEFAULT_CONFIG)
+    wanted = [s for s in (symbols or "").split(",") if s.strip()] if symbols is not None else None
+    if wanted is not None and not wanted:
+        raise UsageError("--symbols is empty (expected comma-separated symbols like AAPL,MSFT)")
+    session = with_overrides(load_session_config(found.path), start=start, end=end, symbols=wanted,
+                             source=str(found.path))
+    notes = [Message(found.note, "dim")] if found.note else []
+    if found.note:
+        log.info("%s", found.note)
     if not wait:
-        status = ctx.system.start(file, speed)
-        return Group([Message(f"session {status.session_name} started (run {status.run_id}, "
-                              f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
+        status = ctx.system.start(session, speed)
+        return Group([*notes, Message(f"session {status.session_name} started (run {status.run_id}, "
+                                      f"{status.days_total} trading day(s)); follow it with: system watch", "ok")],
                      data=status)
-    status = ctx.system.run(file, speed, progress_factory=ctx.progress, timeout=timeout)
+    status = ctx.system.run(session, speed, progress_factory=ctx.progress, timeout=timeout)
     info, days = ctx.system.report(status.run_id)
-    return report_result(info, days)
+    result = report_result(info, days)
+    return Group([*notes, *result.parts], data=result.data)
 
 
 @command(GROUP, "pause", help="Pause the session: the clock freezes within one bar", examples=("system pause",))
@@ -122,11 +161,12 @@ def resume(ctx: AppContext) -> Message:
 
 
 @command(GROUP, "stop", help="Stop the session between bars and join its threads",
-         args=(Option("timeout", "seconds to wait for the threads", type=float, default=10.0),),
+         args=(Option("timeout", "seconds to wait for the threads", type=float),),
          examples=("system stop", "system stop --timeout 30"))
 def stop(ctx: AppContext, timeout: float = 10.0) -> Message:
     status = ctx.system.stop(timeout)
-    return Message(f"stopped (run {status.run_id}): {status.message}", "ok",
+    extra = f": {status.message}" if status.message and status.message != "stopped" else ""
+    return Message(f"stopped (run {status.run_id}){extra}", "ok",
                    data={"state": status.state.value, "run_id": status.run_id, "message": status.message})
 
 
@@ -167,7 +207,7 @@ def report(ctx: AppContext, run_id: int | None = None, csv: str | None = None) -
 
 
 @command(GROUP, "runs", help="The latest runs: state, window, return, trades",
-         args=(Option("limit", "how many runs", type=int, default=20),), json=True,
+         args=(Option("limit", "how many runs", type=int),), json=True,
          examples=("system runs", "system runs --limit 5 --json"))
 def runs(ctx: AppContext, limit: int = 20) -> Table:
     rows = []
@@ -181,3 +221,57 @@ def runs(ctx: AppContext, limit: int = 20) -> Table:
                           Column("Started", "started_at"), Column("Window", "window"), Column("Days", "days"),
                           Column("Return", "total_return_pct", "pct"), Column("Trades", "trades", "int")),
                  rows, caption=None if rows else "no runs yet")
+
+
+# Rows of `system compare`, after the run's session, state and period: (summary key, label, format).
+COMPARE_FIELDS = (*REPORT_FIELDS, ("rejected_orders", "Rejected orders", "int"))
+
+
+@command(GROUP, "compare", help="The report metrics of several runs side by side",
+         args=(Arg("runs", "two or more run ids (see system runs)", multiple=True, complete="run",
+                   metavar="RUN RUN [RUN…]"),), json=True,
+         examples=("system compare 1 2", "system compare 3 4 5 --json"))
+def compare(ctx: AppContext, runs: list[str]) -> Table:
+    ids: list[int] = []
+    for value in runs:
+        try:
+            run_id = int(value)
+        except ValueError:
+            raise UsageError(f"RUN {value!r} is not a run id (expected a whole number; see system runs)") from None
+        if run_id in ids:
+            raise UsageError(f"run {run_id} is given twice")
+        ids.append(run_id)
+    if len(ids) < 2:
+        raise UsageError(f"compare needs at least two runs (got {len(ids)})", "system compare RUN RUN [RUN…]")
+    reports = [ctx.system.report(run_id) for run_id in ids]
+    rows: list[tuple[Any, ...]] = [
+        ("Session", *(info.session_name for info, _ in reports)),
+        ("State", *(info.state for info, _ in reports)),
+        ("Period", *(f"{days[0].day.isoformat()} to {days[-1].day.isoformat()}" if days else "—"
+                     for _, days in reports)),
+    ]
+    for key, label, fmt in COMPARE_FIELDS:
+        values = [(info.summary or {}).get(key) for info, _ in reports]
+        if any(value is not None for value in values):
+            rows.append((label, *(format_metric(value, fmt) for value in values)))
+    columns = (Column("Metric", "metric"), *(Column(f"Run {run_id}", str(run_id), justify="right") for run_id in ids))
+    data = [{"run": {"id": info.id, "session_name": info.session_name, "state": info.state,
+                     "period": [days[0].day, days[-1].day] if days else None},
+             "summary": {key: (info.summary or {}).get(key) for key, _, _ in COMPARE_FIELDS}}
+            for info, days in reports]
+    return Table(f"Runs {', '.join(str(i) for i in ids)} compared", columns, rows, data=data)
+
+
+def format_metric(value: Any, fmt: str) -> str:
+    """A metric as the report shows it (money with cents, percentages with two decimals)."""
+    if value is None:
+        return "—"
+    if fmt == "money":
+        return f"{value:,.2f}"
+    if fmt == "pct":
+        return f"{value:.2f}%"
+    if fmt == "ratio":
+        return f"{value:.2f}"
+    if fmt == "int":
+        return f"{value:,.0f}"
+    return str(value)

@@ -40,9 +40,13 @@ def market(ctx: AppContext) -> Record:
     at = ctx.time.now()
     phase = ctx.time.market_phase(at)
     change_at, next_phase = ctx.time.next_change(at)
-    return Record("Market", [("Now", at), ("Phase", phase.value), ("Next change", change_at),
-                             ("Changes to", next_phase.value), ("In", _duration(change_at - at))],
-                  data={"now": at, "phase": phase.value, "next_change": change_at, "next_phase": next_phase.value})
+    simulated = bool(getattr(ctx.time.clock, "simulated", False))
+    title = "Market on the session's simulated clock" if simulated else "Market"
+    return Record(title, [("Now", at), ("Clock", "simulated (the running session's)" if simulated else "wall"),
+                          ("Phase", phase.value), ("Next change", change_at),
+                          ("Changes to", next_phase.value), ("In", _duration(change_at - at))],
+                  data={"now": at, "simulated": simulated, "phase": phase.value, "next_change": change_at,
+                        "next_phase": next_phase.value})
 
 
 def _duration(delta: timedelta) -> str:
@@ -76,7 +80,7 @@ def session(ctx: AppContext, day: date | None = None) -> Record:
 
 @command(GROUP, "next", help="The next trading day(s) after a date",
          args=(Arg("day", "start after this day (default: today)", type=date, required=False, complete="date"),
-               Option("n", "how many trading days", type=int, default=1)),
+               Option("n", "how many trading days", type=int)),
          json=True, examples=("time next", "time next 2024-12-24 --n 3"))
 def next_days(ctx: AppContext, day: date | None = None, n: int = 1) -> Table:
     if n < 1 or n > 1000:
@@ -100,7 +104,7 @@ def days(ctx: AppContext, start: date, end: date) -> Table:
     if end < start:
         raise UsageError(f"end {end.isoformat()} is before start {start.isoformat()}")
     trading = ctx.time.trading_days(start, end)
-    early = sum(1 for d in trading if ctx.time.session(d).early_close)
+    early = sum(1 for s in ctx.time.sessions(start, end) if s.early_close)
     return Table(f"Trading days {start.isoformat()} to {end.isoformat()}",
                  _day_table(ctx, "", trading).columns, [_session_row(ctx, d) for d in trading],
                  caption=f"{len(trading)} trading days, {early} early close(s)")
@@ -112,7 +116,8 @@ def days(ctx: AppContext, start: date, end: date) -> Table:
 def holidays(ctx: AppContext, year: int | None = None) -> Table:
     year = year or ctx.time.to_exchange(ctx.time.now()).year
     early = [s for s in ctx.time.sessions(date(year, 1, 1), date(year, 12, 31)) if s.early_close]
-    rows = [(h.day, h.day.strftime("%a"), h.name, "closed", None) for h in ctx.time.holidays(year)]
+    rows: list[tuple[date, str, str, str, datetime | None]] = [
+        (h.day, h.day.strftime("%a"), h.name, "closed", None) for h in ctx.time.holidays(year)]
     rows += [(s.day, s.day.strftime("%a"), "early close", "closes", s.close) for s in early]
     rows.sort(key=lambda row: row[0])
     return Table(f"NYSE holidays and early closes {year}",

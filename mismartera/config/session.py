@@ -62,6 +62,23 @@ class BacktestConfig(_Model):
         return value
 
 
+class ReplayConfig(_Model):
+    """`api_config.data_api: "replay"`: a live session fed by stored bars instead of a live stream."""
+
+    start_date: date
+    end_date: date
+    speed_multiplier: float = Field(0.0, ge=0)       # 0: as fast as the bars can be delivered
+    minutes_before_open: int = Field(5, ge=0, le=330)  # where the clock starts on each day
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("start_date")
+        if start is not None and value < start:
+            raise ValueError(f"{value.isoformat()} is before start_date {start.isoformat()}")
+        return value
+
+
 class HistoricalConfig(_Model):
     trailing_days: int = Field(0, ge=0, le=3650)
     intervals: list[Interval] = ["1m"]
@@ -73,6 +90,9 @@ class GapFillerConfig(_Model):
     enabled: bool = True
     max_retries: int = Field(3, ge=0)
     retry_interval_seconds: float = Field(60.0, gt=0)
+    # how long a minute missing from the stream (and not yet fetched) holds the strategies back
+    # before it is released to them as missing; it is then still fetched in the background
+    gap_wait_seconds: float = Field(20.0, gt=0, le=600)
 
 
 class SessionDataConfig(_Model):
@@ -127,12 +147,16 @@ class TradingConfig(_Model):
 
 
 class ApiConfig(_Model):
-    data_api: Literal["database", "alpaca"] = "database"
+    data_api: Literal["database", "alpaca", "replay"] = "database"
     trade_api: Literal["simulated", "alpaca_paper", "alpaca_live"] = "simulated"
     # Alpaca's market-data feed for live bars, REST history and backfills: iex is free, sip
     # (every US exchange) needs a paid subscription.
     data_feed: Literal["iex", "sip"] = "iex"
     confirm_live_trading: bool = False
+    # a stop waits this long for orders sent but not yet answered, then records them `unknown`
+    stop_order_grace_seconds: float = Field(10.0, ge=0, le=120)
+    # a bar stream silent this long during market hours shows as silent and is reconnected
+    data_timeout_seconds: float = Field(30.0, gt=0, le=600)
 
 
 class SessionConfig(_Model):
@@ -140,6 +164,7 @@ class SessionConfig(_Model):
     mode: Literal["backtest", "live"] = "backtest"
     exchange_group: Literal["US_EQUITY"] = "US_EQUITY"
     backtest_config: BacktestConfig | None = None
+    replay_config: ReplayConfig | None = None
     session_data_config: SessionDataConfig
     strategies: list[StrategyConfig] = []
     trading_config: TradingConfig = TradingConfig()
@@ -149,6 +174,9 @@ class SessionConfig(_Model):
     def _mode_needs(self) -> SessionConfig:
         if self.mode == "backtest" and self.backtest_config is None:
             raise ValueError("backtest_config: missing (a backtest needs start_date and end_date)")
+        if self.api_config.data_api == "replay" and (self.mode != "live" or self.replay_config is None):
+            raise ValueError("api_config.data_api: replay runs a live session on stored bars; it needs mode 'live' "
+                             "and replay_config with start_date and end_date")
         if self.api_config.trade_api == "alpaca_live" and not self.api_config.confirm_live_trading:
             raise ValueError(
                 "api_config.trade_api: alpaca_live trades real money; set api_config.confirm_live_trading "
@@ -289,3 +317,28 @@ def load_session_config(path: str | Path) -> SessionConfig:
     except strict_json.JsonProblem as exc:
         raise ConfigError(str(exc)) from None
     return parse_session_config(data, str(file))
+
+
+def with_overrides(config: SessionConfig, *, start: date | None = None, end: date | None = None,
+                   symbols: list[str] | None = None, source: str = "config") -> SessionConfig:
+    """The config with a run's command-line overrides applied (`--start`, `--end`, `--symbols`), checked
+    like the file. With new symbols, each strategy keeps those of its own that remain, and trades all
+    of the new ones when none remain."""
+    if start is None and end is None and symbols is None:
+        return config
+    data = config.model_dump(mode="json")
+    if start is not None or end is not None:
+        if data.get("backtest_config") is None:
+            raise ConfigError(f"{source}: --start and --end apply to backtests (this is a {config.mode} session)")
+        if start is not None:
+            data["backtest_config"]["start_date"] = start.isoformat()
+        if end is not None:
+            data["backtest_config"]["end_date"] = end.isoformat()
+    if symbols is not None:
+        data["session_data_config"]["symbols"] = symbols
+        wanted = {symbol.strip().upper() for symbol in symbols}
+        for strategy in data.get("strategies", []):
+            if strategy.get("symbols") is not None:
+                kept = [symbol for symbol in strategy["symbols"] if symbol in wanted]
+                strategy["symbols"] = kept or None
+    return parse_session_config(data, f"{source} with the command-line overrides")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import cast
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
@@ -161,7 +162,7 @@ class BarStore:
                 for symbol in out:
                     values = {"symbol": symbol, "interval": interval, "start": start_ts, "end": end_ts}
                     cursor.execute(sql, tuple(values[name] for name in order) if order else values)
-                    out[symbol] = cursor.fetchall()
+                    out[symbol] = cast(list[BarRow], cursor.fetchall())
             finally:
                 cursor.close()
         return out

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.errors import DataError, NotFound
+from mismartera.exchange import EXCHANGE_TZ
 from mismartera.files import os_error_line
 
 HEADER = "timestamp,open,high,low,close,volume,trade_count,vwap\n"
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 
 
 def _number(value: float | int | None) -> str:

@@ -40,6 +40,7 @@ from mismartera.data.csv_parse import ParsedFile, RowLimits, parse_csv, pause_gc
 from mismartera.data.database import database_errors, write_transaction
 from mismartera.data.ranges import normalize_symbol
 from mismartera.errors import DataError, NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ
 from mismartera.files import os_error_line
 from mismartera.timekeeping.calendar import TimeManager
 
@@ -166,7 +167,7 @@ def import_file(store: BarStore, tm: TimeManager, path: Path, symbol: str, inter
     if interval not in INTERVAL_SECONDS:
         raise UsageError(f"unknown interval '{interval}' (expected one of {', '.join(INTERVAL_SECONDS)})")
     symbol = normalize_symbol(symbol)
-    zone = tz or ZoneInfo("America/New_York")
+    zone = tz or EXCHANGE_TZ
     tm.preload()  # load the session table first, so the measured rate is the import's own
     started = _time.perf_counter()
     handle = open_csv(path)

@@ -146,6 +146,7 @@ def _layout(header: list[str]) -> tuple[str, dict[str, int]] | None:
     positions = {name: index for index, name in enumerate(mapped)}
     if len(positions) != len(mapped):
         raise DataError(f"line 1: a column is named twice (expected {EXPECTED_LAYOUTS})")
+    required: tuple[str, ...]
     if "date" in positions and "time" in positions:
         layout, required = "date,time", DATE_TIME_COLUMNS
     elif "timestamp" in positions:

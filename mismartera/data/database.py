@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
@@ -29,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from mismartera.config.settings import DatabaseSettings, mask_url
 from mismartera.data import schema
+from mismartera.data.waits import aborting
 from mismartera.errors import ConfigError, MismarteraError
 
 HEAD_REVISION = "0001"
@@ -49,14 +51,6 @@ class DatabaseInfo:
 SQLITE_TRY_MS = 250
 PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 _NOTES_SUFFIX = ".writers"
-
-
-aborting = threading.Event()
-
-
-def abort_waits() -> None:
-    """The process is stopping (SIGTERM): waits on the database give up within a second."""
-    aborting.set()
 
 
 class DatabaseLocked(MismarteraError):
@@ -97,7 +91,7 @@ def describe_failure(url: str, exc: BaseException) -> str:
     return f"the database {mask_url(url)} failed: {first}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # No implicit transactions in the driver: SQLAlchemy's "begin" event below issues BEGIN itself.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

@@ -124,6 +124,13 @@ class DerivedBuilder:
         self._window = window
         return out
 
+    def flush_through(self, end_ts: int) -> list[DerivedBar]:
+        """The open window, if its time is over by `end_ts` (a day stopped part-way: every window
+        up to the last one whose minutes have all passed; a window still running stays open)."""
+        if self._window is None or self._window.end > end_ts:
+            return []
+        return self.flush()
+
     def flush(self) -> list[DerivedBar]:
         if self._window is None:
             return []

@@ -4,19 +4,20 @@ The server enforces `statement_timeout` on a statement it is running, and TCP ke
 host that is gone. Neither helps when the server process is alive but frozen (stopped, swapping, a
 hung disk): its kernel still acknowledges every packet. So the client keeps its own deadline too:
 `BoundedConnection` (psycopg 3) waits on the socket in steps of at most a second, and gives up
-after `wait_limit` seconds, or within a second of `database.abort_waits()` (the process is stopping),
+after `wait_limit` seconds, or within a second of `waits.abort_waits()` (the process is stopping),
 closing the connection and raising `OperationalError` with one line saying why.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg import errors
 
-from mismartera.data.database import aborting as _aborting
+from mismartera.data.waits import aborting as _aborting
 
 _STEP = 1.0
 
@@ -40,7 +41,7 @@ class BoundedConnection(psycopg.Connection):
                     raise psycopg.OperationalError(f"the database server did not answer ({why})") from None
 
 
-def bounded_connector(wait_limit: float):
+def bounded_connector(wait_limit: float) -> Callable[[Any, Any, tuple, dict], BoundedConnection]:
     """A `do_connect` event handler for SQLAlchemy that makes `BoundedConnection`s."""
 
     def connect(dialect: Any, record: Any, cargs: tuple, cparams: dict) -> BoundedConnection:

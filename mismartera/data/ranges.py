@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from mismartera.errors import UsageError
+from mismartera.exchange import EXCHANGE_TZ
 from mismartera.symbols import check_symbol
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 FIRST_TS = 0                 # 1970-01-01T00:00:00Z: bars are stored from here …
 END_TS = 4_102_444_800       # … to 2100-01-01T00:00:00Z (exclusive); importers refuse anything else
 

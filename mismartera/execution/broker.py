@@ -7,11 +7,22 @@ protocol (a live broker's `process_bar` only marks prices).
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from mismartera.execution.account import AccountSnapshot, PositionSnapshot
 from mismartera.execution.orders import Fill, Order, OrderType, Side, TimeInForce
+
+
+class _EverySymbol:
+    """A container holding every symbol (see `Broker.replay_view`)."""
+
+    def __contains__(self, symbol: object) -> bool:
+        return True
+
+
+EVERY_SYMBOL: Container[str] = _EverySymbol()
 
 
 @runtime_checkable
@@ -28,6 +39,12 @@ class Broker(Protocol):
 
     def process_bar(self, symbol: str, ts: int, open: float, high: float, low: float,
                     close: float) -> list[Fill]: ...
+
+    def replay_view(self) -> tuple[Container[str], dict[str, float]]:
+        """For the per-bar step: the symbols whose bars must go through `process_bar`, and the dict
+        a bar's close is written into for any other symbol (all `process_bar` would do for it). A
+        broker that wants every bar returns `EVERY_SYMBOL`."""
+        ...
 
     def mark(self, symbol: str, price: float) -> None: ...
 
@@ -50,6 +67,10 @@ class Broker(Protocol):
     def fills(self) -> list[Fill]: ...
 
     def drain_changes(self) -> tuple[list[Order], list[Fill]]: ...
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Release connections and threads within `timeout` seconds; True when all stopped."""
+        ...
 
     @property
     def cash(self) -> float: ...

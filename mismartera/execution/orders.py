@@ -24,16 +24,34 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"    # placed by the engine, not yet confirmed by the broker (being sent)
     NEW = "new"                    # accepted, waiting for a bar that fills it
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
     EXPIRED = "expired"            # a DAY order not filled by the close
     REJECTED = "rejected"          # refused by a risk limit or the broker; `reason` says why
+    UNKNOWN = "unknown"            # sent, but the broker's answer was lost (timeout, reset): it may exist
 
     @property
     def open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        """Still able to fill (an unknown order may exist at the broker, so it counts as open)."""
+        return self in _OPEN
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_OPEN = frozenset((OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN))
+_FINAL = frozenset((OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED))
+
+
+# The statuses of an order that may still fill, and what `account orders --status` (and its completion)
+# accepts: "open" for those, or one status.
+OPEN_ORDER_STATUSES = tuple(status.value for status in OrderStatus if status.open)
+FINAL_ORDER_STATUSES = tuple(status.value for status in OrderStatus if not status.open)
+ORDER_STATUS_FILTERS = ("open", *(status.value for status in OrderStatus))
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from mismartera.config.session import TradingConfig
+from mismartera.config.settings import Settings
 from mismartera.errors import DataError, NotFound, StateError, UsageError
 from mismartera.execution.account import EPSILON, AccountSnapshot, Position, PositionSnapshot
 from mismartera.execution.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
@@ -284,7 +285,10 @@ class SimulatedBroker:
             if placed.status is OrderStatus.REJECTED:  # cannot happen for a closing order; say so if it does
                 raise StateError(f"flatten of {symbol} was refused: {placed.reason}")
             order = self._orders[placed.id]   # open, so still kept whatever the history bound
-            fill = self._fill(order, fill_price(order, price, price, price, self._slippage), at)
+            at_price = fill_price(order, price, price, price, self._slippage)
+            if at_price is None:  # cannot happen: a market order fills on any bar
+                raise StateError(f"flatten of {symbol} found no price")
+            fill = self._fill(order, at_price, at)
             if fill is not None:
                 fills.append(fill)
         return fills
@@ -324,6 +328,10 @@ class SimulatedBroker:
         marked, `last[symbol] = close`, which is all `process_bar` would do; the loop skips the call.
         Both objects live as long as the broker (they are changed in place, never replaced)."""
         return self._open, self._last
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Nothing to release: the simulated broker has no connection or thread of its own."""
+        return True
 
     def mark(self, symbol: str, price: float) -> None:
         """Record the last known price of `symbol` (values positions and prices market orders)."""
@@ -399,11 +407,11 @@ class SimulatedBroker:
     def _retire(self, order_id: int) -> None:
         """Note that an order is final; with a `history` bound, forget the oldest final ones beyond
         it (what `drain_changes` has not handed over yet stays in `_changed` until it has)."""
-        final = self._final_ids
-        if final is None:
+        final, history = self._final_ids, self._history
+        if final is None or history is None:
             return
         final.append(order_id)
-        while len(final) > self._history:
+        while len(final) > history:
             self._orders.pop(final.popleft(), None)
 
     def _cancel_all(self, at: datetime) -> None:
@@ -501,3 +509,8 @@ class SimulatedBroker:
         fills, self._new_fills = self._new_fills, []
         self._changed = {}
         return orders, fills
+
+
+def open_simulated(trading: TradingConfig, clock: Clock, settings: Settings, history: int | None) -> SimulatedBroker:
+    """`api_config.trade_api: "simulated"` (see `execution/registry.py`)."""
+    return SimulatedBroker(trading, clock, history=history)

@@ -80,6 +80,9 @@ class Strategy:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    # One line per parameter saying what it does, shown by `strategy show` (parameters without one
+    # are listed with their default only).
+    param_help: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: dict[str, Any] | None = None, symbols: list[str] | None = None,
                  label: str | None = None) -> None:

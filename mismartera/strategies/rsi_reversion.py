@@ -15,6 +15,12 @@ class RsiReversion(Strategy):
 
     name = "rsi_reversion"
     defaults: ClassVar[dict[str, Any]] = {"period": 14, "oversold": 30.0, "overbought": 70.0, "quantity": 100}
+    param_help: ClassVar[dict[str, str]] = {
+        "period": "bars in Wilder's RSI of the 1m close",
+        "oversold": "buy when the RSI falls below this (0-100)",
+        "overbought": "sell the position when the RSI rises above this (0-100, above oversold)",
+        "quantity": "shares bought each time",
+    }
 
     def check_params(self) -> None:
         self._positive_int("period")

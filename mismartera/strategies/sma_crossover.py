@@ -18,6 +18,11 @@ class SmaCrossover(Strategy):
 
     name = "sma_crossover"
     defaults: ClassVar[dict[str, Any]] = {"fast": 10, "slow": 30, "quantity": 100}
+    param_help: ClassVar[dict[str, str]] = {
+        "fast": "bars in the fast simple moving average of the 1m close",
+        "slow": "bars in the slow simple moving average (more than fast)",
+        "quantity": "shares bought on each upward cross (the whole position is sold on the way down)",
+    }
 
     def check_params(self) -> None:
         fast, slow = self._positive_int("fast"), self._positive_int("slow")

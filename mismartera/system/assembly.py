@@ -12,25 +12,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from mismartera.config.session import SessionConfig
+from mismartera.data.database import Database
 from mismartera.errors import ConfigError
+from mismartera.execution.broker import Broker
 from mismartera.indicators import make_indicator
 from mismartera.strategies.base import Strategy
 from mismartera.strategies.loader import load_strategy
+from mismartera.system.coordinator import Coordinator
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
 from mismartera.system.strategy_host import EngineContext, StrategySlot
-from mismartera.timekeeping.calendar import TradingSession
+from mismartera.system.worker import Worker
+from mismartera.timekeeping.calendar import TimeManager, TradingSession
+from mismartera.timekeeping.clock import Clock
 
 
 @dataclass(frozen=True)
 class Hooks:
     """What the workers report back to the session owner (called on the workers' threads)."""
 
-    on_failure: Callable[[Any, BaseException], None]   # a worker raised
-    on_finished: Callable[[Any, bool], None]           # the coordinator ended (finished or stopped)
+    on_failure: Callable[[Worker, BaseException], None]   # a worker raised
+    on_finished: Callable[[Coordinator, bool], None]      # the coordinator ended (finished or stopped)
     on_message: Callable[[str], None]                  # what a live session is doing now, for status
 
 
@@ -58,9 +62,9 @@ class Assembled:
     run_id: int
     recorder: RunRecorder
     data: SessionData
-    coordinator: Any
-    workers: list[Any]
-    clock: Any
+    coordinator: Coordinator
+    workers: list[Worker]
+    clock: Clock
     started_at: datetime
     message: str
     summary: str
@@ -88,7 +92,7 @@ def session_data(cfg: SessionConfig) -> SessionData:
                        make_indicator=make_indicator)
 
 
-def strategy_slots(specs: list[StrategySpec], data: SessionData, broker: Any, clock: Any,
+def strategy_slots(specs: list[StrategySpec], data: SessionData, broker: Broker, clock: Clock,
                    held: dict[str, float]) -> list[StrategySlot]:
     """One slot per strategy; a label used twice gets `#2`, `#3`, … so logs and errors tell them apart."""
     slots = []
@@ -103,7 +107,7 @@ def strategy_slots(specs: list[StrategySpec], data: SessionData, broker: Any, cl
     return slots
 
 
-def history_sessions(tm: Any, first_day: date, trailing_days: int) -> list[TradingSession]:
+def history_sessions(tm: TimeManager, first_day: date, trailing_days: int) -> list[TradingSession]:
     """The `trailing_days` trading sessions before `first_day` (none for 0)."""
     if not trailing_days:
         return []
@@ -111,7 +115,7 @@ def history_sessions(tm: Any, first_day: date, trailing_days: int) -> list[Tradi
     return tm.sessions(first, tm.previous_trading_day(first_day))
 
 
-def open_run(db: Any, cfg: SessionConfig, started_at: datetime, days: int) -> tuple[RunRecorder, int]:
+def open_run(db: Database, cfg: SessionConfig, started_at: datetime, days: int) -> tuple[RunRecorder, int]:
     """The recorder of a new run and its id (the runs row exists from here on)."""
     recorder = RunRecorder(db)
     run_id = recorder.open_run(cfg.session_name, cfg.mode, cfg.model_dump(mode="json"), started_at, days)

@@ -1,12 +1,9 @@
 """`Coordinator`: replays the session day by day, bar by bar, on its own thread.
 
 For each trading day of the window: take the day's bars from prefetch, merge the symbols in
-timestamp order (ties in config order), and for each bar
-
-    1. move the simulated clock to the bar's END (ts + 60): the bar becomes visible only now;
-    2. `broker.process_bar` fills orders placed earlier at this bar's open and marks the close;
-    3. append the bar to SessionData, update its indicators and the derived-bar builders;
-    4. call `on_bar` of each enabled strategy trading the symbol.
+timestamp order (ties in config order), and run each bar through the per-bar step
+(`system/bar_step.py`, shared with live sessions): clock to the bar's end, broker fills and marks,
+SessionData, indicators, derived bars, strategies.
 
 At the day's end: strategies' `on_day_end`, the optional flatten at the close, `broker.end_of_day`
 (DAY orders expire), a daily equity row, and the day handed to upkeep. Then the next day.
@@ -27,11 +24,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, date, datetime
 from itertools import chain, cycle
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 from mismartera.bars import Bar
-from mismartera.data.derived import DerivedBuilder
 from mismartera.errors import MismarteraError, StateError, WaitTimeout
+from mismartera.execution.broker import Broker
+from mismartera.execution.orders import Fill
+from mismartera.system.bar_step import DayStep
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.recorder import RunRecorder
 from mismartera.system.session_data import SessionData
@@ -45,10 +44,21 @@ log = logging.getLogger("mismartera.system")
 
 PUBLISH_EVERY = 0.25      # seconds between status/account snapshots
 HEARTBEAT_EVERY = 1.0     # seconds between runs-row heartbeats
-CHECK_MASK = 1023         # look at the wall clock every 1024 bars
+HISTORY_CHUNK = 5_000     # bars fed between two looks at the stop event
 
 
-HISTORY_CHUNK = 5_000  # bars fed between two looks at the stop event
+class SessionClock(Protocol):
+    """The clock a coordinator moves: a backtest's `SimulatedClock` or a live session's `LiveClock`."""
+
+    def now(self) -> datetime: ...
+
+    def set(self, instant: datetime) -> None: ...
+
+    def set_epoch(self, seconds: int) -> None: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
 
 class StrategyStop(MismarteraError):
     """A strategy configured with `on_error: stop` raised; the session fails with its message."""
@@ -74,9 +84,9 @@ def as_bars(symbol: str, rows: Sequence[tuple]) -> list[Bar]:
 class Coordinator(Worker):
     role = "coordinator"
 
-    def __init__(self, *, sessions: list[TradingSession], symbols: list[str], broker: Any, clock: Any,
+    def __init__(self, *, sessions: list[TradingSession], symbols: list[str], broker: Broker, clock: SessionClock,
                  data: SessionData, slots: list[StrategySlot], held: dict[str, float], prefetch: Prefetch,
-                 upkeep: Upkeep, recorder: RunRecorder, derived: list[str], speed: float, flatten: bool,
+                 upkeep: Upkeep, recorder: RunRecorder, derived: Sequence[str], speed: float, flatten: bool,
                  on_failure: Callable | None = None, on_finished: Callable[[Coordinator, bool], None] | None = None
                  ) -> None:
         super().__init__(inbox_size=256, on_failure=on_failure)
@@ -90,7 +100,7 @@ class Coordinator(Worker):
         self.prefetch = prefetch
         self.upkeep = upkeep
         self.recorder = recorder
-        self.derived = derived
+        self.derived = list(derived)
         self.speed = speed
         self.flatten = flatten
         self._on_finished = on_finished
@@ -107,6 +117,7 @@ class Coordinator(Worker):
         self.open_orders = 0
         self.finished = False
         self.summary: dict[str, Any] | None = None
+        self.closed_partial: date | None = None   # the day stopped part-way, recorded as it stood
         self.started = time.monotonic()
         self.run_seconds = 0.0
         self._last_publish = 0.0
@@ -189,9 +200,18 @@ class Coordinator(Worker):
         changed, fills = self.broker.drain_changes()
         if changed or fills:
             self.recorder.collect(changed, fills)
+            self._fills_today += len(fills)
         self.account = self.broker.account()
         self.open_orders = len(self.broker.open_orders())
         self.publish()
+
+    def refresh_account(self) -> None:
+        """Publish the account as it stands now (on the coordinator's thread only)."""
+        self._publish_state()
+
+    @property
+    def fills_today(self) -> int:
+        return self._fills_today
 
     def _periodic(self, force: bool) -> None:
         now = time.monotonic()
@@ -206,6 +226,11 @@ class Coordinator(Worker):
             self._last_heartbeat = now
             self.recorder.update_run(progress=self.progress, days_done=max(0, self.day_index - 1),
                                      sim_time=self.clock.now())
+
+    def status_extra(self) -> dict[str, Any]:
+        """Session facts for `system status` beyond the common ones (a live session's late and
+        missing minutes); read from other threads, so no I/O and no waiting."""
+        return {}
 
     def pace_text(self) -> str:
         """How the session moves, for the worker panel (a live session shows its stream instead)."""
@@ -223,7 +248,7 @@ class Coordinator(Worker):
         return min(1.0, (done + part) / total)
 
     # ------------------------------------------------------------------ fills
-    def _apply_fills(self, fills: list[Any]) -> None:
+    def _apply_fills(self, fills: list[Fill]) -> None:
         held = self.held
         for fill in fills:
             signed = fill.quantity if fill.side == "buy" else -fill.quantity   # a Side (StrEnum) or a plain str
@@ -232,7 +257,6 @@ class Coordinator(Worker):
                 held.pop(fill.symbol, None)
             else:
                 held[fill.symbol] = quantity
-        self._fills_today += len(fills)
 
     # ------------------------------------------------------------------ strategies
     def _strategy_failed(self, slot: StrategySlot, hook: str, exc: Exception, bar: Bar | None) -> None:
@@ -245,7 +269,7 @@ class Coordinator(Worker):
         slot.enabled = False
         slot.ctx.log.error("%s; strategy disabled for the rest of the session", message, exc_info=exc)
 
-    def to_strategies(self, slots: list[StrategySlot], bar: Bar) -> None:
+    def to_strategies(self, slots: Sequence[StrategySlot], bar: Bar) -> None:
         """`on_bar` of each enabled slot, in order; a raising strategy is disabled or stops the session
         (its `on_error`). Shared by the backtest and live loops."""
         for slot in slots:
@@ -292,6 +316,8 @@ class Coordinator(Worker):
             if not self._run_day(index, session, day_bars):
                 finished = False
                 break
+        if not finished:
+            self.close_partial_day()
         self.finished = finished
         self._wrap_up(finished)
 
@@ -308,7 +334,7 @@ class Coordinator(Worker):
                     if self.stopping:
                         return False
                     for row in rows[start:start + HISTORY_CHUNK]:
-                        series.append(Bar(symbol, *row, interval=interval))
+                        series.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
                         for indicator in feeds:
                             indicator.update(row[1], row[2], row[3], row[4], row[5])
                 if rows:
@@ -342,74 +368,14 @@ class Coordinator(Worker):
         self.data.start_day()
         self.data.new_session()
         self.clock.set(session.open)
-        present: dict[str, list[int]] = {s: [] for s in symbols}
-        work = DayWork(session, present)
-        self.upkeep.track(work, lambda: int(self.clock.now().timestamp()))
-        builders = [[DerivedBuilder(interval, session) for interval in self.derived] for _ in symbols]
-        derived_rows: dict[tuple[str, str], list[tuple]] = {(s, i): [] for s in symbols for i in self.derived}
-        # One lane per symbol, unpacked once per bar: its name, the bound appends of its series and
-        # present list, the bound `update`s of its 1m indicators and the strategies trading it.
-        lanes = [(symbol, self.data.series(symbol, "1m").append, present[symbol].append,
-                  tuple(indicator.update for indicator in self.data.feeds[symbol]["1m"]),
-                  tuple(slot for slot in self.slots if symbol in slot.symbols))
-                 for symbol in symbols]
-        broker = self.broker
-        process_bar = broker.process_bar
-        with_orders, last_price = broker.replay_view()
-        to_strategies = self.to_strategies
-        clock_at = self.clock.set_epoch   # a SimulatedClock: the datetime is built only when asked
-        held = self.held
-        speed = self.speed
-        derived = bool(self.derived)
-        clock_end = -1
-        done = 0
-        in_market = 0
+        step = DayStep(self, session)
+        self.upkeep.track(step.work, lambda: int(self.clock.now().timestamp()))
         self._anchor = None
-
-        for position, bar in events:
-            if self._interrupt and not self._handle_interrupt():
-                self._count(done, in_market)
-                return False
-            _, ts, open_, high, low, close, volume, _, _, _ = bar
-            end = ts + 60
-            if end != clock_end:
-                if speed > 0 and not self._pace(end):
-                    self._count(done, in_market)
-                    return False
-                clock_end = end
-                clock_at(end)
-                if speed > 0:  # paced: cheap to keep the live count exact
-                    self.day_position = self.day_live = done
-            symbol, keep, mark, updates, subscribed = lanes[position]
-            if symbol in with_orders:
-                fills = process_bar(symbol, ts, open_, high, low, close)
-                if fills:
-                    self._apply_fills(fills)
-            else:   # no open order: all process_bar would do is mark the close
-                last_price[symbol] = close
-            keep(bar)
-            for update in updates:
-                update(open_, high, low, close, volume)
-            mark(ts)
-            if derived:
-                for builder in builders[position]:
-                    for made in builder.add(bar[1:9]):
-                        self._derived_bar(symbol, builder.to, made.row, derived_rows)
-            if symbol in held:
-                in_market += 1
-            if subscribed:
-                to_strategies(subscribed, bar)
-            done += 1
-            if not done & CHECK_MASK:
-                self.day_position = self.day_live = done
-                self._periodic(force=False)
-        self._count(done, in_market)
-        for position, symbol in enumerate(symbols):
-            for builder in builders[position]:
-                for made in builder.flush():
-                    self._derived_bar(symbol, builder.to, made.row, derived_rows)
-        work.derived = derived_rows
-        self._end_day(session, work)
+        finished = step.run(events)
+        self._count(step.done, step.in_market)
+        if not finished:
+            return False
+        self._end_day(session, step.finish())
         return True
 
     def _count(self, done: int, in_market: int) -> None:
@@ -426,7 +392,7 @@ class Coordinator(Worker):
     def _derived_bar(self, symbol: str, interval: str, row: tuple, rows: dict[tuple[str, str], list[tuple]]) -> None:
         rows[(symbol, interval)].append(row)
         if interval in self.data.intervals:
-            self.data.append(Bar(symbol, *row, interval=interval))
+            self.data.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
             for indicator in self.data.feeds[symbol][interval]:
                 indicator.update(row[1], row[2], row[3], row[4], row[5])
 
@@ -472,6 +438,28 @@ class Coordinator(Worker):
         self.upkeep.submit(work, lambda: self.stopping)
         self._periodic(force=True)
 
+    def partial_day(self) -> date | None:
+        """The day being replayed when the session ended part-way through it (its replay began but its
+        close was not reached), else None."""
+        daily = self.recorder.daily
+        if self.day is None or (daily and daily[-1][0] >= self.day):
+            return None
+        return self.day
+
+    def close_partial_day(self) -> None:
+        """A session stopped in the middle of a day keeps what it did: the account as it stands (cash,
+        positions marked at their last price) becomes the day's equity row, so the report, `account
+        balance` and `account positions` show the session at the moment it stopped. Nothing of the
+        day's end is applied (no flatten, no expiry of day orders)."""
+        day = self.partial_day()
+        if day is None:
+            return
+        self._publish_state()
+        assert self.account is not None
+        self.recorder.end_day(day, self.account, self._fills_today, self.progress, max(0, self.day_index - 1),
+                              self.clock.now())
+        self.closed_partial = day
+
     def progress_after(self, days_done: int) -> float:
         return days_done / len(self.sessions) if self.sessions else 1.0
 
@@ -499,7 +487,9 @@ class Coordinator(Worker):
         summary["bars_total"] = self.bars_done
         summary["days"] = len(self.recorder.daily)
         summary["days_planned"] = len(self.sessions)
+        summary["partial_day"] = self.closed_partial.isoformat() if self.closed_partial else None
         summary["finished"] = self.finished
         summary["run_seconds"] = round(self.run_seconds, 3)
         summary["strategy_errors"] = {slot.label: slot.error for slot in self.slots if slot.error}
+        summary.update(self.recorder.rejections.summary())
         return summary

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFound, StateError, UsageError, WaitTimeout
+from mismartera.execution.registry import FILLS_FROM_BARS, open_broker
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
 from mismartera.system.record_writer import describe
@@ -101,10 +102,11 @@ class SystemManager(SessionAccess):
         self.error: str | None = None
         self.error_worker: str | None = None
         self.message = ""
-        self.started_at = None
+        self.started_at: datetime | None = None
         self.ended_at = None
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
+        self._waiters = 0    # threads in wait(): a failure is theirs to show
         self.recorder: RunRecorder | None = None
         self.data: SessionData | None = None
         self._wall_clock = None
@@ -150,16 +152,22 @@ class SystemManager(SessionAccess):
 
     def _load(self, config: SessionConfig | str | Path, speed: float | None) -> SessionConfig:
         cfg = config if isinstance(config, SessionConfig) else load_session_config(config)
+        if speed is not None and speed < 0:
+            raise UsageError(f"--speed {speed:g} is negative (expected 0 for as fast as possible, or N > 0)")
         if cfg.mode == "live":
             from mismartera.system.live import check_live_config
 
+            if speed is not None:
+                if cfg.replay_config is None:
+                    raise UsageError(f"--speed applies to backtests and replays; {cfg.session_name} is a live "
+                                     "session on the market's own clock")
+                cfg = cfg.model_copy(update={"replay_config": cfg.replay_config.model_copy(
+                    update={"speed_multiplier": speed})})
             return check_live_config(cfg)
-        if cfg.api_config.trade_api != "simulated":
+        if cfg.api_config.trade_api not in FILLS_FROM_BARS:
             raise ConfigError(f"{cfg.session_name}: api_config.trade_api '{cfg.api_config.trade_api}' is not "
-                              "available for backtests (expected simulated)")
+                              f"available for backtests (expected {' or '.join(FILLS_FROM_BARS)})")
         if speed is not None:
-            if speed < 0:
-                raise UsageError(f"--speed {speed:g} is negative (expected 0 for as fast as possible, or N > 0)")
             assert cfg.backtest_config is not None
             cfg = cfg.model_copy(update={"backtest_config": cfg.backtest_config.model_copy(
                 update={"speed_multiplier": speed})})
@@ -180,7 +188,6 @@ class SystemManager(SessionAccess):
         self._launch(built)
 
     def _build_backtest(self, cfg: SessionConfig, hooks: Hooks) -> Assembled:
-        from mismartera.execution.simulated import SimulatedBroker
         from mismartera.system.assembly import (
             Assembled,
             history_sessions,
@@ -205,13 +212,13 @@ class SystemManager(SessionAccess):
         specs = load_strategies(cfg)
 
         clock = SimulatedClock(sessions[0].open)
-        broker = SimulatedBroker(cfg.trading_config, clock, history=KEEP_IN_MEMORY)
+        broker = open_broker(cfg.api_config.trade_api, cfg.trading_config, clock, self.app.settings, KEEP_IN_MEMORY)
         data = session_data(cfg)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = _WALL.now()
         recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
-        derived = [s for s in cfg.session_data_config.streams if s != "1m"]
+        derived: list[str] = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
                             history_cfg.intervals, on_failure=hooks.on_failure)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
@@ -257,7 +264,7 @@ class SystemManager(SessionAccess):
         missing = [s for s in symbols if store.count(s, "1m", start, end) == 0]
         if missing:
             raise NotFound(f"no 1m bars for {', '.join(missing)} between {sessions[0].day} and {sessions[-1].day} "
-                           "(load them first: data import-file, data import, or data demo)")
+                           "(load them first: data import-file, data import-api, or data demo)")
 
     # ------------------------------------------------------------------ pause / resume
     def pause(self) -> SystemStatus:
@@ -349,7 +356,9 @@ class SystemManager(SessionAccess):
         ordered = list(reversed(self.workers))
         for worker in ordered:
             worker.request_stop()
-        alive = join_all(ordered, timeout)
+        # a live coordinator first gives orders in flight their grace (`stop_order_grace_seconds`)
+        grace = max((float(getattr(worker, "stop_grace", 0.0)) for worker in ordered), default=0.0)
+        alive = join_all(ordered, timeout + grace)
         if alive:
             log.warning("threads still running after %.1fs: %s", timeout, ", ".join(alive))
         return alive
@@ -406,10 +415,21 @@ class SystemManager(SessionAccess):
             for other in self.workers:
                 if other is not worker:
                     other.request_stop()
-        log.error("session failed in %s: %s", worker.role, self.error)
+        # shown once: by whoever waits for the session (it raises it), else by this line
+        log.error("session failed in %s: %s", worker.role, self.error, extra={"console": not self._waiters})
         if self.recorder is not None:
+            coordinator = self.coordinator
+            account, day, trades = None, None, 0
+            if coordinator is not None:
+                if worker is coordinator:   # on its own thread: its broker can be asked once more
+                    try:
+                        coordinator.refresh_account()
+                    except Exception:
+                        log.exception("could not read the account of run %s after its failure", self.run_id)
+                account, day, trades = coordinator.account, coordinator.partial_day(), coordinator.fills_today
             try:
-                self.recorder.finish("failed", error=f"{worker.role}: {self.error}")
+                self.recorder.finish("failed", error=f"{worker.role}: {self.error}", account=account,
+                                     partial_day=day, trades=trades)
             except Exception:
                 log.exception("could not record the failure of run %s", self.run_id)
 
@@ -439,6 +459,13 @@ class SystemManager(SessionAccess):
                 return self.wait(timeout, made)
             finally:
                 made.close()
+        self._waiters += 1
+        try:
+            return self._wait(timeout, progress)
+        finally:
+            self._waiters -= 1
+
+    def _wait(self, timeout: float | None, progress: Any) -> SystemStatus:
         deadline = None if timeout is None else time.monotonic() + timeout
         last_progress = -1.0
         while True:
@@ -478,7 +505,8 @@ class SystemManager(SessionAccess):
             return self.wait(timeout, progress)
         except KeyboardInterrupt:
             status = self._stop_quietly()
-            raise Interrupted(f"interrupted: session stopped at {status.clock} (run {self.run_id}, "
+            at = self.app.time.to_exchange(status.clock).strftime("%Y-%m-%d %H:%M %Z") if status.clock else "the start"
+            raise Interrupted(f"interrupted: session stopped at {at} (run {self.run_id}, "
                               f"day {status.day_index} of {status.days_total})") from None
         except WaitTimeout:
             self._stop_quietly()
@@ -512,6 +540,7 @@ class SystemManager(SessionAccess):
         if self.data is not None and live:
             extra["indicators"] = [{"symbol": s, "indicator": n, "value": v}
                                    for s, n, v in self.data.indicator_values()]
+        extra.update(coordinator.status_extra())
         return SystemStatus(
             state=self.state, mode=cfg.mode, session_name=cfg.session_name, run_id=self.run_id,
             clock=coordinator.clock.now(), day=coordinator.day, day_index=coordinator.day_index,

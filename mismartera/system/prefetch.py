@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.system.worker import TICK, Worker
@@ -27,7 +27,7 @@ class Prefetch(Worker):
     role = "prefetch"
 
     def __init__(self, store: BarStore, symbols: list[str], sessions: list[TradingSession], ahead: int,
-                 history: list[TradingSession] | None = None, history_intervals: list[str] | None = None,
+                 history: list[TradingSession] | None = None, history_intervals: Sequence[str] | None = None,
                  on_failure: Callable | None = None) -> None:
         super().__init__(on_failure=on_failure)
         self.store = store

@@ -25,9 +25,10 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
-from mismartera.execution.orders import Fill, Order
+from mismartera.execution.orders import FINAL_ORDER_STATUSES, Fill, Order
 from mismartera.report.metrics import RunningReport
 from mismartera.system.record_writer import DRAIN_TIMEOUT, RecorderError, RecordWriter, describe
+from mismartera.system.rejections import RejectionTally
 from mismartera.system.status import AccountView, FillView, OrderView
 from mismartera.timekeeping.clock import WallClock
 
@@ -36,7 +37,7 @@ RECENT = 20
 # Final orders and fills a session keeps in memory for the live views (the broker and `all_fills`);
 # the database has them all, and the report is built as fills come, so memory stays flat.
 KEEP_IN_MEMORY = 10_000
-FINAL = frozenset(("filled", "cancelled", "expired", "rejected"))
+FINAL = frozenset(FINAL_ORDER_STATUSES)
 WALL = WallClock()  # heartbeats and row update times are wall-clock instants
 
 
@@ -111,6 +112,7 @@ class RunRecorder:
         self._statements: dict[str, DriverStatement] = {}
         self.all_fills: deque[Fill] = deque(maxlen=KEEP_IN_MEMORY)
         self.running = RunningReport()
+        self.rejections = RejectionTally()
         self.daily: list[tuple[date, float]] = []
         # The latest orders and fills as the broker reported them (copies nobody changes); turned into
         # views only when a status snapshot asks, not for each of the run's tens of thousands.
@@ -125,7 +127,10 @@ class RunRecorder:
             result = conn.execute(insert(runs).values(
                 session_name=session_name, mode=mode, config=config, state="starting", started_at=started_at,
                 heartbeat_at=started_at, progress=0.0, days_done=0, days_total=days_total))
-            self.run_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:
+                raise RecorderError("the database gave no id for the new run")
+            self.run_id = int(key[0])
         self.writer.what = f"recorder of run {self.run_id}"
         return self.run_id
 
@@ -157,6 +162,8 @@ class RunRecorder:
         pending = self._orders
         for order in changed:
             client_id = client_ids[order.id] = f"run{run_id}-{order.client_order_id}"
+            if order.status == "rejected":
+                self.rejections.add(order)
             # str() of a StrEnum member is its value, and a broker reporting plain strings passes them as they are
             pending[order.id] = {
                 "run_id": run_id, "client_order_id": client_id, "broker_order_id": str(order.id),
@@ -180,8 +187,13 @@ class RunRecorder:
 
     @property
     def recent_orders(self) -> tuple[OrderView, ...]:
-        """The latest orders changed, oldest first (read from other threads: the deque is copied first)."""
-        return tuple(order_view(order) for order in list(self._recent_orders))
+        """The latest orders changed, oldest change first, each order once with its latest status (read
+        from other threads: the deque is copied first)."""
+        latest: dict[int, Order] = {}
+        for order in list(self._recent_orders):
+            latest.pop(order.id, None)   # an order changed again moves to its latest place
+            latest[order.id] = order
+        return tuple(order_view(order) for order in latest.values())
 
     @property
     def recent_fills(self) -> tuple[FillView, ...]:
@@ -269,6 +281,7 @@ class RunRecorder:
         """Queue the day's equity row, the positions, pending orders/fills and the run's progress (written
         in one transaction)."""
         self.writer.check()
+        self.rejections.end_day(day)
         self.daily.append((day, account.equity))
         self.running.add_day(day, account.equity)
         pending, new_fills = self._take()
@@ -280,13 +293,16 @@ class RunRecorder:
                    now: datetime) -> None:
         with self.db.begin() as conn:
             self._write_batch(conn, pending, new_fills)
-            conn.execute(insert(daily_equity).values(
-                run_id=self.run_id, day=day, equity=account.equity, cash=account.cash,
-                positions_value=account.equity - account.cash, realized_pnl=account.realized_pnl,
-                unrealized_pnl=account.unrealized_pnl, trades=trades))
+            self._write_equity(conn, day, account, trades)
             self._write_positions(conn, account, now)
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(
                 progress=progress, days_done=days_done, sim_time=sim_time, heartbeat_at=now))
+
+    def _write_equity(self, conn: Connection, day: date, account: AccountView, trades: int) -> None:
+        conn.execute(insert(daily_equity).values(
+            run_id=self.run_id, day=day, equity=account.equity, cash=account.cash,
+            positions_value=account.equity - account.cash, realized_pnl=account.realized_pnl,
+            unrealized_pnl=account.unrealized_pnl, trades=trades))
 
     def _write_positions(self, conn: Any, account: AccountView, now: datetime) -> None:
         conn.execute(delete(positions).where(positions.c.run_id == self.run_id))
@@ -297,9 +313,11 @@ class RunRecorder:
             conn.execute(insert(positions), rows)
 
     def finish(self, state: str, *, account: AccountView | None = None, summary: dict[str, Any] | None = None,
-               error: str | None = None, ended_at: datetime | None = None) -> None:
+               error: str | None = None, ended_at: datetime | None = None, partial_day: date | None = None,
+               trades: int = 0) -> None:
         """Final write, after the writer has written everything queued and stopped: pending
-        orders/fills, positions, and the run's end state and summary.
+        orders/fills, positions, and the run's end state and summary. With `partial_day` (a session
+        that failed in the middle of a day) the account as it stood is also that day's equity row.
 
         If a queued write failed, the rows after it cannot be stored: the runs row alone records the
         failure, and the writer's error is raised unless an earlier call raised it already.
@@ -319,15 +337,18 @@ class RunRecorder:
             values["summary"] = summary
         if error is not None:
             values["error"] = error
-        lost = self.writer.failed
-        if lost:
+        lost = self.writer.error
+        if lost is not None:
             values["state"] = "failed"
-            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(self.writer.error)}")
+            values.setdefault("error", f"{self.writer.what}: database write failed: {describe(lost)}")
         with self.db.begin() as conn:
-            if not lost:
+            if lost is None:
                 self._write_batch(conn, *self._take())
                 if account is not None:
                     self._write_positions(conn, account, now)
+                    if partial_day is not None and not (self.daily and self.daily[-1][0] >= partial_day):
+                        self.daily.append((partial_day, account.equity))
+                        self._write_equity(conn, partial_day, account, trades)
             conn.execute(update(runs).where(runs.c.id == self.run_id).values(**values))
         if failure is not None:
             raise failure

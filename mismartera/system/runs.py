@@ -9,16 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import func, select
 
 from mismartera.data.database import Database
 from mismartera.data.schema import daily_equity, fills, orders, positions, runs
 from mismartera.errors import NotFound, UsageError
+from mismartera.execution.orders import OPEN_ORDER_STATUSES
 from mismartera.system.status import AccountView, FillView, OrderView, PositionView
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC, so say so."""
     if value is None or value.tzinfo is not None:
@@ -89,7 +94,7 @@ class RunHistory:
     def orders(self, run_id: int, status: str | None = None) -> list[OrderView]:
         statement = select(orders).where(orders.c.run_id == run_id).order_by(orders.c.id)
         if status == "open":
-            statement = statement.where(orders.c.status.in_(("new", "partially_filled")))
+            statement = statement.where(orders.c.status.in_(OPEN_ORDER_STATUSES))
         elif status is not None:
             statement = statement.where(orders.c.status == status)
         with self.db.connect() as conn:

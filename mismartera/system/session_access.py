@@ -8,16 +8,20 @@ Otherwise they come from the database: the last run, or the run asked for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mismartera.errors import MismarteraError, NotFound, StateError, UsageError
+from mismartera.execution.orders import OPEN_ORDER_STATUSES
 from mismartera.suggest import suffix
 from mismartera.system.recorder import fill_view, order_view
 from mismartera.system.runs import DailyRow, RunHistory, RunInfo, write_report_csv
 from mismartera.system.state import SystemState
 from mismartera.system.status import AccountView, FillView, OrderView
 from mismartera.system.strategy_host import TIFS, EngineContext
+
+MANUAL_ORDER_WAIT = 5.0   # seconds a manual live order waits for the broker's answer before it is shown
 
 if TYPE_CHECKING:
     from mismartera.system.coordinator import Coordinator
@@ -64,14 +68,31 @@ class SessionAccess:
                 raise UsageError(f"{name} {value:g} must be a price > 0")
         if tif not in TIFS:
             raise UsageError(f"--tif {tif!r} is not valid (expected day or gtc)")
+        if limit is not None and stop is not None:
+            raise UsageError("give --limit or --stop, not both (stop-limit orders are not supported)")
         ctx = EngineContext("manual", coordinator.symbols, coordinator.data, coordinator.broker, coordinator.clock,
                             coordinator.held)
         order = coordinator.call(lambda: order_view(ctx.order(symbol, side, quantity, limit=limit, stop=stop,
                                                               tif=tif)))
+        if order.status == "pending_new":
+            order = self._answered(coordinator, order)
         if order.status == "rejected":
             reason = order.reason or "rejected"
             raise MismarteraError(f"order {order.id} " + (reason if reason.startswith("rejected") else
                                                           f"rejected: {reason}"))
+        return order
+
+    @staticmethod
+    def _answered(coordinator: Coordinator, order: OrderView, timeout: float = MANUAL_ORDER_WAIT) -> OrderView:
+        """A manual order sent by a live broker's gateway, once the broker answered (or as it
+        stands after `timeout` seconds: still `pending_new`, or `unknown`). Waits on this thread,
+        reading the broker's mirror (no I/O); the session goes on meanwhile."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [o for o in coordinator.broker.orders() if o.id == order.id]
+            if found and found[0].status.value != "pending_new":
+                return order_view(found[0])
+            time.sleep(0.02)
         return order
 
     def cancel_order(self, order_id: int) -> OrderView:
@@ -112,7 +133,7 @@ class SessionAccess:
         if run_id is None and self.live and coordinator is not None:
             views = coordinator.call(lambda: [order_view(o) for o in coordinator.broker.orders()])
             if status == "open":
-                views = [v for v in views if v.status in ("new", "partially_filled")]
+                views = [v for v in views if v.status in OPEN_ORDER_STATUSES]
             elif status is not None:
                 views = [v for v in views if v.status == status]
             return self.run_id or 0, views

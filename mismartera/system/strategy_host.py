@@ -13,9 +13,11 @@ from typing import Any
 
 from mismartera.bars import Bar
 from mismartera.errors import UsageError
+from mismartera.execution.broker import Broker
 from mismartera.execution.orders import Order, OrderStatus, OrderType, Side, TimeInForce
 from mismartera.strategies.base import Strategy
 from mismartera.system.session_data import SessionData
+from mismartera.timekeeping.clock import Clock
 
 TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC}
 # Looked up rather than built with `Side(side)` / `OrderType(kind)`: an enum call costs more than the
@@ -55,7 +57,7 @@ def _not_finite(side: Side, symbol: str, quantity: float, limit: float | None, s
 class EngineContext:
     """`ctx` of one strategy. Runs on the coordinator's thread only."""
 
-    def __init__(self, label: str, symbols: list[str], data: SessionData, broker: Any, clock: Any,
+    def __init__(self, label: str, symbols: list[str], data: SessionData, broker: Broker, clock: Clock,
                  held: dict[str, float]) -> None:
         self.label = label
         self.symbols = symbols
@@ -70,7 +72,7 @@ class EngineContext:
         return self._clock.now()
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         return self._clock
 
     @property
@@ -125,8 +127,8 @@ class EngineContext:
             raise UsageError(_not_finite(side, symbol, quantity, limit, stop))
         # Positional, in the order of `Broker.submit`'s parameters (cheaper than keywords).
         placed = self._broker.submit(symbol, side, quantity, kind, limit, stop, time_in_force, self.label)
-        if placed.status is OrderStatus.REJECTED:
-            self.log.info("order %s %s %g %s", side.value, symbol, quantity, placed.reason)
+        if placed.status is OrderStatus.REJECTED:   # summarised by reason once a day (RejectionTally)
+            self.log.debug("order %s %s %g %s", side.value, symbol, quantity, placed.reason)
         return placed
 
     def cancel(self, order_id: int) -> bool:

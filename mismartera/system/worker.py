@@ -133,7 +133,8 @@ class Worker(threading.Thread, metaclass=ABCMeta):
             self.loop()
         except BaseException as exc:  # a worker must never die silently
             self.error = exc
-            log.exception("worker %s failed", self.role)
+            # the traceback to the log file; the failure itself is shown once, by the manager
+            log.exception("worker %s failed", self.role, extra={"console": False})
             self._set_state("failed")
             if self._on_failure is not None:
                 try:

@@ -17,14 +17,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from mismartera.errors import UsageError
+from mismartera.exchange import EXCHANGE_TZ, EXCHANGE_TZ_NAME
+from mismartera.suggest import suffix
 from mismartera.timekeeping import session_cache
 from mismartera.timekeeping.clock import Clock, WallClock
 from mismartera.timekeeping.session_cache import SessionRows
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 REGULAR_CLOSE = time(16, 0)
 PRE_MARKET_OPEN = time(4, 0)
 AFTER_HOURS_CLOSE = time(20, 0)
@@ -329,21 +330,17 @@ def wall_time_problem(wall: datetime, tz: ZoneInfo) -> str | None:
             "UTC offset)")
 
 
-_ALIASES = {"ET": "America/New_York", "EST": "America/New_York", "EDT": "America/New_York",
+_ALIASES = {"ET": EXCHANGE_TZ_NAME, "EST": EXCHANGE_TZ_NAME, "EDT": EXCHANGE_TZ_NAME,
             "CT": "America/Chicago", "PT": "America/Los_Angeles", "UTC": "UTC", "Z": "UTC"}
 
 
 def zone(name: str) -> ZoneInfo:
     """A ZoneInfo from an IANA name or a short alias (ET, CT, PT, UTC)."""
-    from zoneinfo import ZoneInfoNotFoundError, available_timezones
-
     key = _ALIASES.get(name.upper(), name)
     try:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError):
-        from mismartera.suggest import suffix
-
         raise UsageError(
             f"unknown time zone '{name}'{suffix(name, available_timezones())} (expected an IANA name like "
-            "America/New_York, or ET/CT/PT/UTC)"
+            f"{EXCHANGE_TZ_NAME}, or ET/CT/PT/UTC)"
         ) from None

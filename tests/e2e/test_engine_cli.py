@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,6 +119,9 @@ def test_sigterm_stops_a_waiting_session_gracefully(cli_home: Path, tmp_path: Pa
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, (out, err)
         assert "interrupted: session stopped at" in err
+        # exchange time like everything else (issue 12), not a raw UTC timestamp
+        assert re.search(r"session stopped at 2024-11-2\d \d\d:\d\d E[SD]T \(run 1, day \d of 4\)", err), err
+        assert "+00:00" not in err
         run = RunHistory(ctx.db).run()
         assert run.state == "stopped" and run.summary is not None and run.summary["finished"] is False
     finally:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from fake_alpaca.live import LiveFakes
 
-from mismartera.system.live import live_session_day
+from mismartera.integrations.alpaca.source import live_session_day
 from mismartera.timekeeping.calendar import TimeManager
 from mismartera.timekeeping.clock import WallClock
 
@@ -140,7 +140,7 @@ def test_a_live_paper_session_seen_from_the_shell(live_fakes: LiveFakes, shell: 
     assert (status["state"], status["mode"], status["session_name"], status["days_total"]) == \
         ("running", "live", "e2e_live", 1)
     assert status["message"] == "live" or status["message"] == "waiting for open 09:30 ET", status["message"]
-    assert [w["name"] for w in status["workers"]] == ["prefetch", "upkeep", "coordinator"]
+    assert [w["name"] for w in status["workers"]] == ["prefetch", "upkeep", "refetch", "orders", "coordinator"]
     assert status["account"]["cash"] == 50_000.0          # Alpaca's account, not the config's cash
     assert live_fakes.data_ws.wait_listening(1, 5) and live_fakes.data_ws.subscriptions[0]["bars"] == ["AAPL", "SPY"]
 
@@ -183,8 +183,31 @@ def test_a_rejected_key_and_missing_keys_are_one_line_errors(live_fakes: LiveFak
     wrong = run_cli("system", "start", str(config), env={**live_fakes.env(cli_home), "ALPACA_SECRET_KEY": "wrong"})
     assert wrong.code == 1, wrong
     # the sample loads 2 trailing days first: the data API is the first to refuse
-    assert wrong.err.strip().splitlines() == ["Error: Alpaca rejected the keys (HTTP 403: forbidden.); check "
-                                              "ALPACA_API_KEY and ALPACA_SECRET_KEY"], wrong
+    assert wrong.err.strip().splitlines() == [
+        f"Error: Alpaca rejected the API key (HTTP 403 on the market-data API at {live_fakes.rest.url}); "
+        "check ALPACA_API_KEY and ALPACA_SECRET_KEY"], wrong
     missing = run_cli("system", "start", str(config))
     assert missing.code == 4, missing
     assert "set ALPACA_API_KEY and ALPACA_SECRET_KEY" in missing.err
+
+
+@pytest.mark.parametrize(("refusal", "feed", "line"), [
+    ("402", "iex", "Alpaca rejected the API key on the data stream"),
+    ("409", "sip", 'your Alpaca plan has no access to the sip feed (use "data_feed": "iex")'),
+])
+def test_a_refused_data_stream_is_one_line(live_fakes: LiveFakes, run_cli, cli_home: Path, tmp_path: Path,
+                                           refusal: str, feed: str, line: str) -> None:
+    """Issue 20, point 6: a key the data stream rejects (402), or a plan without the feed (409), is
+    one line on the screen: no alpaca-py log lines, no worker line, no repeat."""
+    if refusal == "402":
+        live_fakes.data_ws.valid_keys = {("someone", "else")}
+    else:
+        live_fakes.data_ws.refuse_auth(409, "insufficient subscription", times=5)
+    config = json.loads((ROOT / "config" / "live_paper.json").read_text())
+    config["session_data_config"]["historical"]["trailing_days"] = 0
+    config["api_config"]["data_feed"] = feed
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps(config))
+    result = run_cli("system", "start", str(path), "--wait", "--timeout", "30", env=live_fakes.env(cli_home))
+    assert result.code == 1, result
+    assert result.err.strip().splitlines() == [f"Error: session failed in coordinator: {line} (run 1)"], result

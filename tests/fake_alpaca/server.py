@@ -7,6 +7,9 @@ server (`@server.route(...)`). Path parameters are written `{name}` and arrive i
 Every request must carry `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`: missing keys get 401, wrong keys
 403, as Alpaca answers. A test can queue failures (`fail(429, times=2, retry_after=1)`, `fail(500)`)
 that are served before any route, or make the server hang (`hang(5)`) to exercise client timeouts.
+Faults can also aim at one route (`fail_route("POST", "/v2/orders", 429, retry_after=25)`,
+`hang_route("POST", "/v2/orders", 20)`: the order is placed, its answer held 20 s), or last while a
+condition holds (`outage(lambda: clock.t < end, "/v2/stocks")`: a REST outage on a scripted clock).
 Every request is recorded in `requests`.
 
     with FakeAlpaca() as server:             # or server = FakeAlpaca().start() … server.stop()
@@ -41,6 +44,23 @@ class Request:
     headers: dict[str, str]
     body: Any = None
     params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RouteFault:
+    """A fault for requests whose method matches and whose path starts with `path`."""
+
+    method: str | None
+    path: str
+    status: int = 0                  # 0: do the work, then hold the answer `hang` seconds
+    hang: float = 0.0
+    retry_after: float | None = None
+    message: str = ""
+    times: int = 1                   # how many requests it takes; an outage counts nothing
+    while_: Callable[[], bool] | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and path.startswith(self.path)
 
 
 @dataclass
@@ -92,6 +112,7 @@ class FakeAlpaca:
         self.state: dict[str, Any] = {}  # free room for routes added by other tests (orders, positions…)
         self._routes = Router()
         self._failures: deque[Response] = deque()
+        self._route_faults: list[RouteFault] = []
         self._fail_after = 0
         self._hang = 0.0
         self._stopping = threading.Event()
@@ -157,6 +178,48 @@ class FakeAlpaca:
             self._fail_after = after
             self._failures.extend(Response(status, body, headers) for _ in range(times))
 
+    def fail_route(self, method: str, path: str, status: int, *, times: int = 1, retry_after: float | None = None,
+                   message: str = "") -> None:
+        """Answer the next `times` requests of `method` to paths starting with `path` with `status`
+        (before any work: a 429 with Retry-After, a 500)."""
+        with self._lock:
+            self._route_faults.append(RouteFault(method, path, status, retry_after=retry_after, message=message,
+                                                 times=times))
+
+    def hang_route(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` matching requests are carried out, then their answer is held `seconds`
+        (released early by stop()): a POST that placed the order but whose answer is late."""
+        with self._lock:
+            self._route_faults.append(RouteFault(method, path, hang=seconds, times=times))
+
+    def outage(self, active: Callable[[], bool], path: str = "/", status: int = 500, method: str | None = None
+               ) -> None:
+        """Answer `status` to every request under `path` while `active()` is true (a REST outage
+        that ends when a scripted clock passes a time, say)."""
+        with self._lock:
+            self._route_faults.append(RouteFault(method, path, status, message="service unavailable",
+                                                 while_=active))
+
+    def stop_faults(self) -> None:
+        """Drop every route fault and outage still pending (the server recovers)."""
+        with self._lock:
+            self._route_faults.clear()
+
+    def _route_fault(self, method: str, path: str) -> RouteFault | None:
+        with self._lock:
+            for fault in list(self._route_faults):
+                if not fault.matches(method, path):
+                    continue
+                if fault.while_ is not None:
+                    if fault.while_():
+                        return fault
+                    continue
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._route_faults.remove(fault)
+                return fault
+        return None
+
     def hang(self, seconds: float) -> None:
         """Wait `seconds` before answering each request (released early by stop())."""
         self._hang = seconds
@@ -193,7 +256,15 @@ class FakeAlpaca:
             self.requests.append(request)
         if self._hang:
             self._stopping.wait(self._hang)
-        response = self._answer(request)
+        fault = self._route_fault(request.method, request.path)
+        if fault is not None and fault.status:
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            text = fault.message or {429: "too many requests."}.get(fault.status, "internal server error")
+            response = Response(fault.status, {"code": fault.status * 100000, "message": text}, headers)
+        else:
+            response = self._answer(request)
+            if fault is not None:
+                self._stopping.wait(fault.hang)
         payload = b"" if response.body is None else json.dumps(response.body).encode()
         try:
             http.send_response(response.status)

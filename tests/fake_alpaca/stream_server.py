@@ -3,7 +3,9 @@
 `FakeDataStream` speaks what alpaca-py's `StockDataStream` expects: msgpack frames, the
 connected → auth → subscribe handshake, bars (`T: "b"`, `t` a msgpack Timestamp) pushed when the
 test calls `push_bar`, and `drop()` to cut every connection mid-session the way a network
-failure does (no closing handshake).
+failure does (no closing handshake). `refuse_auth(409, "insufficient subscription")` or
+`refuse_auth(406, "connection limit exceeded", times=2)` answers the next auths with Alpaca's
+error frame (a plan without the feed; a reconnect refused while the old connection lingers).
 
 `FakeTradingStream` speaks what alpaca-py's `TradingStream` expects: JSON frames, authenticate →
 `authorized`, listen → `listening`, then `trade_updates` the test (or the fake brokerage)
@@ -139,6 +141,12 @@ class FakeDataStream(_FakeSocketServer):
         super().__init__(valid_keys)
         self.subscriptions: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self._refusals: list[tuple[int, str]] = []
+
+    def refuse_auth(self, code: int, message: str, times: int = 1) -> None:
+        """Answer the next `times` auth requests with Alpaca's error frame `code` / `message`."""
+        with self._lock:
+            self._refusals.extend([(code, message)] * times)
 
     @property
     def url(self) -> str:
@@ -160,6 +168,12 @@ class FakeDataStream(_FakeSocketServer):
             self.auth_attempts += 1
         if auth.get("action") != "auth" or (auth.get("key"), auth.get("secret")) not in self.valid_keys:
             conn.send(msgpack.packb([{"T": "error", "code": 402, "msg": "auth failed"}]))
+            conn.close()
+            return
+        with self._lock:
+            refusal = self._refusals.pop(0) if self._refusals else None
+        if refusal is not None:
+            conn.send(msgpack.packb([{"T": "error", "code": refusal[0], "msg": refusal[1]}]))
             conn.close()
             return
         conn.send(msgpack.packb([{"T": "success", "msg": "authenticated"}]))

@@ -48,7 +48,7 @@ CASES = [
      "CFG: trading_config.initial_cash: Infinity is not a finite number (line 18; expected a finite number)"),
     ('"initial_cash": 100000', '"initial_cash": 1e999',
      "CFG: trading_config.initial_cash: 1e999 is not a finite number (line 18; expected a finite number)"),
-    ('"quantity": 100', '"quantity": NaN',
+    ('"quantity": 30', '"quantity": NaN',
      "CFG: strategies[0].params.quantity: NaN is not a finite number (line 15; expected a finite number)"),
     ('"slippage_bps": 1', '"slippage_bps": -Infinity',
      "CFG: trading_config.slippage_bps: -Infinity is not a finite number (line 21; expected a finite number)"),

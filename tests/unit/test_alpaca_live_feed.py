@@ -14,8 +14,8 @@ from fake_alpaca.stream_server import FakeDataStream
 from mismartera.bars import Bar
 from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import ExternalServiceError, UsageError
-from mismartera.integrations.alpaca.live_feed import LiveBarFeed
 from mismartera.integrations.alpaca.stream import AlpacaBarStream
+from mismartera.sources.live_feed import LiveBarFeed
 
 T0 = 1_732_890_600  # 2024-11-29 09:30 ET
 SYMBOLS = ["AAPL", "MSFT"]
@@ -215,7 +215,7 @@ def test_dropped_socket_end_to_end_every_minute_once_in_order() -> None:
 def test_rest_backfill_through_alpaca_py_against_the_fake_data_api() -> None:
     from fake_alpaca.server import API_KEY, SECRET_KEY, FakeAlpaca
 
-    from mismartera.integrations.alpaca.live_feed import rest_backfill
+    from mismartera.integrations.alpaca.source import rest_backfill
 
     with FakeAlpaca(page_size=2) as server:
         server.add_bars("MSFT", [(T0 + 60 * m, 400.0 + m, 401.0 + m, 399.0 + m, 400.5 + m, 10.0, 3, 400.2 + m)

@@ -17,9 +17,9 @@ from mismartera.config.session import TradingConfig
 from mismartera.config.settings import AlpacaSettings
 from mismartera.execution.alpaca_broker import AlpacaBroker
 from mismartera.execution.orders import OrderStatus
-from mismartera.integrations.alpaca.live_feed import LiveBarFeed
 from mismartera.integrations.alpaca.stream import AlpacaBarStream
 from mismartera.integrations.alpaca.trading import RetryPolicy
+from mismartera.sources.live_feed import LiveBarFeed
 
 T0 = 1_732_890_600  # 2024-11-29 09:30 ET
 SYMBOLS = ["AAPL", "MSFT"]

@@ -104,7 +104,7 @@ def test_rejected_stream_key_fails_the_session(live_fakes: LiveFakes, tmp_path: 
     manager.start(config(session_data_config__historical={"trailing_days": 0}))
     try:
         assert wait_until(lambda: manager.state is SystemState.FAILED, 5), manager.status()
-        assert manager.error == "Alpaca rejected the API key"
+        assert manager.error == "Alpaca rejected the API key on the data stream"
         assert manager.error_worker == "coordinator"
     finally:
         manager.stop()
@@ -119,9 +119,9 @@ def test_rejected_trading_key_refuses_to_start(live_fakes: LiveFakes, tmp_path: 
     assert manager.state is SystemState.STOPPED
 
 
-def test_live_needs_alpaca_data(tmp_path: Path) -> None:
+def test_live_needs_a_live_data_source(tmp_path: Path) -> None:
     manager = manager_for({"MISMARTERA_HOME": str(tmp_path)})
-    with pytest.raises(ConfigError, match=r"mode live needs api_config\.data_api 'alpaca'"):
+    with pytest.raises(ConfigError, match=r"mode live needs api_config\.data_api one of alpaca.*found 'database'"):
         manager.start(config(api_config={"data_api": "database", "trade_api": "alpaca_paper"}))
     with pytest.raises(ConfigError, match="set ALPACA_API_KEY and ALPACA_SECRET_KEY"):
         manager.start(config(session_data_config__historical={"trailing_days": 0}))

@@ -3,6 +3,7 @@ websocket on 127.0.0.1 (tests/fake_alpaca/stream_server.py)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -85,13 +86,47 @@ def test_rejected_key_fails_fast_without_retrying(fake: FakeDataStream) -> None:
     try:
         assert wait_until(lambda: stream.failed, 3)
         assert time.monotonic() - started < 3
-        assert stream.error == REJECTED_KEY
-        assert failures == [REJECTED_KEY]
+        assert stream.error == f"{REJECTED_KEY} on the data stream"
+        assert failures == ["Alpaca rejected the API key on the data stream"]
         assert wait_until(lambda: not stream.running, 2)
         assert fake.auth_attempts == 1
     finally:
         assert stream.stop()
     assert stream.state == "failed"
+
+
+def test_a_plan_without_the_feed_fails_at_once_with_what_to_change(fake: FakeDataStream) -> None:
+    """Issue 20, point 6: 409 "insufficient subscription" is one line naming the feed, within 5 s
+    (not "cannot reach the Alpaca stream" after the 15 s watchdog)."""
+    fake.refuse_auth(409, "insufficient subscription")
+    stream = AlpacaBarStream(settings_for(fake.url), ["AAPL"], "sip", connect_timeout=15.0,
+                             reconnect_backoff=(0.05, 0.2))
+    started = time.monotonic()
+    stream.start()
+    try:
+        assert wait_until(lambda: stream.failed, 5)
+        assert time.monotonic() - started < 5
+        assert stream.error == 'your Alpaca plan has no access to the sip feed (use "data_feed": "iex")'
+        assert fake.auth_attempts == 1
+    finally:
+        stream.stop()
+
+
+def test_a_refused_reconnect_is_one_warning_and_recovers(fake: FakeDataStream,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 20, point 6: 406 "connection limit exceeded" on two reconnects: one warning line of
+    ours each (alpaca-py's own tracebacks stay out of the console, see test_shell_display), then
+    the stream is back."""
+    with AlpacaBarStream(settings_for(fake.url), ["AAPL"], **FAST) as stream:
+        assert stream.wait_connected(5) and fake.wait_listening(1, 5)
+        fake.refuse_auth(406, "connection limit exceeded", times=2)
+        with caplog.at_level(logging.WARNING, logger="mismartera"):
+            assert fake.drop() == 1
+            assert stream.reconnected.wait(5), stream.status()
+        assert stream.state == "streaming" and not stream.failed
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("mismartera") and "refused" in r.getMessage()]
+    assert ours == ["Alpaca stream refused the connection (406 connection limit exceeded); trying again"] * 2
+    assert fake.auth_attempts == 4
 
 
 def test_unreachable_server_fails_with_a_clear_error() -> None:
@@ -196,7 +231,7 @@ def test_trade_updates_with_a_rejected_key_fail() -> None:
         updates = AlpacaTradeUpdates(settings, lambda event: None, **FAST).start()
         try:
             assert wait_until(lambda: updates.failed, 3)
-            assert updates.error == REJECTED_KEY
+            assert updates.error == f"{REJECTED_KEY} on the trade-updates stream"
         finally:
             assert updates.stop()
         assert fake.auth_attempts == 1

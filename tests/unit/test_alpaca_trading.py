@@ -136,7 +136,8 @@ def test_market_closed_refusal_is_named(api: FakeTradingApi, brokerage: FakeBrok
 
 
 def test_rejected_key(api: FakeTradingApi) -> None:
-    with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the API key \(HTTP 401 on GET /v2/account\)$"):
+    with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the API key \(HTTP 401 on GET /v2/account\); "
+                                                   r"check ALPACA_API_KEY and ALPACA_SECRET_KEY$"):
         client(api.url, secret="wrong").account()
 
 

@@ -181,8 +181,9 @@ def test_buy_and_sell_refuse_a_bad_time_in_force_as_order_does(call: str) -> Non
 
 
 def test_a_rejected_order_is_logged_with_its_side(caplog: pytest.LogCaptureFixture) -> None:
+    # at DEBUG: the log file's INFO lines summarise rejections once per reason per day (issue 12)
     broker, clock = primed()
-    with caplog.at_level("INFO", logger="mismartera.strategy.mine"):
+    with caplog.at_level("DEBUG", logger="mismartera.strategy.mine"):
         placed = context(broker, clock).sell("AAPL", 5)
     assert placed.status is OrderStatus.REJECTED
     assert caplog.messages == [f"order sell AAPL 5 {placed.reason}"]

@@ -147,7 +147,8 @@ def test_run_ids_and_open_orders() -> None:
     at = datetime(2024, 11, 29, 15, tzinfo=UTC)
     orders = (OrderView(12, "AAPL", "buy", 10, "limit", 180.0, None, "gtc", "new", 0, None, at),
               OrderView(13, "AAPL", "sell", 10, "market", None, None, "day", "filled", 10, 181.0, at),
-              OrderView(21, "MSFT", "buy", 5, "stop", None, 420.0, "day", "accepted", 0, None, at))
+              OrderView(21, "MSFT", "buy", 5, "stop", None, 420.0, "day", "partially_filled", 2, 419.0, at),
+              OrderView(22, "MSFT", "buy", 5, "stop", None, 420.0, "day", "expired", 0, None, at))
     data = CompletionData()
     data.current = Snapshot(runs=(("12", "demo finished"), ("3", "example stopped")))
     completer = ShellCompleter(registry, data,
@@ -173,3 +174,24 @@ def test_refresh_requests_are_throttled_unless_forced() -> None:
         time.sleep(0.01)
     data.stop()
     assert len(loads) == 2
+
+
+def test_order_statuses_offered_are_those_account_orders_takes() -> None:
+    """Issue 11: the completer and `account orders` read one list of statuses (execution/orders.py)."""
+    from mismartera.execution.orders import OPEN_ORDER_STATUSES, ORDER_STATUS_FILTERS, OrderStatus
+
+    completer = ShellCompleter(load_all(), CompletionData())
+    offered = complete(completer, "account orders --status ")
+    assert offered == list(ORDER_STATUS_FILTERS)
+    assert set(offered) == {"open"} | {status.value for status in OrderStatus}
+    assert set(OPEN_ORDER_STATUSES) == {"new", "partially_filled"}
+
+
+def test_gh12_strategy_names_complete_from_builtins_and_the_strategies_folder(tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "my_dip.py").write_text("raise SystemExit('completion must not import this')\n")
+    monkeypatch.chdir(tmp_path)
+    completer = ShellCompleter(load_all())
+    assert complete(completer, "strategy show ") == ["sma_crossover", "rsi_reversion", "my_dip"]
+    assert complete(completer, "strategy show r") == ["rsi_reversion"]

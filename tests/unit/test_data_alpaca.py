@@ -88,7 +88,8 @@ def test_a_persistent_500_fails_cleanly(fake_alpaca: FakeAlpaca) -> None:
 def test_missing_and_rejected_keys(fake_alpaca: FakeAlpaca) -> None:
     with pytest.raises(ConfigError, match=r"^no Alpaca keys: set ALPACA_API_KEY and ALPACA_SECRET_KEY$"):
         fetch_bars(keys(fake_alpaca, secret_key=None), ["AAPL"], START, END, policy=FAST)
-    with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the keys \(HTTP 403: forbidden.\)"):
+    with pytest.raises(ExternalServiceError, match=r"^Alpaca rejected the API key \(HTTP 403 on the market-data API "
+                                                   r"at http://127.0.0.1:\d+\); check ALPACA_API_KEY"):
         fetch_bars(keys(fake_alpaca, secret_key="wrong"), ["AAPL"], START, END, policy=FAST)
 
 

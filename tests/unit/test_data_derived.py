@@ -110,3 +110,18 @@ def test_builder_emits_as_minutes_arrive_and_matches_aggregate(tm: TimeManager) 
 def test_unknown_target_is_a_usage_error(tm: TimeManager) -> None:
     with pytest.raises(UsageError, match="cannot derive '2m' bars"):
         DerivedBuilder("2m", tm.session(date(2024, 11, 26)))
+
+
+def test_flush_through_gives_a_stopped_days_last_window_only_once_its_time_is_over() -> None:
+    """Issue 20, point 7: a day stopped after minutes 0-3 (minute 4 missing) has its 09:30 window
+    once 09:35 has passed, never the window still running."""
+    session = TimeManager().session(date(2024, 11, 29))
+    assert session is not None
+    open_ts = int(session.open.timestamp())
+    builder = DerivedBuilder("5m", session)
+    for minute in range(4):
+        assert builder.add((open_ts + 60 * minute, 1.0 + minute, 2.0 + minute, 0.5, 1.5, 10.0, 1, None)) == []
+    assert builder.flush_through(open_ts + 240) == []          # minute 4 may still come
+    [made] = builder.flush_through(open_ts + 300)
+    assert (made.row[:6], made.complete, made.minutes) == ((open_ts, 1.0, 5.0, 0.5, 1.5, 40.0), False, 4)
+    assert builder.flush_through(open_ts + 300) == []

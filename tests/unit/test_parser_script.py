@@ -30,7 +30,8 @@ def test_group_command_with_positionals_options_and_json(registry: Registry) -> 
 def test_root_command_with_repeated_option_and_flag(registry: Registry) -> None:
     parsed = parse_line(registry, "run day.msh --var A=1 --var=B=two --keep-going")
     assert parsed.command.path == "run"
-    assert parsed.kwargs == {"file": "day.msh", "var": ["A=1", "B=two"], "keep_going": True}
+    assert parsed.kwargs == {"file": "day.msh", "var": ["A=1", "B=two"], "keep_going": True, "quiet": False,
+                             "no_check": False}
 
 
 def test_quotes_keep_spaces(registry: Registry) -> None:

@@ -189,7 +189,40 @@ def test_only_warnings_reach_the_screen_one_line_each(capsys) -> None:
     assert capsys.readouterr().err == "warning: prefetch is behind\n"
 
 
+def test_alpaca_pys_own_log_lines_stay_in_the_file(capsys) -> None:
+    """Issue 20, point 6: alpaca-py logs its websocket errors (with tracebacks) itself; only the
+    adapter's one line reaches the screen."""
+    from mismartera.cli.logs import ConsoleHandler
+
+    handler = ConsoleHandler()
+    for name in ("alpaca.data.live.websocket", "alpaca", "mismartera.integrations.alpaca.stream"):
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1, "error: auth failed (402)", None, None)
+        handler.emit(record)
+    assert capsys.readouterr().err == "error: error: auth failed (402)\n"
+
+
 def test_ratio_format_has_two_decimals() -> None:
     from mismartera.cli.render import format_value
 
     assert format_value(-14.314612, "ratio") == "-14.31"
+
+
+def test_gh12_toolbar_at_80_columns_drops_the_least_important_fields_first() -> None:
+    class Engine:
+        def __init__(self, status: SystemStatus) -> None:
+            self.snapshot = status
+
+        def status(self) -> SystemStatus:
+            return self.snapshot
+
+    ctx = AppContext(load_settings({"MISMARTERA_HOME": "/nonexistent/mm"}))
+    ctx.set_system(Engine(running_status()))
+    state, text = (part for _, part in toolbar_fragments(ctx, width=80))
+    line = state + text
+    assert len(line) <= 80 and "…" not in line
+    assert "equity 101,234.50 (+1,234.50)" in line and "2024-11-27 10:31:00 ET" in line and "day 3/4" in line
+    assert "bars/s" not in line and "backtest example" not in line and "replaying" not in line
+    wide = "".join(part for _, part in toolbar_fragments(ctx, width=200))
+    assert "8,123 bars/s" in wide and "backtest example" in wide
+    narrow = "".join(part for _, part in toolbar_fragments(ctx, width=45))
+    assert len(narrow) <= 45 and "equity 101,234.50 (+1,234.50)" in narrow

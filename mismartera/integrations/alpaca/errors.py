@@ -15,6 +15,13 @@ from alpaca.common.exceptions import APIError
 from mismartera.errors import ConfigError, ExternalServiceError
 
 NO_KEYS = "no Alpaca keys: set ALPACA_API_KEY and ALPACA_SECRET_KEY"
+REJECTED_KEY = "Alpaca rejected the API key"
+
+
+def rejected_key(status: int | None, where: str) -> ExternalServiceError:
+    """The one wording of a key refused by any of Alpaca's REST APIs (data or trading)."""
+    return ExternalServiceError(f"{REJECTED_KEY} (HTTP {status} on {where}); check ALPACA_API_KEY and "
+                                "ALPACA_SECRET_KEY")
 
 
 def require_keys(api_key: str | None, secret_key: str | None) -> tuple[str, str]:
@@ -38,8 +45,7 @@ def from_api_error(exc: APIError, where: str, attempts: int) -> ExternalServiceE
     status = exc.status_code
     message = api_message(exc)
     if status in (401, 403):
-        return ExternalServiceError(f"Alpaca rejected the keys (HTTP {status}: {message}); "
-                                    "check ALPACA_API_KEY and ALPACA_SECRET_KEY")
+        return rejected_key(status, f"the market-data API at {where}")
     if status == 429:
         return ExternalServiceError(f"Alpaca kept answering 429 (rate limit) at {where} after {attempts} tries; "
                                     "wait a minute and run the import again")

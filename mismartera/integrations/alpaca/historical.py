@@ -18,8 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, cast
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -33,12 +32,12 @@ from urllib3.util.retry import Retry
 from mismartera.config.settings import AlpacaSettings
 from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.errors import ExternalServiceError, NotFound, UsageError
+from mismartera.exchange import EXCHANGE_TZ
 from mismartera.integrations.alpaca.errors import from_api_error, from_requests_error, require_keys
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_URL = "https://data.alpaca.markets"
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 TIMEFRAMES = {
     "1m": TimeFrame(1, TimeFrameUnit.Minute),
     "5m": TimeFrame(5, TimeFrameUnit.Minute),
@@ -91,10 +90,11 @@ class _TimeoutAdapter(HTTPAdapter):
         self.timeout = timeout
         super().__init__(**kwargs)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: float | tuple[float | None, float | None] | None = None, verify: bool | str = True,
+             cert: str | tuple[str, str] | None = None, proxies: dict[str, str] | None = None) -> requests.Response:
+        return super().send(request, stream=stream, timeout=self.timeout if timeout is None else timeout,
+                            verify=verify, cert=cert, proxies=proxies)
 
 
 def make_client(settings: AlpacaSettings, policy: HttpPolicy) -> StockHistoricalDataClient:
@@ -146,7 +146,7 @@ def fetch_bars(settings: AlpacaSettings, symbols: Sequence[str], start: datetime
         request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=TIMEFRAMES[interval], start=start, end=end,
                                    feed=FEEDS[feed])
         try:
-            raw = client.get_stock_bars(request)
+            raw = cast(dict[str, Any], client.get_stock_bars(request))  # raw_data=True: plain dicts
         except APIError as exc:
             raise from_api_error(exc, where, policy.attempts) from None
         except requests.RequestException as exc:

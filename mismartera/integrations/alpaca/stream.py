@@ -7,7 +7,11 @@ counters, a reconnect event, and a failed state with a one-line error.
 
 alpaca-py 0.44 quirks this adapter handles:
 - a rejected key is retried forever and only logged, so the adapter watches the auth step itself
-  and fails with "Alpaca rejected the API key" instead of looping;
+  and fails with "Alpaca rejected the API key on the data stream" instead of looping; a plan
+  without the feed (409 "insufficient subscription") fails at once with what to change; a
+  refused reconnect (406 "connection limit exceeded") is one warning line, and retried;
+- alpaca-py logs its own errors (with tracebacks) for each of these: they go to the log file
+  only (the console handler leaves out alpaca-py's loggers), the adapter's one line is what shows;
 - a socket that stays open but goes silent is only noticed with `data_timeout`, which we pass;
 - its receive loop checks for a stop request only every 5 s, so `stop()` also closes the socket
   to wake it, and cancels the loop as a last resort, to return within 2 s;
@@ -35,12 +39,12 @@ from alpaca.trading.stream import TradingStream
 from mismartera.bars import Bar
 from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import ConfigError, UsageError
+from mismartera.integrations.alpaca.errors import REJECTED_KEY
 from mismartera.integrations.alpaca.trading import PAPER_URL, TradeEvent, trade_event_from_alpaca
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STREAM_URL = "wss://stream.data.alpaca.markets"
-REJECTED_KEY = "Alpaca rejected the API key"
 FEEDS = ("iex", "sip")
 # Words alpaca-py's auth step raises with when the server refuses the key (code 402 "auth failed",
 # or its own "failed to authenticate"); anything else at that step is retried like a network error.
@@ -93,8 +97,7 @@ class _Observed:
         try:
             await super()._auth()  # type: ignore[misc]
         except ValueError as exc:
-            if any(word in str(exc).lower() for word in _AUTH_REFUSALS):
-                self._owner._fail(REJECTED_KEY, detail=str(exc))
+            if self._owner._refused(str(exc)):
                 await self.stop_ws()  # type: ignore[attr-defined]
             raise
 
@@ -127,6 +130,7 @@ class _AlpacaSocket(ABC):
 
     thread_name = "alpaca-stream"
     label = "Alpaca stream"
+    channel = "data stream"
 
     def __init__(self, settings: AlpacaSettings, endpoint: str, *, connect_timeout: float,
                  on_reconnect: Callable[[int], None] | None, on_failure: Callable[[str], None] | None,
@@ -148,6 +152,7 @@ class _AlpacaSocket(ABC):
         self._first_connection = threading.Event()
         self._done = threading.Event()
         self._stopping = False
+        self._asked_reconnect = False
         self._stream: Any = None
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Timer | None = None
@@ -251,7 +256,30 @@ class _AlpacaSocket(ABC):
     def _on_disconnected(self) -> None:
         if self._state == "streaming" and not self._stopping:
             self._state = "reconnecting"
-            log.warning("%s disconnected from %s; reconnecting", self.label, self.endpoint)
+            if self._asked_reconnect:
+                self._asked_reconnect = False
+                log.info("%s closed to reconnect (%s)", self.label, self.endpoint)
+            else:
+                log.warning("%s disconnected from %s; reconnecting", self.label, self.endpoint)
+
+    def reconnect(self) -> bool:
+        """Close the socket so alpaca-py connects again (a silent stream); False when not streaming."""
+        stream = self._stream
+        loop = stream._loop if stream is not None else None
+        if self._state != "streaming" or loop is None or not loop.is_running():
+            return False
+        self._asked_reconnect = True
+
+        async def close() -> None:
+            ws = stream._ws
+            if ws is not None:
+                await ws.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), loop)
+        except RuntimeError:   # the loop closed in between
+            return False
+        return True
 
     def _fail(self, message: str, detail: str | None = None) -> None:
         with self._lock:
@@ -259,10 +287,30 @@ class _AlpacaSocket(ABC):
                 return
             self._state = "failed"
             self.error = message
-        log.error("%s failed: %s%s", self.label, message, f" ({detail})" if detail else "")
+        # file only: the session that owns the stream shows the failure (once)
+        log.error("%s failed: %s%s", self.label, message, f" ({detail})" if detail else "",
+                  extra={"console": False})
         self._first_connection.set()
         if self._on_failure is not None:
             self._on_failure(message)
+
+    def _refused(self, message: str) -> bool:
+        """The server refused the auth step with `message`: True when that ends the stream (the
+        key, or a plan without the feed); a refused reconnect is one warning, then retried."""
+        lowered = message.lower()
+        if "insufficient subscription" in lowered:
+            self._fail(self._no_feed_message(), detail=message)
+            return True
+        if "connection limit" in lowered:
+            log.warning("%s refused the connection (406 %s); trying again", self.label, message)
+            return False
+        if any(word in lowered for word in _AUTH_REFUSALS):
+            self._fail(f"{REJECTED_KEY} on the {self.channel}", detail=message)
+            return True
+        return False
+
+    def _no_feed_message(self) -> str:
+        return f"your Alpaca plan has no access to the {self.channel} (insufficient subscription)"
 
     def _check_first_connection(self) -> None:
         """Watchdog: the first connection must be up within `connect_timeout`."""
@@ -331,6 +379,7 @@ class AlpacaBarStream(_AlpacaSocket):
 
     thread_name = "alpaca-bar-stream"
     label = "Alpaca stream"
+    channel = "data stream"
 
     def __init__(self, settings: AlpacaSettings, symbols: Iterable[str], feed: str = "iex",
                  queue_size: int = 10000, *, data_timeout: float | None = 180.0, connect_timeout: float = 15.0,
@@ -351,6 +400,9 @@ class AlpacaBarStream(_AlpacaSocket):
         self.bars_received = 0
         self.bars_dropped = 0
         self._data_timeout = data_timeout
+
+    def _no_feed_message(self) -> str:
+        return f'your Alpaca plan has no access to the {self.feed} feed (use "data_feed": "iex")'
 
     def _build(self) -> _ObservedStockStream:
         stream = _ObservedStockStream(
@@ -410,6 +462,7 @@ class AlpacaTradeUpdates(_AlpacaSocket):
 
     thread_name = "alpaca-trade-updates"
     label = "Alpaca trade-updates stream"
+    channel = "trade-updates stream"
 
     def __init__(self, settings: AlpacaSettings, on_event: Callable[[TradeEvent], None], *, paper: bool = True,
                  connect_timeout: float = 15.0, on_reconnect: Callable[[int], None] | None = None,

@@ -22,24 +22,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
+from alpaca.trading.models import Clock, Position, TradeAccount
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopOrderRequest
 
 from mismartera.config.settings import AlpacaSettings, mask_secret
-from mismartera.errors import ConfigError, ExternalServiceError, NotFound, UsageError, WaitTimeout
+from mismartera.errors import ConfigError, ExternalServiceError, NotFound, StateError, UsageError, WaitTimeout
+from mismartera.integrations.alpaca.errors import rejected_key
 
 log = logging.getLogger(__name__)
 
 PAPER_URL = "https://paper-api.alpaca.markets"
 LIVE_URL = "https://api.alpaca.markets"
-REJECTED_KEY = "Alpaca rejected the API key"
 T = TypeVar("T")
+
+
+class OutcomeUnknown(ExternalServiceError):
+    """An order was sent and the answer was lost (a timeout, a reset connection, a 5xx): Alpaca may
+    or may not have it. Never a rejection: the order's client id finds out later."""
+
+
+class NotSent(StateError):
+    """An order was not sent because the caller no longer allows it (the session is stopping)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +169,7 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, *args, **kwargs)
 
@@ -226,7 +236,8 @@ class AlpacaTrading:
 
     # ------------------------------------------------------------------ account and market
     def account(self) -> BrokerAccount:
-        a = self._call("GET /v2/account", self._client.get_account)
+        # alpaca-py returns models (or raw dicts when raw_data=True, which this client never sets)
+        a = cast(TradeAccount, self._call("GET /v2/account", self._client.get_account))
         return BrokerAccount(
             account_number=a.account_number, status=_word(a.status), currency=a.currency or "USD",
             cash=_num(a.cash) or 0.0, buying_power=_num(a.buying_power) or 0.0, equity=_num(a.equity) or 0.0,
@@ -235,11 +246,11 @@ class AlpacaTrading:
         )
 
     def clock(self) -> MarketClock:
-        c = self._call("GET /v2/clock", self._client.get_clock)
+        c = cast(Clock, self._call("GET /v2/clock", self._client.get_clock))
         return MarketClock(c.timestamp, bool(c.is_open), c.next_open, c.next_close)
 
     def positions(self) -> list[BrokerPosition]:
-        rows = self._call("GET /v2/positions", self._client.get_all_positions)
+        rows = cast(list[Position], self._call("GET /v2/positions", self._client.get_all_positions))
         out = []
         for p in rows:
             qty = _num(p.qty) or 0.0
@@ -252,13 +263,23 @@ class AlpacaTrading:
     # ------------------------------------------------------------------ orders
     def submit(self, symbol: str, side: str, qty: float, order_type: str = "market", *,
                time_in_force: str = "day", limit_price: float | None = None, stop_price: float | None = None,
-               client_order_id: str | None = None) -> BrokerOrder:
-        """Place an order; retried safely (a retry after an unknown outcome first looks the order up)."""
+               client_order_id: str | None = None, allow_send: Callable[[], bool] | None = None,
+               look_up_unknown: bool = True) -> BrokerOrder:
+        """Place an order; retried safely (a retry after an unknown outcome first looks the order up).
+
+        Args:
+            allow_send: asked just before every POST (the first and each retry); False raises
+                `NotSent` instead of sending (a session that is stopping sends nothing new).
+            look_up_unknown: False raises `OutcomeUnknown` at the first lost answer instead of
+                looking the order up and retrying here (the caller resolves it in the background).
+        """
         cid = client_order_id or new_client_order_id()
         request = self._order_request(symbol, side, qty, order_type, time_in_force, limit_price, stop_price, cid)
         label = f"POST /v2/orders ({side} {qty:g} {symbol})"
 
         def post() -> Any:
+            if allow_send is not None and not allow_send():
+                raise NotSent(f"order {cid} not sent: the session is stopping")
             return self._client.submit_order(request)
 
         def find_previous() -> Any | None:
@@ -268,7 +289,10 @@ class AlpacaTrading:
             return found
 
         try:
-            result = self._call(label, post, before_retry=find_previous)
+            result = self._call(label, post, before_retry=find_previous if look_up_unknown else None,
+                                unknown_is_final=not look_up_unknown)
+        except OutcomeUnknown:
+            raise
         except ExternalServiceError as exc:
             # Alpaca keeps client ids unique: the order exists already (an earlier try of ours that
             # raced the look-up, or the caller repeating an id), so this submit is that order.
@@ -325,8 +349,12 @@ class AlpacaTrading:
 
     # ------------------------------------------------------------------ the one call path
     def _call(self, label: str, fn: Callable[..., T], *args: Any,
-              before_retry: Callable[[], Any | None] | None = None) -> T:
-        """Run one alpaca-py call with retries; raise one mismartera error line when it gives up."""
+              before_retry: Callable[[], Any | None] | None = None, unknown_is_final: bool = False) -> T:
+        """Run one alpaca-py call with retries; raise one mismartera error line when it gives up.
+
+        With `unknown_is_final` a failure that may have reached the server is not retried: it
+        raises `OutcomeUnknown` at once (only failures that surely did nothing, 429 and a refused
+        connection, are tried again)."""
         policy = self.policy
         unknown_outcome = False
         for attempt in range(1, policy.attempts + 1):
@@ -338,7 +366,11 @@ class AlpacaTrading:
                 return self._once(label, fn, *args)
             except _Retryable as retry:
                 unknown_outcome = unknown_outcome or retry.unknown_outcome
+                if unknown_outcome and unknown_is_final:
+                    raise OutcomeUnknown(f"outcome unknown: {retry.error}") from None
                 if attempt == policy.attempts:
+                    if unknown_outcome and before_retry is not None:
+                        raise OutcomeUnknown(f"outcome unknown: {retry.error}") from None
                     raise retry.error from None
                 wait = retry.wait if retry.wait is not None else policy.backoff * 2 ** (attempt - 1)
                 wait = min(wait, policy.max_wait)
@@ -375,7 +407,7 @@ class AlpacaTrading:
                               _retry_after(exc.response), unknown_outcome=True)
         if status == 401 or (status == 403 and ("forbidden" in lowered or "not authorized" in lowered
                                                 or "unauthorized" in lowered)):
-            return ExternalServiceError(f"{REJECTED_KEY} (HTTP {status} on {label})")
+            return rejected_key(status, label)
         if status == 404:
             return NotFound(f"Alpaca: not found: {label}: {message}")
         if "buying power" in lowered:

@@ -1,5 +1,5 @@
 """`LiveBarFeed`: the stream's bars turned into the engine's contract — every minute of every
-symbol at most once, minutes in time order, missing minutes backfilled from the REST API.
+symbol at most once, minutes in time order, missing minutes backfilled through the source's history call.
 
 Alpaca's stream sends each symbol's bars in order but drops whatever was sent while a socket was
 down, and IEX sends no bar for a minute without trades. The feed holds each minute until it is
@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from mismartera.bars import Bar
-from mismartera.config.settings import AlpacaSettings
 from mismartera.errors import MismarteraError, UsageError
 
 log = logging.getLogger(__name__)
@@ -50,14 +49,18 @@ class LiveBarFeed:
         grace: seconds after a minute ends before a symbol without its bar is backfilled.
         is_trading_minute: minutes outside it are never waited for or backfilled (a bar that
             arrives for one, say pre-market, is still delivered in order).
-        give_up_after: seconds a failing backfill may hold a minute before it is released without
-            the missing bars (counted in `unfilled`).
+        give_up_after: seconds a failing backfill may hold a minute (after the grace) before it is
+            released without the missing bars (counted in `unfilled`; the session's
+            `gap_wait_seconds` less the grace).
         retry_interval: seconds between backfill requests after one failed.
+        on_missing: told (symbol, minute) for each bar a minute was released without because the
+            backfill kept failing (the session re-fetches it in the background until stored).
     """
 
     def __init__(self, source: BarSource, symbols: Sequence[str], backfill: Backfill, now: Callable[[], float], *,
                  start_ts: int, grace: float = 5.0, is_trading_minute: Callable[[int], bool] | None = None,
-                 give_up_after: float = 120.0, retry_interval: float = 5.0) -> None:
+                 give_up_after: float = 120.0, retry_interval: float = 5.0,
+                 on_missing: Callable[[str, int], None] | None = None) -> None:
         if not symbols:
             raise UsageError("the live feed needs at least one symbol")
         if start_ts % MINUTE:
@@ -82,11 +85,25 @@ class LiveBarFeed:
         self.backfilled = 0
         self.unfilled = 0
         self.backfill_error: str | None = None
+        self._on_missing = on_missing
+        self.late: list[tuple[int, float]] = []     # (minute, seconds after its end) of minutes released late
+        self.missing: list[tuple[str, int]] = []    # (symbol, minute) released without its bar
+        self._from_rest: set[int] = set()           # minutes pending with a backfilled bar
+        self.last_stream_bar = now()                # clock seconds when the stream last brought a bar
 
     @property
     def next_ts(self) -> int:
         """The bar start of the next minute to be released."""
         return self._next
+
+    def move_to(self, start_ts: int) -> None:
+        """Release from `start_ts` on (the next session's first minute): minutes before it are
+        dropped, bars already queued for later minutes are kept."""
+        if start_ts % MINUTE:
+            raise UsageError(f"start_ts must be on a minute boundary, got {start_ts}")
+        self._next = max(self._next, start_ts)
+        self._pending = {minute: slot for minute, slot in self._pending.items() if minute >= self._next}
+        self.last_stream_bar = max(self.last_stream_bar, self._now())   # a night is no silence
 
     # ------------------------------------------------------------------ consuming
     def next_minute(self, timeout: float) -> list[Bar]:
@@ -113,6 +130,7 @@ class LiveBarFeed:
             bar = self._source.bars.get(timeout=block_for) if block_for > 0 else self._source.bars.get_nowait()
         except queue.Empty:
             return
+        self.last_stream_bar = self._now()
         while True:
             self._add(bar)
             try:
@@ -162,14 +180,24 @@ class LiveBarFeed:
                     self.unfilled += len(missing)
                     log.warning("releasing %s without %s: backfill kept failing (%s)",
                                 _clock_text(minute), ", ".join(missing), self.backfill_error)
+                    self._released_missing(missing, minute)
             self._pending.pop(minute, None)
             self._next = minute + MINUTE
+            if minute in self._from_rest:
+                self._from_rest.discard(minute)   # it waited for a backfill: strategies see it late
+                self.late.append((minute, round(self._now() - (minute + MINUTE), 1)))
             if slot:
                 bars = sorted(slot.values(), key=lambda b: self._rank[b.symbol])
                 self.delivered += len(bars)
                 return bars
             if not self._pending and self._next > self._last_ended_minute():
                 return None
+
+    def _released_missing(self, symbols: list[str], minute: int) -> None:
+        for symbol in symbols:
+            self.missing.append((symbol, minute))
+            if self._on_missing is not None:
+                self._on_missing(symbol, minute)
 
     def _fill(self, symbols: list[str], minute: int) -> None:
         """Backfill `symbols` from `minute` through the last ended minute, one request each."""
@@ -216,19 +244,8 @@ class LiveBarFeed:
             if bar.symbol == symbol and max(first, self._next) <= minute <= last \
                     and symbol not in self._pending.get(minute, {}):
                 self._pending.setdefault(minute, {})[symbol] = bar
+                self._from_rest.add(minute)
                 self.backfilled += 1
-
-
-def rest_backfill(settings: AlpacaSettings, feed: str = "iex", timeout: float = 10.0) -> Backfill:
-    """A `Backfill` that asks Alpaca's historical API (`historical.fetch_bars`, all pages, retried)."""
-    from mismartera.integrations.alpaca.historical import fetch_bars
-
-    def fetch(symbol: str, first: int, last: int) -> list[Bar]:
-        rows = fetch_bars(settings, [symbol], datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC),
-                          "1m", feed, timeout=timeout)
-        return [Bar.from_row(symbol, row) for row in rows.get(symbol, [])]
-
-    return fetch
 
 
 def _clock_text(ts: int) -> str:
