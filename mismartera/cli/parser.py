@@ -72,14 +72,15 @@ def convert(arg: Arg, raw: str, cmd: Command | None = None) -> Any:
         if arg.type is float:
             value = float(raw)
             if not math.isfinite(value):  # "nan" and "inf" parse, but no quantity or price is either
-                raise ValueError(raw)
+                shown = raw if len(raw) <= 40 else raw[:40] + "…"
+                raise UsageError(f"{where}: '{shown}' is not a finite number", usage)
             return value
         if arg.type is date:
             return date.fromisoformat(raw)
         if arg.type is datetime:
             return datetime.fromisoformat(raw)
     except ValueError:
-        expected = {int: "a whole number", float: "a finite number", date: "a date YYYY-MM-DD",
+        expected = {int: "a whole number", float: "a number", date: "a date YYYY-MM-DD",
                     datetime: "a date-time YYYY-MM-DDTHH:MM"}[arg.type]
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
         raise UsageError(f"{where}: '{shown}' is not {expected}", usage) from None

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mismartera.cli.parser import parse_line
 from mismartera.cli.redact import _ASSIGNED, _OPTION, Redactor
+from mismartera.commands import load_all
 from mismartera.config.session import TradingConfig
 from mismartera.config.settings import mask_url
 from mismartera.errors import UsageError
@@ -48,6 +50,17 @@ def test_finite_orders_still_go_through() -> None:
     ctx, _ = context()
     assert ctx.buy("AAPL", 1).quantity == 1 and ctx.buy("AAPL", 1, limit=9.5).limit_price == 9.5
     assert ctx.buy("AAPL", -1).reason == "rejected: quantity must be > 0 (got -1)"  # a broker rejection, stored
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("order buy AAPL nan", "QTY: 'nan' is not a finite number"),
+    ("order sell AAPL 1 --limit inf", "--limit: 'inf' is not a finite number"),
+    ("order buy AAPL ten", "QTY: 'ten' is not a number"),
+], ids=["qty-nan", "limit-inf", "qty-word"])
+def test_command_line_numbers_must_be_finite(line: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_line(load_all(), line)
+    assert caught.value.message == message
 
 
 MEGABYTE = 1_000_000
