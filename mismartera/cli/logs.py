@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from mismartera.cli.redact import Redactor
+from mismartera.errors import MismarteraError
+from mismartera.files import make_private, os_error_line
 
 FORMAT = "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"
 
@@ -55,6 +57,35 @@ class ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file, created 0600 (it may hold command lines and errors). When it cannot be
+    written (disk full, permissions), one line says so on stderr and later records are dropped,
+    instead of a `--- Logging error ---` traceback per record."""
+
+    broken = False
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        make_private(Path(self.baseFilename))  # created 0600, or narrowed to it (a regular file only)
+        return super()._open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.broken:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.broken:
+            return
+        self.broken = True
+        exc = sys.exc_info()[1]
+        line = (os_error_line(exc, "writing the log", self.baseFilename) if isinstance(exc, OSError)
+                else f"cannot write the log {self.baseFilename}: {exc}")
+        try:
+            sys.stderr.write(f"warning: {line}; further log lines are dropped\n")
+            sys.stderr.flush()
+        except Exception:
+            pass
+
+
 # What urllib3's connection errors mean, in plain words (its own message is the Retry object's repr).
 NETWORK_REASONS = {
     "NewConnectionError": "could not connect",
@@ -81,13 +112,16 @@ def network_line(record: logging.LogRecord) -> str:
 def setup_logging(log_file: Path, level: str = "INFO", secrets: list[str] | None = None,
                   debug: bool = False, console: bool = True) -> logging.Handler:
     """Attach a rotating file handler (and the one-line console handler) to the root logger (idempotent)."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
-    for handler in root.handlers:
-        if getattr(handler, "_mismartera", False):
-            return handler
+    for existing in root.handlers:
+        if getattr(existing, "_mismartera", False):
+            return existing
     redact = RedactSecrets(secrets)
-    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = PrivateLogFile(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        raise MismarteraError(os_error_line(exc, "opening the log", log_file)) from None
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(redact)
     handler._mismartera = True  # type: ignore[attr-defined]

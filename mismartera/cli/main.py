@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         settings.ensure_dirs()
+        secrets = [settings.alpaca.api_key or "", settings.alpaca.secret_key or ""]
+        setup_logging(settings.log_file, settings.log_level, secrets=secrets, debug=debug)
     except MismarteraError as exc:
-        err.print(f"Error: {exc.message}", markup=False, style="bold red")
+        lines = exc.message.splitlines()
+        err.print(f"Error: {lines[0]}", markup=False, style="bold red", soft_wrap=True)
+        for line in lines[1:]:
+            err.print(f"  {line}", markup=False, style="red", soft_wrap=True)
         return int(exc.exit_code)
-    secrets = [settings.alpaca.api_key or "", settings.alpaca.secret_key or ""]
-    setup_logging(settings.log_file, settings.log_level, secrets=secrets, debug=debug)
     interactive = not rest and sys.stdin.isatty() and sys.stdout.isatty()
     signals.set_interactive(interactive)
     # `mismartera run FILE` is a script: a session it starts lives in this process, as in a piped

@@ -6,6 +6,7 @@ every mode.
 
 from __future__ import annotations
 
+import math
 import shlex
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -69,7 +70,11 @@ def convert(arg: Arg, raw: str, cmd: Command | None = None) -> Any:
         if arg.type is int:
             return int(raw)
         if arg.type is float:
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):  # "nan" and "inf" parse, but no quantity or price is either
+                shown = raw if len(raw) <= 40 else raw[:40] + "…"
+                raise UsageError(f"{where}: '{shown}' is not a finite number", usage)
+            return value
         if arg.type is date:
             return date.fromisoformat(raw)
         if arg.type is datetime:
@@ -77,7 +82,8 @@ def convert(arg: Arg, raw: str, cmd: Command | None = None) -> Any:
     except ValueError:
         expected = {int: "a whole number", float: "a number", date: "a date YYYY-MM-DD",
                     datetime: "a date-time YYYY-MM-DDTHH:MM"}[arg.type]
-        raise UsageError(f"{where}: '{raw}' is not {expected}", usage) from None
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise UsageError(f"{where}: '{shown}' is not {expected}", usage) from None
     return raw
 
 
@@ -157,6 +163,15 @@ def _is_number(word: str) -> bool:
     return True
 
 
+MAX_LINE = 65_536
+
+
+def check_line_length(line: str) -> None:
+    """A command line over `MAX_LINE` characters is refused before anything else reads it."""
+    if len(line) > MAX_LINE:
+        raise UsageError(f"line too long: {len(line):,} characters (expected at most {MAX_LINE:,})")
+
+
 HELP_WORDS = ("-h", "--help")
 
 
@@ -168,6 +183,7 @@ def wants_help(words: list[str]) -> bool:
 
 def parse_line(registry: Registry, line: str) -> ParsedLine:
     """The command a line names and its arguments; `COMMAND --help` is `help COMMAND`, as in one-shot mode."""
+    check_line_length(line)
     words = split_line(line)
     cmd, rest = find_command(registry, words)
     help_cmd = registry.get("", "help")

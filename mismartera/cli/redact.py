@@ -2,7 +2,11 @@
 
 Two nets: anything shaped like `key=value` / `key: value` / `--api-key value` for a secret-sounding
 name, and the exact values of the keys this process knows (the configured Alpaca keys), wherever
-they appear. Database URL passwords (`scheme://user:pw@host`) are masked too.
+they appear. Database URL passwords (`scheme://user:pw@host`, `?password=…`) are masked too.
+
+Linear time on any input: every pattern starts only at a word boundary and its repetitions are
+bounded or stop at a delimiter, and text over `MASK_LIMIT` characters is cut there first (what
+follows is replaced by a count), so a 1 MB line is masked in milliseconds.
 """
 
 from __future__ import annotations
@@ -10,11 +14,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from mismartera.config.settings import mask_url
+
 MASK = "***"
-_NAMES = r"(?:[a-z0-9_-]*(?:secret|api[_-]?key|password|passwd|pwd|token|key[_-]?id|access[_-]?key)[a-z0-9_-]*)"
-_ASSIGNED = re.compile(rf"(?i)(?P<name>{_NAMES})(?P<sep>['\"]?\s*[:=]\s*['\"]?)(?P<value>[^\s'\",}}]+)")
-_OPTION = re.compile(rf"(?i)(?P<name>--{_NAMES})(?P<sep>\s+|=)(?P<value>[^\s'\"]+)")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<value>[^@\s]+)(?P<tail>@)")
+MASK_LIMIT = 4096
+_WORD = r"(?<![a-z0-9_-])"
+_NAMES = (r"(?:[a-z0-9_-]{0,32}?(?:secret|api[_-]?key|password|passwd|pwd|token|key[_-]?id|access[_-]?key)"
+          r"[a-z0-9_-]{0,32})")
+_ASSIGNED = re.compile(rf"(?i){_WORD}(?P<name>{_NAMES})(?P<sep>['\"]?[ \t]{{0,8}}[:=][ \t]{{0,8}}['\"]?)"
+                       r"(?P<value>[^\s'\",}&]+)")
+_OPTION = re.compile(rf"(?i)(?<![a-z0-9_-])(?P<name>--{_NAMES})(?P<sep>[ \t]{{1,8}}|=)(?P<value>[^\s'\"]+)")
+
+
+def truncate(text: str, limit: int = MASK_LIMIT) -> str:
+    """`text` cut to `limit` characters, the rest replaced by how much there was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
 class Redactor:
@@ -27,8 +43,14 @@ class Redactor:
         return self.mask(text)
 
     def mask(self, text: str) -> str:
+        """`text` with secrets masked; over `MASK_LIMIT` characters it is cut first (see `truncate`)."""
+        if len(text) > MASK_LIMIT:
+            # a known secret straddling the cut must not survive in its first half
+            for secret in self.known:
+                text = text.replace(secret, MASK)
+            text = truncate(text)
         for secret in self.known:
             text = text.replace(secret, MASK)
         text = _ASSIGNED.sub(lambda m: m.group("name") + m.group("sep") + MASK, text)
         text = _OPTION.sub(lambda m: m.group("name") + m.group("sep") + MASK, text)
-        return _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + m.group("tail"), text)
+        return mask_url(text)

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from mismartera.cli import actions, runtime
 from mismartera.cli.dispatch import Failure, ShellRequest, describe_error, execute, print_failure
-from mismartera.cli.parser import parse_line
+from mismartera.cli.parser import check_line_length, parse_line
 from mismartera.cli.runtime import Runtime
 from mismartera.commands import load_all
 from mismartera.commands.results import RunScript
@@ -71,10 +71,12 @@ def check_lines(rt: Runtime, lines: list[str], variables: Mapping[str, str], whe
     registry = load_all()
     problems: list[tuple[int, Failure]] = []
     for number, raw in enumerate(lines, start=1):
-        text = strip_comment(raw.rstrip("\r\n")).strip()
-        if not text:
-            continue
+        text = raw.rstrip("\r\n")
         try:
+            check_line_length(text)
+            text = strip_comment(text).strip()
+            if not text:
+                continue
             parse_line(registry, substitute(text, variables, rt.environ))
         except MismarteraError as exc:
             problems.append((number, describe_error(exc)))
@@ -108,11 +110,13 @@ def run_lines(rt: Runtime, lines: Iterable[str], *, variables: Mapping[str, str]
     rt.script_depth += 1
     try:
         for number, raw in enumerate(lines, start=1):
-            text = strip_comment(raw.rstrip("\r\n")).strip()
-            if not text:
-                continue
             prefix = f"{where}line {number}: "
+            text = raw.rstrip("\r\n")
             try:
+                check_line_length(text)
+                text = strip_comment(text).strip()
+                if not text:
+                    continue
                 line = substitute(text, variables, rt.environ)
                 if not rt.quiet:
                     rt.out.print(Text(PROMPT + rt.redactor.mask(line)), soft_wrap=True, highlight=False)

@@ -19,8 +19,11 @@ import sys
 import threading
 from types import FrameType
 
+from mismartera.data.waits import abort_waits
+
 EXIT_DEADLINE = 15.0      # seconds from a terminating signal to the end of the process, at the latest
 EXIT_CODE = 130
+ABORT_WAITS_AFTER = EXIT_DEADLINE / 2
 
 log = logging.getLogger("mismartera.cli")
 _lock = threading.Lock()
@@ -86,6 +89,13 @@ def _begin_exit(reason: str) -> bool:
     timer.name = "mismartera-exit-deadline"
     timer.daemon = True
     timer.start()
+    # Half-way, waits on the database give up (a frozen server, a file locked by another writer), so
+    # the graceful stop ends with its one-line error rather than at the deadline; a healthy database
+    # has had the time to record the run's end.
+    aborter = threading.Timer(ABORT_WAITS_AFTER, abort_waits)
+    aborter.name = "mismartera-abort-waits"
+    aborter.daemon = True
+    aborter.start()
     return True
 
 

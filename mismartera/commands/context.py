@@ -85,7 +85,7 @@ class AppContext:
                 from mismartera.data.database import Database
 
                 self.settings.ensure_dirs()
-                self._db = Database(self.settings.db_url)
+                self._db = Database(self.settings.db_url, self.settings.database)
             return self._db
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,13 @@ from mismartera.commands import ticks
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Column, Group, Message, RawText, Record, Table
-from mismartera.data.ranges import day_range_ts, day_start_ts, normalize_symbol, parse_symbols
+from mismartera.data.ranges import (
+    bar_time,
+    day_range_ts,
+    inclusive_bounds,
+    normalize_symbol,
+    parse_symbols,
+)
 from mismartera.data.tick_store import TICK_KINDS
 from mismartera.errors import ExternalServiceError, NotFound, UsageError
 from mismartera.exchange import EXCHANGE_TZ_NAME
@@ -46,8 +52,8 @@ Windows start at the session open; the last one of a day is cut at the close (ea
 included). A window with missing minutes is built from what exists and counted as incomplete."""
 
 
-def _utc(ts: int | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+def _utc(ts: int | None) -> datetime | str | None:
+    return None if ts is None else bar_time(ts)
 
 
 def _stored_symbol(ctx: AppContext, text: str) -> str:
@@ -75,6 +81,7 @@ def _stored_symbol(ctx: AppContext, text: str) -> str:
 def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", tz: str = EXCHANGE_TZ_NAME,
                 strict: bool = False, type: str = "bars") -> Group:
     from mismartera.data.csv_import import import_file as run_import
+    from mismartera.data.csv_parse import RowLimits
     from mismartera.timekeeping.calendar import zone
 
     if type in TICK_KINDS:
@@ -85,7 +92,7 @@ def import_file(ctx: AppContext, path: str, symbol: str, interval: str = "1m", t
     progress = ctx.progress(f"importing {Path(path).name}", None, "rows")
     try:
         summary = run_import(ctx.bars, ctx.time, Path(path).expanduser(), target, interval, zone(tz), strict,
-                             progress)
+                             progress, RowLimits(*ctx.settings.import_limits))
     finally:
         progress.close()
     parts: list[Any] = []
@@ -234,11 +241,11 @@ def quality(ctx: AppContext, symbol: str, start: date | None = None, end: date |
 
     target = _stored_symbol(ctx, symbol)
     if start is None or end is None:
-        series = [s for s in ctx.bars.series(target) if s.interval == "1m"]
-        if not series:
+        span = ctx.bars.valid_span(target, "1m")
+        if span is None:
             raise NotFound(f"no 1m bars stored for '{target}' (quality is measured on 1-minute bars)")
-        start = start or _local_day(series[0].first_ts, ctx)
-        end = end or _local_day(series[0].last_ts, ctx)
+        start = start or _local_day(span[0], ctx)
+        end = end or _local_day(span[1], ctx)
     report = quality_report(ctx.bars, ctx.time, target, start, end)
     rows = [(d.day, d.expected, d.present, d.pct, len(d.gaps), _gap_text(ctx, d.gaps)) for d in report.days]
     table = Table(f"{target} 1m quality {start.isoformat()} to {end.isoformat()}",
@@ -291,7 +298,7 @@ def info(ctx: AppContext, symbol: str) -> Group:
     table = Table(f"{target}", SERIES_COLUMNS,
                   [(s.symbol, s.interval, _utc(s.first_ts), _utc(s.last_ts), s.rows) for s in series])
     finest = min(series, key=lambda s: INTERVAL_SECONDS.get(s.interval, 10**9)).interval
-    latest = ctx.bars.latest(target, finest)
+    latest = ctx.bars.latest(target, finest)  # shown even when its time is bad (see bar_time)
     parts: list[Any] = [table]
     if latest is not None:
         parts.append(Record(f"Latest {finest} bar", _bar_record(latest), formats={"Volume": "int"}))
@@ -392,8 +399,7 @@ def delete(ctx: AppContext, symbol: str, start: date | None = None, end: date | 
     target = _stored_symbol(ctx, symbol)
     if start is not None and end is not None and end < start:
         raise UsageError(f"--end {end.isoformat()} is before --start {start.isoformat()}")
-    start_ts = day_start_ts(start) if start is not None else None
-    end_ts = day_start_ts(end + timedelta(days=1)) if end is not None else None
+    start_ts, end_ts = inclusive_bounds(start, end)
     intervals = [interval] if interval else [s.interval for s in ctx.bars.series(target)]
     count = sum(ctx.bars.count(target, i, start_ts, end_ts) for i in intervals)
     what = (f"{count:,} bar(s) of {target}" + (f" {interval}" if interval else "")

@@ -7,31 +7,40 @@ with one line per problem, each naming the JSON path, what was found and what is
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from mismartera.config import strict_json
 from mismartera.errors import ConfigError
 from mismartera.suggest import did_you_mean
+from mismartera.symbols import check_symbol
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
 Interval = Literal["1m", "5m", "15m", "30m", "1h", "1d"]
-_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers must be finite (no NaN or Infinity) and a boolean is never taken as a number.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = {annotation, *getattr(annotation, "__args__", ())}
+            if bool not in kinds and kinds & {int, float}:
+                raise ValueError(f"{str(value).lower()} is a boolean (expected a number)")
+        return value
 
 
 def _symbols(values: list[str]) -> list[str]:
     out = []
     for value in values:
-        symbol = value.strip().upper()
-        if not _SYMBOL.match(symbol):
-            raise ValueError(f"{value!r} is not a ticker symbol (expected letters like AAPL or BRK.B)")
+        symbol = check_symbol(value)
         if symbol in out:
             raise ValueError(f"{symbol} is listed twice")
         out.append(symbol)
@@ -168,7 +177,7 @@ class ApiConfig(_Model):
 
 
 class SessionConfig(_Model):
-    session_name: str = Field(min_length=1)
+    session_name: str = Field(min_length=1, max_length=200)
     mode: Literal["backtest", "live"] = "backtest"
     exchange_group: Literal["US_EQUITY"] = "US_EQUITY"
     backtest_config: BacktestConfig | None = None
@@ -252,9 +261,12 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 
 def _found(value: Any) -> str:
+    """The offending value as shown in a message (long values cut)."""
     if isinstance(value, str):
-        return repr(value)
-    return json.dumps(value) if isinstance(value, (dict, list, bool, type(None))) else str(value)
+        text = repr(value)
+    else:
+        text = json.dumps(value) if isinstance(value, (dict, list, bool, type(None))) else str(value)
+    return text if len(text) <= 60 else text[:60] + f"… ({len(text):,} characters)"
 
 
 def format_validation_error(error: ValidationError) -> list[str]:
@@ -286,6 +298,11 @@ def format_validation_error(error: ValidationError) -> list[str]:
             words = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}",
                      "less_than": "< {lt}", "less_than_equal": "<= {le}"}[kind].format(**ctx)
             lines.append(f"{_path(loc)}: {_found(item.get('input'))} is out of range (expected a number {words})")
+        elif kind == "string_too_long":
+            limit = item.get("ctx", {}).get("max_length")
+            lines.append(f"{_path(loc)}: is {len(str(item.get('input')))} characters long (expected at most {limit})")
+        elif kind == "finite_number":
+            lines.append(f"{_path(loc)}: {_found(item.get('input'))} is not a finite number (expected a finite number)")
         elif kind == "too_short":
             lines.append(f"{_path(loc)}: is empty (expected at least one entry)")
         elif kind in _EXPECTED:
@@ -313,13 +330,11 @@ def load_session_config(path: str | Path) -> SessionConfig:
     if file.is_dir():
         raise ConfigError(f"{file} is a folder (expected a session-config .json file)")
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {file}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = strict_json.loads(strict_json.decode(file.read_bytes(), str(file)), str(file))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    except strict_json.JsonProblem as exc:
+        raise ConfigError(str(exc)) from None
     return parse_session_config(data, str(file))
 
 

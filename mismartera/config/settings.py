@@ -16,6 +16,10 @@ Settings file: `<config dir>/settings.toml`:
 
     [database]
     url = "postgresql+psycopg://user:pw@localhost/mismartera"
+    busy_timeout_seconds = 60         # SQLite: how long a writer waits for another writer
+    connect_timeout_seconds = 5       # PostgreSQL: connecting
+    statement_timeout_seconds = 15    # PostgreSQL: one statement (server side); the client waits 2 s more
+    keepalive_seconds = 10            # PostgreSQL: TCP keepalives (idle; probes every third of it)
     [alpaca]
     api_key = "..."
     secret_key = "..."
@@ -24,10 +28,14 @@ Settings file: `<config dir>/settings.toml`:
     [api]
     host = "127.0.0.1"   # another address serves beyond this machine (a warning is printed)
     port = 0             # 0: a free port
+    [import]
+    max_price = 1e9                   # CSV rows with a larger price or vwap are bad rows
+    max_volume = 1e13                 # … and with a larger volume or trade count
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -36,8 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mismartera.errors import ConfigError
+from mismartera.files import os_error_line, private_dir
 
 APP_NAME = "mismartera"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,16 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """How long the database may keep mismartera waiting (see the settings-file section above)."""
+
+    busy_timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = 5.0
+    statement_timeout_seconds: float = 15.0
+    keepalive_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path | None
     data_dir: Path
@@ -76,6 +96,8 @@ class Settings:
     alpaca: AlpacaSettings
     settings_file: Path
     api: ApiSettings = field(default_factory=ApiSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    import_limits: tuple[float, float] = (1e9, 1e13)   # (max_price, max_volume) of imported bars
 
     def __repr__(self) -> str:
         return f"Settings(home={self.home!r}, db_url={mask_url(self.db_url)!r}, alpaca={self.alpaca!r})"
@@ -89,8 +111,24 @@ class Settings:
         return self.state_dir / "history"
 
     def ensure_dirs(self) -> None:
+        """Make the data, state (0700: history, log, tokens) and config folders, or raise a ConfigError
+        saying which one cannot be used and why."""
         for folder in (self.data_dir, self.state_dir, self.config_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                if folder == self.state_dir:
+                    private_dir(folder)
+                else:
+                    folder.mkdir(parents=True, exist_ok=True)
+                if not folder.is_dir():
+                    raise ConfigError(f"cannot use {folder}: it is not a folder{self._home_hint()}")
+                if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                    raise ConfigError(f"cannot use {folder}: permission denied (expected a folder you can read "
+                                      f"and write){self._home_hint()}")
+            except OSError as exc:
+                raise ConfigError(os_error_line(exc, "creating", folder) + self._home_hint()) from None
+
+    def _home_hint(self) -> str:
+        return " (set by MISMARTERA_HOME)" if self.home else ""
 
     def describe(self) -> list[tuple[str, str]]:
         """The effective settings as (name, value) pairs, secrets masked."""
@@ -123,12 +161,18 @@ def mask_secret(value: str | None) -> str:
     return value[:4] + "…" + "*" * 4
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z0-9+.\-]+://[^:/@]*:)(?P<pw>[^@]*)(?P<tail>@)")
+# Linear time on any input: every repetition is bounded or stops at a delimiter that cannot occur
+# inside what it repeats over, so no position is scanned more than a constant number of times.
+_URL_USERINFO = re.compile(r"(?P<head>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^:/@\s]{0,256}:)"
+                           r"(?P<pw>[^@/\s]{1,256})(?P<tail>@)")
+_URL_QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&;](?:ssl)?(?:password|passwd|pwd|passphrase|secret|token)"
+                               r"[A-Za-z0-9_]{0,32}=)(?P<pw>[^&#\s]{1,4096})")
 
 
 def mask_url(url: str) -> str:
-    """Hide the password of a database URL."""
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***" + m.group("tail"), url)
+    """Hide the passwords of a URL: `user:pw@` and query parameters such as `password=` or `sslpassword=`."""
+    url = _URL_USERINFO.sub(lambda m: m.group("head") + "***" + m.group("tail"), url)
+    return _URL_QUERY_SECRET.sub(lambda m: m.group("head") + "***", url)
 
 
 def _platform_dirs(environ: Mapping[str, str]) -> tuple[Path | None, Path, Path, Path]:
@@ -146,24 +190,65 @@ def _platform_dirs(environ: Mapping[str, str]) -> tuple[Path | None, Path, Path,
     )
 
 
+_TEXT, _SECONDS, _POSITIVE = "a string", "a number of seconds > 0", "a number > 0"
+_PORT = "a port number (0 to 65535)"   # checked where it is read (_api_settings)
+SETTINGS_KEYS: dict[str, dict[str, str]] = {
+    "database": {"url": _TEXT, "busy_timeout_seconds": _SECONDS, "connect_timeout_seconds": _SECONDS,
+                 "statement_timeout_seconds": _SECONDS, "keepalive_seconds": _SECONDS},
+    "logging": {"level": _TEXT},
+    "api": {"host": _TEXT, "port": _PORT},
+    "import": {"max_price": _POSITIVE, "max_volume": _POSITIVE},
+    "alpaca": {name: _TEXT for name in ("api_key", "secret_key", "base_url", "data_url", "stream_url",
+                                        "trading_stream_url")},
+}
+
+
+def _check_value(where: str, value: object, expected: str) -> str | None:
+    """The problem with one settings value, or None."""
+    if expected == _PORT:
+        return None
+    if expected == _TEXT:
+        return None if isinstance(value, str) else f"{where}: {_shown(value)} is not valid (expected {expected})"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return f"{where}: {_shown(value)} is not valid (expected {expected})"
+    return None
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:40] if isinstance(value, str) else str(value)[:40]
+
+
 def _read_settings_file(path: Path) -> dict:
-    if not path.is_file():
-        return {}
+    """The settings file's values, checked key by key; {} when there is no file."""
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        if not path.is_file():
+            if path.exists():
+                raise ConfigError(f"{path} is not a file (expected the settings TOML file)")
+            return {}
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}; expected a UTF-8 TOML file)") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    known = {"database": {"url"}, "logging": {"level"}, "api": {"host", "port"},
-             "alpaca": {"api_key", "secret_key", "base_url", "data_url", "stream_url", "trading_stream_url"}}
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     problems = []
     for section, values in data.items():
-        if section not in known or not isinstance(values, dict):
-            problems.append(f"{section}: unknown section (expected one of {', '.join(sorted(known))})")
+        if section not in SETTINGS_KEYS or not isinstance(values, dict):
+            problems.append(f"{section}: unknown section (expected one of {', '.join(sorted(SETTINGS_KEYS))})")
             continue
-        for key in values:
-            if key not in known[section]:
-                problems.append(f"{section}.{key}: unknown key (expected one of {', '.join(sorted(known[section]))})")
+        known = SETTINGS_KEYS[section]
+        for key, value in values.items():
+            if key not in known:
+                problems.append(f"{section}.{key}: unknown key (expected one of {', '.join(sorted(known))})")
+                continue
+            problem = _check_value(f"{section}.{key}", value, known[key])
+            if problem:
+                problems.append(problem)
     if problems:
         raise ConfigError(f"{path}: invalid settings file", problems)
     return data
@@ -194,7 +279,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trading_stream_url=pick("ALPACA_TRADING_STREAM_URL", "trading_stream_url"),
     )
     api = _api_settings(env, file_values.get("api", {}))
+    database = DatabaseSettings(**{key: float(value) for key, value in db_section.items() if key != "url"})
+    import_section = file_values.get("import", {})
+    import_limits = (float(import_section.get("max_price", 1e9)), float(import_section.get("max_volume", 1e13)))
     level = (env.get("MISMARTERA_LOG_LEVEL") or log_section.get("level") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log level '{level[:40]}' is not valid (expected one of {', '.join(LOG_LEVELS)})")
     return Settings(
         home=home,
         data_dir=data_dir,
@@ -205,6 +295,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alpaca=alpaca,
         settings_file=settings_file,
         api=api,
+        database=database,
+        import_limits=import_limits,
     )
 
 

@@ -16,6 +16,7 @@ from typing import cast
 from sqlalchemy import Connection, bindparam, delete, func, select
 
 from mismartera.data.database import Database
+from mismartera.data.ranges import END_TS, FIRST_TS
 from mismartera.data.schema import bars
 
 BarRow = tuple  # (ts, open, high, low, close, volume, trade_count, vwap)
@@ -202,6 +203,15 @@ class BarStore:
             statement = statement.where(bars.c.symbol == symbol)
         with self.db.connect() as conn:
             return [SeriesSummary(*row) for row in conn.execute(statement)]
+
+    def valid_span(self, symbol: str, interval: str) -> tuple[int, int] | None:
+        """First and last bar time of a series within 1970-2099 (bad stored times left out), or None."""
+        statement = (select(func.min(bars.c.ts), func.max(bars.c.ts))
+                     .where(bars.c.symbol == symbol, bars.c.interval == interval, bars.c.ts >= FIRST_TS,
+                            bars.c.ts < END_TS))
+        with self.db.connect() as conn:
+            first, last = conn.execute(statement).one()
+        return None if first is None else (first, last)
 
     def symbols(self) -> list[str]:
         with self.db.connect() as conn:

@@ -45,6 +45,7 @@ log = logging.getLogger("mismartera.system")
 
 PUBLISH_EVERY = 0.25      # seconds between status/account snapshots
 HEARTBEAT_EVERY = 1.0     # seconds between runs-row heartbeats
+HISTORY_CHUNK = 5_000     # bars fed between two looks at the stop event
 
 
 class SessionClock(Protocol):
@@ -302,7 +303,9 @@ class Coordinator(Worker):
         if history is None:
             self._wrap_up(finished=False)
             return
-        self._load_history(history)
+        if not self._load_history(history):
+            self._wrap_up(finished=False)
+            return
         self._call_all("on_start")
         finished = True
         for index, session in enumerate(self.sessions):
@@ -321,19 +324,25 @@ class Coordinator(Worker):
         self.finished = finished
         self._wrap_up(finished)
 
-    def _load_history(self, history: dict[str, dict[str, list[tuple]]]) -> None:
+    def _load_history(self, history: dict[str, dict[str, list[tuple]]]) -> bool:
+        """Feed the trailing history to the session data and indicators; False when a stop came first
+        (checked between chunks of `HISTORY_CHUNK` bars, so a long history never delays a stop)."""
         for interval, by_symbol in history.items():
             if interval not in self.data.intervals:
                 continue
             for symbol, rows in by_symbol.items():
                 series = self.data.series(symbol, interval)
                 feeds = self.data.feeds[symbol][interval]
-                for row in rows:
-                    series.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
-                    for indicator in feeds:
-                        indicator.update(row[1], row[2], row[3], row[4], row[5])
+                for start in range(0, len(rows), HISTORY_CHUNK):
+                    if self.stopping:
+                        return False
+                    for row in rows[start:start + HISTORY_CHUNK]:
+                        series.append(Bar(symbol, *row, interval=interval))  # type: ignore[misc]  # 8-field row
+                        for indicator in feeds:
+                            indicator.update(row[1], row[2], row[3], row[4], row[5])
                 if rows:
                     self.clock.set(max(self.clock.now(), _utc(rows[-1][0] + 60)))
+        return True
 
     def _run_day(self, index: int, session: TradingSession, day_bars: dict[str, list[tuple]]) -> bool:
         """Replay one day; False when stopped part-way."""

@@ -166,10 +166,9 @@ class LiveCoordinator(Coordinator):
             self.started = time.monotonic()
             self._publish_state()
             history = self.prefetch.wait_history(lambda: self.stopping)
-            if history is None:
+            if history is None or not self._load_history(history):   # stopped before or while feeding it
                 self._wrap_up(False)
                 return
-            self._load_history(history)
             self._call_all("on_start")
             finished = True
             stopped_in: TradingSession | None = None   # the day a stop cut short after its open

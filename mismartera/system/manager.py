@@ -31,7 +31,7 @@ from mismartera.errors import ConfigError, Interrupted, MismarteraError, NotFoun
 from mismartera.execution.registry import FILLS_FROM_BARS, open_broker
 from mismartera.system.coordinator import Coordinator
 from mismartera.system.prefetch import Prefetch
-from mismartera.system.record_writer import RecorderError
+from mismartera.system.record_writer import RecorderError, describe
 from mismartera.system.recorder import KEEP_IN_MEMORY, RunRecorder
 from mismartera.system.runs import RESUMABLE_STATES, RunHistory, RunInfo, mark_interrupted
 from mismartera.system.session_access import SessionAccess
@@ -552,7 +552,7 @@ class SystemManager(SessionAccess):
         with self._lock:
             if not self.state.active:
                 return
-            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MismarteraError) else str(exc)
+            self.error = describe(exc)  # one line: a database error without its SQL
             self.error_worker = worker.role
             self._failure_recorded.clear()
             self._move(Trigger.FAIL)

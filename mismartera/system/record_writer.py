@@ -34,7 +34,10 @@ class RecorderError(MismarteraError):
 
 
 def describe(exc: BaseException) -> str:
-    """One line for a database error: the driver's own error when SQLAlchemy wrapped one."""
+    """One line for a database error: the driver's own error when SQLAlchemy wrapped one (never the SQL
+    and its parameters), or a mismartera error's own message."""
+    if isinstance(exc, MismarteraError):
+        return exc.message.splitlines()[0] if exc.message else type(exc).__name__
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip().splitlines()
     return f"{type(inner).__name__}: {text[0]}" if text else type(inner).__name__

@@ -40,6 +40,20 @@ def _plain_kind(limit: float | None, stop: float | None) -> OrderType:
     return OrderType.STOP if stop is not None else OrderType.MARKET
 
 
+_INF = float("inf")
+
+
+def _finite_prices(limit: float | None, stop: float | None) -> bool:
+    return all(-_INF < price < _INF for price in (limit, stop) if price is not None)
+
+
+def _not_finite(side: Side, symbol: str, quantity: float, limit: float | None, stop: float | None) -> str:
+    for name, value in (("quantity", quantity), ("limit", limit), ("stop", stop)):
+        if value is not None and not -_INF < value < _INF:
+            return f"{side.value} {symbol}: {name} {value} is not a finite number (expected a finite number)"
+    return f"{side.value} {symbol}: not a finite number"
+
+
 class EngineContext:
     """`ctx` of one strategy. Runs on the coordinator's thread only."""
 
@@ -112,6 +126,11 @@ class EngineContext:
 
     def _place(self, symbol: str, side: Side, quantity: float, kind: OrderType, limit: float | None,
                stop: float | None, time_in_force: TimeInForce) -> Order:
+        # NaN and infinities cannot be stored (SQLite keeps NaN as NULL): refused here, one comparison
+        # for the usual order (NaN fails it too).
+        priced = limit is not None or stop is not None
+        if not -_INF < quantity < _INF or (priced and not _finite_prices(limit, stop)):
+            raise UsageError(_not_finite(side, symbol, quantity, limit, stop))
         # Positional, in the order of `Broker.submit`'s parameters (cheaper than keywords).
         placed = self._broker.submit(symbol, side, quantity, kind, limit, stop, time_in_force, self.label)
         if placed.status is OrderStatus.REJECTED:   # summarised by reason once a day (RejectionTally)

@@ -307,11 +307,27 @@ class TimeManager:
 
     @staticmethod
     def convert(instant: datetime, from_tz: str, to_tz: str) -> datetime:
-        """Read a naive `instant` in `from_tz` and express it in `to_tz`."""
+        """Read a naive `instant` in `from_tz` and express it in `to_tz`; a local time that does not
+        exist there or happens twice is a UsageError (it needs its UTC offset)."""
         source, target = zone(from_tz), zone(to_tz)
         if instant.tzinfo is None:
+            problem = wall_time_problem(instant, source)
+            if problem:
+                raise UsageError(problem)
             instant = instant.replace(tzinfo=source)
         return instant.astimezone(target)
+
+
+def wall_time_problem(wall: datetime, tz: ZoneInfo) -> str | None:
+    """Why a naive local `wall` time cannot be read in `tz` (skipped or repeated by a clock change), or None."""
+    early, late = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return None
+    text = wall.strftime("%Y-%m-%d %H:%M") + (f":{wall.second:02d}" if wall.second else "")
+    if early.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        return f"{text} does not exist in {tz.key} (the clocks skip that hour; give the time with its UTC offset)"
+    return (f"{text} is ambiguous in {tz.key} (it happens twice as the clocks go back; give the time with its "
+            "UTC offset)")
 
 
 _ALIASES = {"ET": EXCHANGE_TZ_NAME, "EST": EXCHANGE_TZ_NAME, "EDT": EXCHANGE_TZ_NAME,

@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "mismartera"
 
 # Modules with no engine dependencies of their own that any folder may import.
-LEAVES = {"bars", "errors", "suggest", "named", "config", "exchange"}
+LEAVES = {"bars", "errors", "suggest", "named", "config", "exchange", "files", "symbols"}
 
 # folder (or top-level module) -> the mismartera packages it may import besides LEAVES and itself
 MAY_IMPORT: dict[str, set[str]] = {
@@ -35,13 +35,16 @@ MAY_IMPORT: dict[str, set[str]] = {
     "timekeeping": set(),
     "strategies": set(),
     "indicators": set(),
-    # the leaves themselves: config imports only errors and suggest, the rest nothing of the engine
-    "config": {"errors", "suggest"},
+    # the leaves themselves: config imports only errors, suggest and the other two plain helpers (files,
+    # symbols), the rest nothing of the engine
+    "config": {"errors", "suggest", "files", "symbols"},
     "bars": set(),
     "errors": set(),
     "suggest": set(),
     "named": set(),
     "exchange": set(),
+    "files": set(),      # private (0600/0700) and atomic file writes, one line per OS error
+    "symbols": set(),    # the one ticker-symbol rule
 }
 ASYNCIO_ALLOWED = ("integrations/alpaca/stream.py", "api/")
 

@@ -43,7 +43,7 @@ def test_empty_store_and_unknown_symbols(make_ctx) -> None:
     assert isinstance(listed, Message) and "no bars stored yet" in listed.text
     with pytest.raises(NotFound, match=r"no bars stored for 'AAPL' \(no bars are stored yet"):
         data.info(ctx, "aapl")
-    with pytest.raises(UsageError, match="invalid symbol '1ABC'"):
+    with pytest.raises(UsageError, match="invalid symbol: '1ABC' is not a ticker symbol"):
         data.latest(ctx, "1ABC")
 
 

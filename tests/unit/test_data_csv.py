@@ -3,6 +3,7 @@ idempotency, atomicity, extended hours; CSV export round trip."""
 
 from __future__ import annotations
 
+import errno
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mismartera.data import bar_store as bar_store_module
+from mismartera.data import csv_import
 from mismartera.data.bar_store import BarStore
 from mismartera.data.csv_export import csv_lines, export_csv
 from mismartera.data.csv_import import import_file
@@ -161,33 +163,34 @@ def test_a_failure_midway_leaves_no_new_rows(tmp_path: Path, tm: TimeManager, st
     monkeypatch.setattr(bar_store_module, "BATCH_SIZE", 50)
     monkeypatch.setattr("mismartera.data.csv_import.BATCH_SIZE", 50)
     monkeypatch.setattr("mismartera.data.csv_parse.CHUNK_ROWS", 70)
-    calls = []
-    original = BarStore.upsert  # the series has a bar already, so the import upserts
+    calls: list[int] = []
+    full = OSError(errno.ENOSPC, "No space left on device")
 
-    def failing_upsert(self, symbol, interval, rows, conn=None):
-        calls.append(len(rows))
-        if len(calls) == 4:
-            raise OSError("disk full (injected)")
-        return original(self, symbol, interval, rows, conn=conn)
+    def failing(original, fail_at):
+        def write(*args, **kwargs):
+            rows = args[1] if len(args) == 2 else args[3]
+            calls.append(len(rows))
+            if len(calls) == fail_at:
+                raise full
+            return original(*args, **kwargs)
+        return write
 
-    monkeypatch.setattr(BarStore, "upsert", failing_upsert)
-    with pytest.raises(OSError, match="injected"):
+    # SQLite stages rows in a temp table; other databases write (upsert here: the series has a bar) in
+    # one transaction. Either way the failure leaves the stored bars as they were.
+    sqlite = store.db.dialect == "sqlite"
+    target, name = (csv_import, "stage_rows") if sqlite else (BarStore, "upsert")
+    original_of = {name: getattr(target, name)}
+    monkeypatch.setattr(target, name, failing(getattr(target, name), 4))
+    with pytest.raises(DataError, match=f"disk full while importing {path}"):
         import_file(store, tm, path, "AAPL")
     assert calls == [50, 20, 50, 20]
     assert store.count("AAPL", "1m") == 1
-    monkeypatch.setattr(BarStore, "upsert", original)
+    monkeypatch.setattr(target, name, original_of[name])
     store.delete("AAPL")
     calls.clear()
-    original_insert = BarStore.insert  # an empty series takes the plain-insert path: same guarantee
-
-    def failing_insert(self, symbol, interval, rows, conn=None):
-        calls.append(len(rows))
-        if len(calls) == 3:
-            raise OSError("disk full (injected)")
-        return original_insert(self, symbol, interval, rows, conn=conn)
-
-    monkeypatch.setattr(BarStore, "insert", failing_insert)
-    with pytest.raises(OSError, match="injected"):
+    target, name = (csv_import, "stage_rows") if sqlite else (BarStore, "insert")
+    monkeypatch.setattr(target, name, failing(getattr(target, name), 3))
+    with pytest.raises(DataError, match="disk full"):
         import_file(store, tm, path, "AAPL")
     assert store.count("AAPL", "1m") == 0
 

@@ -78,7 +78,8 @@ def test_bad_symbol() -> None:
     data = base()
     data["session_data_config"]["symbols"] = ["AAPL", "not a symbol"]
     assert problems(data) == [
-        "session_data_config.symbols: 'not a symbol' is not a ticker symbol (expected letters like AAPL or BRK.B)"]
+        "session_data_config.symbols: 'not a symbol' is not a ticker symbol (expected a letter, then up to 9 "
+        "letters, digits, '.' or '-', like AAPL or BRK.B)"]
 
 
 def test_live_money_needs_confirmation() -> None:
