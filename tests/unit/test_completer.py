@@ -184,7 +184,7 @@ def test_order_statuses_offered_are_those_account_orders_takes() -> None:
     offered = complete(completer, "account orders --status ")
     assert offered == list(ORDER_STATUS_FILTERS)
     assert set(offered) == {"open"} | {status.value for status in OrderStatus}
-    assert set(OPEN_ORDER_STATUSES) == {"new", "partially_filled"}
+    assert set(OPEN_ORDER_STATUSES) == {"new", "partially_filled", "pending_new", "unknown"}
 
 
 def test_gh12_strategy_names_complete_from_builtins_and_the_strategies_folder(tmp_path: Path,

@@ -141,8 +141,8 @@ def test_gh13_bodies_are_capped_and_bad_ones_get_the_cli_message(app: AppContext
         parse_session_config(bad)
     assert code == 422 and body["error"] == cli_error.value.message and body["exit_code"] == 4
     code, body = raw_request(record, "GET", "/account/orders?status=opne", bearer(app))
-    assert code == 400 and body["error"] == ("--status: 'opne' is not one of open, new, filled, cancelled, expired, "
-                                             "rejected — did you mean 'open'?")
+    assert code == 400 and body["error"] == ("--status: 'opne' is not one of open, pending_new, new, partially_filled, "
+                                             "filled, cancelled, expired, rejected, unknown — did you mean 'open'?")
     code, body = raw_request(record, "POST", "/system/pause?x=1", bearer(app))
     assert code == 200
     code, body = raw_request(record, "POST", "/system/pause", bearer(app))
@@ -234,7 +234,7 @@ def test_gh13_a_stale_discovery_file_is_removed_and_its_run_marked_not_running(a
     assert discovery.find_owner(state, on_stale=forget_stale(app)) is None
     assert not discovery.record_path(state).exists() and discovery.read_token(state) is None
     info = RunHistory(app.db).run(run_id)
-    assert info.state == "stopped" and f"pid {gone.pid} (shell)" in (info.error or "")
+    assert info.state == "interrupted" and f"pid {gone.pid} (shell)" in (info.error or "")
 
 
 def test_gh13_claim_is_exclusive_and_updates_are_whole(tmp_path: Path) -> None:

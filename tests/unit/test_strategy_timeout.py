@@ -93,7 +93,8 @@ def test_a_stuck_on_bar_fails_the_session_naming_strategy_and_line(app: AppConte
     assert time.monotonic() - began < 2
     # the report of the failed run is partial, from its stored days (the spinner stuck on day 2)
     info, days = system.report(stored.id)
-    assert info.partial and info.days_stored == len(days) >= 1
+    # (its days: the completed ones and the point where it stopped)
+    assert info.partial and len(days) in (info.days_stored, info.days_stored + 1) and len(days) >= 1
     # the next session runs (the release lets the stuck thread see its stop and end)
     (tmp_path / "release").touch()
     final = system.run(config([{"name": "sma_crossover", "params": {"fast": 5, "slow": 20, "quantity": 10}}]))
