@@ -1,5 +1,5 @@
-"""Carry out what a general command asks of the shell (`run FILE`, `clear`, `exit`, `history`, `serve`), in
-whichever mode this process is in (REPL, script, one-shot)."""
+"""Carry out what a general command asks of the shell (`run FILE`, `clear`, `exit`, `history`, `serve`,
+`dashboard`), in whichever mode this process is in (REPL, script, one-shot)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Any
 
 from mismartera.cli import runtime
 from mismartera.cli.render import render
-from mismartera.commands.results import ClearScreen, Column, ExitShell, RunScript, ServeSessions, ShowHistory, Table
+from mismartera.commands.results import (
+    ClearScreen,
+    Column,
+    ExitShell,
+    OpenDashboard,
+    RunScript,
+    ServeSessions,
+    ShowHistory,
+    Table,
+)
 from mismartera.errors import ExitCode
 
 
@@ -40,4 +49,8 @@ def perform(request: Any, *, as_json: bool = False) -> int:
         from mismartera.cli.serve import serve
 
         return serve(rt, request)
+    if isinstance(request, OpenDashboard):
+        from mismartera.cli.browser import open_dashboard
+
+        return open_dashboard(rt, request, as_json=as_json)
     raise TypeError(f"not a shell request: {request!r}")

@@ -18,12 +18,20 @@ from rich.text import Text
 from mismartera.cli.render import render
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Command
-from mismartera.commands.results import ClearScreen, ExitShell, RunScript, ServeSessions, ShowHistory, Watch
+from mismartera.commands.results import (
+    ClearScreen,
+    ExitShell,
+    OpenDashboard,
+    RunScript,
+    ServeSessions,
+    ShowHistory,
+    Watch,
+)
 from mismartera.errors import ExitCode, MismarteraError, UsageError
 
 log = logging.getLogger("mismartera.cli")
 
-ShellRequest = (RunScript, ClearScreen, ExitShell, ShowHistory, ServeSessions)
+ShellRequest = (RunScript, ClearScreen, ExitShell, ShowHistory, ServeSessions, OpenDashboard)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
 from mismartera.errors import UsageError
+from mismartera.system.dashboard_link import find_dashboard
 
 GROUP = group("system", "The trading session: start, pause, resume, stop, wait, status, watch, report")
 
@@ -176,7 +177,13 @@ def wait(ctx: AppContext, timeout: float | None = None) -> Group:
 def status(ctx: AppContext, live: bool = False) -> Any:
     if live:
         return Watch(ctx.session.status)
-    return status_result(ctx.session.status())
+    snapshot = ctx.session.status()
+    result = status_result(snapshot)
+    link = find_dashboard(ctx.settings.state_dir, snapshot.api_url) if snapshot.api_url else None
+    if link is None:
+        return result
+    # Shown, never in --json (the API's answer): the token is in the fragment, masked in history and log.
+    return Group([*result.parts, Message(f"dashboard: {link}")], data=result.data)
 
 
 @command(GROUP, "watch", help="Live panels of the session until q or Ctrl-C", examples=("system watch",))
