@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from mismartera.api.guard import PUBLIC_PREFIXES
 from mismartera.commands.results import to_jsonable
 from mismartera.commands.system import status_result
-from mismartera.errors import MismarteraError, UsageError
+from mismartera.errors import UsageError
 
 router = APIRouter(tags=["dashboard"])
 
@@ -35,6 +36,7 @@ STATIC = resources.files("mismartera.api") / "static"
 STATIC_PREFIX = PUBLIC_PREFIXES[0]    # the guard lets the page and these files through without the token
 FILES = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
 STATUS_INTERVAL = 0.5      # seconds: the snapshot at most twice a second
+DAYS_INTERVAL = 1.0        # seconds: the stored daily equity is read at most this often
 KEEPALIVE = 15.0           # seconds: a comment line so proxies and tunnels keep the stream open
 
 
@@ -63,28 +65,31 @@ def sse(event: str, data: Any) -> bytes:
 
 class EquityFeed:
     """The equity points of one run not yet sent on one stream: completed days from the stored daily
-    equity (asked for only when the day count moves), and in a live session one point a minute."""
+    equity (the rows `system report` reads; asked for only while days are missing, at most once a
+    second), and in a live session one point a minute."""
 
     def __init__(self, system: Any) -> None:
         self.system = system
         self.run_id: int | None = None
         self.days_sent = 0
-        self.day_index = -1
+        self.final = False
+        self.asked = 0.0
         self.minute: str | None = None
 
     def daily(self, status: Any) -> list[dict[str, Any]] | None:
-        """New finished days (blocking: a database read, run in the thread pool); None: nothing to ask."""
+        """New finished days (blocking: a database read, run in the thread pool); None: nothing new."""
         if status.run_id is None:
             return None
         if status.run_id != self.run_id:
-            self.run_id, self.days_sent, self.day_index, self.minute = status.run_id, 0, -1, None
-        if status.day_index == self.day_index and status.state.value not in ("stopped", "failed"):
+            self.run_id, self.days_sent, self.final, self.asked, self.minute = status.run_id, 0, False, 0.0, None
+        over = not status.state.active
+        expected = status.days_total if over else max(status.day_index - 1, 0)
+        now = time.monotonic()
+        if self.final or (self.days_sent >= expected and not over) or now - self.asked < DAYS_INTERVAL:
             return None
-        self.day_index = status.day_index
-        try:
-            _info, days = self.system.report(status.run_id)
-        except MismarteraError:
-            return None
+        self.asked = now
+        days = self.system.history().daily(status.run_id)
+        self.final = over and status.state.value in ("stopped", "failed")
         fresh = days[self.days_sent:]
         self.days_sent = len(days)
         return [{"t": d.day.isoformat(), "equity": d.equity, "kind": "day"} for d in fresh]

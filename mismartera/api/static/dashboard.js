@@ -15,6 +15,7 @@ let lastStatus = null;
 let chosenRun = null;
 
 // ---------------------------------------------------------------- token and requests
+// True when the fragment brought a token (it replaces any stored one).
 function takeTokenFromFragment() {
   const match = location.hash.match(/(?:^#|&)token=([^&]+)/);
   if (match) {
@@ -22,6 +23,7 @@ function takeTokenFromFragment() {
     history.replaceState(null, "", location.pathname + location.search + "#live");
   }
   token = sessionStorage.getItem(TOKEN_KEY);
+  return Boolean(match);
 }
 
 class Unauthorized extends Error {}
@@ -38,7 +40,7 @@ function signOut(why) {
   sessionStorage.removeItem(TOKEN_KEY);
   token = null;
   if (streamAbort) streamAbort.abort();
-  for (const id of ["live", "runs"]) $(id).hidden = true;
+  for (const id of ["live-view", "runs-view"]) $(id).hidden = true;
   $("connection").hidden = true;
   $("signin-why").textContent = why || "This dashboard needs the control API's token.";
   $("signin").hidden = false;
@@ -176,13 +178,7 @@ function showStatus(s) {
     { label: "Unrealised", get: (p) => money(p.unrealized_pnl), num: true, tone: (p) => p.unrealized_pnl },
     { label: "Realised", get: (p) => money(p.realized_pnl), num: true, tone: (p) => p.realized_pnl },
   ], positions, "no open positions"));
-  const open = (s.recent_orders || []).filter((o) => ["new", "accepted", "pending", "partially_filled"]
-    .includes(o.status));
-  put("orders", table([
-    { label: "Id", get: (o) => o.id }, { label: "Symbol", get: (o) => o.symbol }, { label: "Side", get: (o) => o.side },
-    { label: "Qty", get: (o) => num(o.quantity, 2), num: true }, { label: "Type", get: (o) => o.order_type },
-    { label: "Limit", get: (o) => money(o.limit_price), num: true }, { label: "Status", get: (o) => o.status },
-  ], open, s.open_orders ? `${s.open_orders} open order(s)` : "no open orders"));
+  refreshOrders(s);
   put("fills", table([
     { label: "Time", get: (f) => timeText(f.filled_at) }, { label: "Symbol", get: (f) => f.symbol },
     { label: "Side", get: (f) => f.side }, { label: "Qty", get: (f) => num(f.quantity, 2), num: true },
@@ -196,6 +192,38 @@ function showStatus(s) {
     { label: "On", get: (w) => w.current || "" }, { label: "Error", get: (w) => w.last_error || "" },
   ], s.workers || [], "no workers (no session)"));
   drawChart("equity-chart", liveCurve());
+}
+
+// Open orders come from /account/orders (the snapshot's recent orders keep the status they were placed
+// with): asked again when the count of open orders or of fills moves, at most every ORDERS_MS.
+const ORDERS_MS = 2000;
+let ordersKey = null, ordersAsked = 0, ordersTimer = null;
+
+function refreshOrders(s) {
+  const key = `${s.run_id}:${s.open_orders}:${(s.recent_fills || []).length}:${s.state}`;
+  if (key === ordersKey || !s.run_id) {
+    if (!s.run_id) put("orders", el("div", { class: "none" }, "no session"));
+    return;
+  }
+  const wait = ordersAsked + ORDERS_MS - Date.now();
+  if (wait > 0) {
+    if (!ordersTimer) ordersTimer = setTimeout(() => { ordersTimer = null; refreshOrders(lastStatus); }, wait);
+    return;
+  }
+  ordersKey = key;
+  ordersAsked = Date.now();
+  api("GET", "/account/orders?status=open").then((orders) => {
+    put("orders", table([
+      { label: "Id", get: (o) => o.id }, { label: "Symbol", get: (o) => o.symbol },
+      { label: "Side", get: (o) => o.side }, { label: "Qty", get: (o) => num(o.quantity, 2), num: true },
+      { label: "Type", get: (o) => o.order_type },
+      { label: "Limit/stop", get: (o) => money(o.limit_price ?? o.stop_price), num: true },
+      { label: "Status", get: (o) => o.status },
+    ], orders, "no open orders"));
+  }).catch((error) => {
+    ordersKey = null;
+    if (error instanceof Unauthorized) signOut("The token was refused: sign in again.");
+  });
 }
 
 function addEquity(message) {
@@ -326,8 +354,9 @@ function route() {
   if (!token) { signOut(); return; }
   $("signin").hidden = true;
   const view = location.hash === "#runs" ? "runs" : "live";
-  $("live").hidden = view !== "live";
-  $("runs").hidden = view !== "runs";
+  // The views' ids differ from the fragments (#live, #runs): the browser must not scroll to them.
+  $("live-view").hidden = view !== "live";
+  $("runs-view").hidden = view !== "runs";
   $("nav-live").classList.toggle("active", view === "live");
   $("nav-runs").classList.toggle("active", view === "runs");
   if (view === "runs") showRuns();
@@ -350,7 +379,11 @@ function start() {
     route();
     follow();
   });
-  window.addEventListener("hashchange", () => { takeTokenFromFragment(); route(); });
+  window.addEventListener("hashchange", () => {
+    const fresh = takeTokenFromFragment();
+    route();
+    if (fresh) follow();
+  });
   window.addEventListener("resize", () => {
     if (lastStatus) drawChart("equity-chart", liveCurve());
   });
