@@ -104,6 +104,7 @@ class Served:
 
     def __init__(self, home: Path, speed: float, config: str = CONFIG) -> None:
         self.home = home
+        self.ended: tuple[int, str, str] | None = None
         self.proc = subprocess.Popen([sys.executable, "-m", "mismartera", "serve", config, "--speed", str(speed)],
                                      cwd=ROOT, env=environment(home), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -130,6 +131,9 @@ class Served:
                               capture_output=True, text=True, timeout=timeout)
 
     def end(self, timeout: float = 30) -> tuple[int, str, str]:
+        """SIGTERM, wait, and (exit code, stdout, stderr); once ended, the same answer again."""
+        if self.ended is not None:
+            return self.ended
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
@@ -142,7 +146,8 @@ class Served:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
-        return self.proc.returncode, "".join(self.output), err
+        self.ended = (self.proc.returncode, "".join(self.output), err)
+        return self.ended
 
 
 def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30.0, step: float = 0.1) -> Any:

@@ -104,6 +104,14 @@ def test_gh19_the_dashboard_shows_and_steers_a_served_backtest(example_bars: Pat
             cell = wait_until(lambda: driver.find_elements(By.ID, "metric-final_equity"), "the report's final equity")
             assert float(cell[0].get_attribute("data-value")) == expected["summary"]["final_equity"]
             assert f"Report of run {expected['run']['id']}" in text_of(driver, "report-title")
+
+            # The host goes away: the page says so (and keeps trying).
+            driver.get(api_url + "/#live")
+            wait_until(lambda: text_of(driver, "state") == "STOPPED", "the stopped session on the page")
+            code, _out, err = served.end()
+            assert code == 0, err
+            wait_until(lambda: shown(driver, "connection") and "disconnected" in text_of(driver, "connection"),
+                       "the page to say it is disconnected")
     finally:
         code, _out, err = served.end()
     assert code == 0, err
