@@ -63,6 +63,13 @@ def test_gh19_the_dashboard_shows_and_steers_a_served_backtest(example_bars: Pat
                        "the wrong token refused")
             assert not shown(driver, "live-view") and f"run {run_id}" not in driver.page_source
             assert driver.execute_script("return sessionStorage.getItem('mismartera.token')") is None
+            # The sign-in box takes the token.
+            from selenium.webdriver.common.by import By
+
+            driver.find_element(By.ID, "signin-token").send_keys(served.dashboard_url.split("#token=")[1])
+            driver.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+            wait_until(lambda: text_of(driver, "run") == f"run {run_id}", "the run after signing in")
+            assert not shown(driver, "signin")
 
             # With the token: the run, its state and a moving clock; the token leaves the address bar.
             open_dashboard(driver, served.dashboard_url)
@@ -99,8 +106,6 @@ def test_gh19_the_dashboard_shows_and_steers_a_served_backtest(example_bars: Pat
             assert report.returncode == 0, report.stderr
             expected = json.loads(report.stdout)
             driver.get(api_url + "/#runs")
-            from selenium.webdriver.common.by import By
-
             cell = wait_until(lambda: driver.find_elements(By.ID, "metric-final_equity"), "the report's final equity")
             assert float(cell[0].get_attribute("data-value")) == expected["summary"]["final_equity"]
             assert f"Report of run {expected['run']['id']}" in text_of(driver, "report-title")

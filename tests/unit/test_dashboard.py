@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -193,6 +193,26 @@ def test_gh19_equity_points_are_sent_once_as_days_complete(monkeypatch: pytest.M
     # A new run starts its curve afresh.
     system.store.days[2] = [FakeDay(date(2024, 11, 4), 1.0)]
     assert feed.daily(FakeStatus(2, running, 2)) == [{"t": "2024-11-04", "equity": 1.0, "kind": "day"}]
+
+
+def test_gh19_a_live_session_gets_one_equity_point_a_minute() -> None:
+    from mismartera.api.dashboard import EquityFeed
+
+    feed = EquityFeed(FakeSystem())
+
+    @dataclass
+    class Account:
+        equity: float
+
+    def live(clock: datetime, equity: float) -> FakeStatus:
+        return FakeStatus(5, SystemState.RUNNING, 1, mode="live", clock=clock, account=Account(equity))
+
+    at = datetime(2024, 11, 4, 15, 31, 5, tzinfo=UTC)
+    assert feed.minutely(live(at, 100.0)) == [{"t": "2024-11-04T10:31", "equity": 100.0, "kind": "minute"}]
+    assert feed.minutely(live(at + timedelta(seconds=30), 101.0)) == []
+    assert feed.minutely(live(at + timedelta(seconds=60), 102.0)) == [
+        {"t": "2024-11-04T10:32", "equity": 102.0, "kind": "minute"}]
+    assert feed.minutely(FakeStatus(5, SystemState.RUNNING, 1, clock=at, account=Account(1.0))) == []   # backtest
 
 
 def test_gh19_the_dashboard_url_carries_the_token_in_its_fragment_and_is_masked(tmp_path: Path) -> None:
