@@ -80,6 +80,10 @@ def test_gh19_the_dashboard_shows_and_steers_a_served_backtest(example_bars: Pat
             first = text_of(driver, "clock")
             assert first.endswith(" ET"), first
             wait_until(lambda: text_of(driver, "clock") != first, "the clock to advance", timeout=2.0, step=0.05)
+            # Leaving the page closes its stream: loads beyond the browser's six connections a host still work.
+            for _ in range(8):
+                driver.get("about:blank")
+                open_dashboard(driver, served.dashboard_url)
             path = screenshot(driver, tmp_path / "dashboard.png")
             colours = distinct_colours(path)
             assert colours > 50, f"the screenshot looks blank ({colours} colours)"

@@ -384,6 +384,10 @@ function start() {
     route();
     if (fresh) follow();
   });
+  // Leaving the page (or the browser keeping it in its back/forward cache) closes the stream, so no
+  // connection to the host is left open; coming back opens it again.
+  window.addEventListener("pagehide", () => { if (streamAbort) streamAbort.abort(); });
+  window.addEventListener("pageshow", (event) => { if (event.persisted && token) follow(); });
   window.addEventListener("resize", () => {
     if (lastStatus) drawChart("equity-chart", liveCurve());
   });
