@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
     try:
         if dashboard:
             _host, driver, page = open_dashboard(ctx, stack)
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         if api:
             from mismartera.api.host import SessionHost
 
@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
         status = ctx.system.wait()
         info, _days = ctx.system.report(status.run_id)
         _, account = ctx.system.account(status.run_id)
-        ended = time.perf_counter()
+        ended, cpu_ended = time.perf_counter(), time.process_time()
         replay = ctx.system.coordinator.run_seconds
         fills, rejected = stored_counts(ctx, status.run_id)
         if driver is not None:
@@ -149,6 +149,7 @@ def main(argv: list[str]) -> int:
     print(json.dumps({
         "bars": status.bars_done,
         "seconds": ended - began,
+        "cpu_seconds": cpu_ended - cpu_began,   # this process's CPU (all threads): less sensitive to others' load
         "run_seconds": replay,
         "rss_mb": peak_rss_mb(),
         "equity": account.equity,

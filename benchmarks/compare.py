@@ -177,6 +177,11 @@ def table(figures: dict) -> str:
                      f"{', '.join(f'{x:.0f}' for x in board['first_paints_ms'])} ms); load average at each start: "
                      f"plain {', '.join(f'{x:.1f}' for x in board['loads']['plain'])}, with the dashboard "
                      f"{', '.join(f'{x:.1f}' for x in board['loads']['dashboard'])}")
+        plain, shown = board["cpu_seconds"]["plain"], board["cpu_seconds"]["dashboard"]
+        plain_cpu, board_cpu = plain[(len(plain) - 1) // 2], shown[(len(shown) - 1) // 2]
+        lines.append(f"CPU of the session's process (median): {board_cpu:.2f} s with the dashboard vs "
+                     f"{plain_cpu:.2f} s without ({board_cpu / plain_cpu - 1:+.1%}); all: "
+                     f"{', '.join(f'{x:.2f}' for x in shown)} vs {', '.join(f'{x:.2f}' for x in plain)} s")
     memory = figures.get("memory_check")
     if memory:
         lines.append(f"memory: peak RSS {memory['reference_rss_mb']:.0f} MB over {w['days']} days vs "
@@ -246,7 +251,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             "change": mm["bars_per_second"] / shown["bars_per_second"] - 1.0,
             "runs": [one["bars_per_second"] for one in board_runs],
             "first_paint_ms": paints[(len(paints) - 1) // 2] if paints else None, "first_paints_ms": paints,
-            "loads": {"plain": [one["load"] for one in mm_runs], "dashboard": [one["load"] for one in board_runs]}}
+            "loads": {"plain": [one["load"] for one in mm_runs], "dashboard": [one["load"] for one in board_runs]},
+            "cpu_seconds": {"plain": sorted(one["cpu_seconds"] for one in mm_runs),
+                            "dashboard": sorted(one["cpu_seconds"] for one in board_runs)}}
     problems = [problem for one in mm_runs + api_runs + board_runs for problem in check(one, bt, expected)]
     problems += [f"the dashboard did not show the finished run {one['bars']:,} bars" for one in board_runs
                  if not one["dashboard_saw_run"]]
