@@ -195,14 +195,17 @@ function showStatus(s) {
 }
 
 // Open orders come from /account/orders (the snapshot's recent orders keep the status they were placed
-// with): asked again when the count of open orders or of fills moves, at most every ORDERS_MS.
-const ORDERS_MS = 2000;
+// with): asked when the snapshot counts some and something moved, at most every ORDERS_MS (the
+// session's thread lists its orders for it, so a fast backtest is not asked more often).
+const ORDERS_MS = 5000;
 let ordersKey = null, ordersAsked = 0, ordersTimer = null;
 
 function refreshOrders(s) {
   const key = `${s.run_id}:${s.open_orders}:${(s.recent_fills || []).length}:${s.state}`;
-  if (key === ordersKey || !s.run_id) {
-    if (!s.run_id) put("orders", el("div", { class: "none" }, "no session"));
+  if (key === ordersKey) return;
+  if (!s.run_id || !s.open_orders) {
+    ordersKey = key;
+    put("orders", el("div", { class: "none" }, s.run_id ? "no open orders" : "no session"));
     return;
   }
   const wait = ordersAsked + ORDERS_MS - Date.now();
