@@ -208,6 +208,13 @@ function refreshOrders(s) {
     put("orders", el("div", { class: "none" }, s.run_id ? "no open orders" : "no session"));
     return;
   }
+  // A backtest at full speed (speed 0) holds an order for one bar, microseconds: listing them would only
+  // slow it down. They are listed while it is paused, paced or live.
+  if (s.state === "running" && s.mode === "backtest" && s.extra && s.extra.speed === 0) {
+    ordersKey = key;
+    put("orders", el("div", { class: "none" }, `${s.open_orders} open order(s) (listed when paused)`));
+    return;
+  }
   const wait = ordersAsked + ORDERS_MS - Date.now();
   if (wait > 0) {
     if (!ordersTimer) ordersTimer = setTimeout(() => { ordersTimer = null; refreshOrders(lastStatus); }, wait);
