@@ -1,7 +1,7 @@
 """mismartera against backtrader on the same bars and the same strategy: the reference run, in one command.
 
     python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--repeat N] [--memory-check [DAYS]] [--api]
-                                 [--json]
+                                 [--dashboard] [--json]
 
 1. Seeded 1-minute bars for SYMBOLS x DAYS NYSE trading days from 2021-01-04 (390 a day, 210 on
    early closes, whole-cent prices, volumes far above 100 shares) are written once to a fresh SQLite
@@ -20,6 +20,10 @@ is within 10% of the reference run's: only the current and prefetched days are h
 `--api` adds, in each round, a mismartera run that serves the control API while it replays (with
 `--api poll`, its status asked for once a second), on its own fresh copy of the database, and
 reports its median end-to-end time and CPU time against the plain runs' (target: within 3%).
+`--dashboard` adds, in each round, a mismartera run with the web dashboard open on its control API in
+headless Chromium for the whole run (tests/dashboard_browser.py), on its own fresh copy of the
+database, and reports its median end-to-end time against the plain runs' (target: within 3%), the
+page's first paint, and the machine's load average at the start of each run (it is shared).
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api", nargs="?", const="serve", choices=("serve", "poll"), default=None,
                         help="also run mismartera serving the control API, alternating, and compare the times "
                              "(--api poll: its status asked for once a second)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="also run mismartera with the web dashboard open in headless Chromium, alternating")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 2000:
@@ -104,8 +110,8 @@ def prepare(home: Path, names: list[str], days: int, csv_days: int, seed: int) -
 
 
 def mismartera_run(home: Path, window: seeded.Window, names: list[str], *, api: bool = False,
-                   poll: bool = False) -> dict:
-    flags = (["--api"] if api else []) + (["--poll"] if poll else [])
+                   poll: bool = False, dashboard: bool = False) -> dict:
+    flags = (["--api"] if api else []) + (["--poll"] if poll else []) + (["--dashboard"] if dashboard else [])
     return child("_mismartera_run.py", str(home), window.first.isoformat(), window.last.isoformat(), ",".join(names),
                  *flags)
 
@@ -166,6 +172,20 @@ def table(figures: dict) -> str:
                      f"{mm['bars_per_second']:,.0f} without, {api['change']:+.1%} time, {api['cpu_change']:+.1%} "
                      f"CPU time (target <= +{API_TOLERANCE:.0%}); every run with the API: "
                      f"{', '.join(f'{x:,.0f}' for x in api['runs'])}")
+    board = figures.get("dashboard")
+    if board:
+        lines.append(f"web dashboard open in headless Chromium: {board['bars_per_second']:,.0f} bars/s end to end vs "
+                     f"{mm['bars_per_second']:,.0f} without, {board['change']:+.1%} time (target <= "
+                     f"+{API_TOLERANCE:.0%}); every run with it: {', '.join(f'{x:,.0f}' for x in board['runs'])}; "
+                     f"first paint {board['first_paint_ms']:.0f} ms (median; all: "
+                     f"{', '.join(f'{x:.0f}' for x in board['first_paints_ms'])} ms); load average at each start: "
+                     f"plain {', '.join(f'{x:.1f}' for x in board['loads']['plain'])}, with the dashboard "
+                     f"{', '.join(f'{x:.1f}' for x in board['loads']['dashboard'])}")
+        plain, shown = board["cpu_seconds"]["plain"], board["cpu_seconds"]["dashboard"]
+        plain_cpu, board_cpu = plain[(len(plain) - 1) // 2], shown[(len(shown) - 1) // 2]
+        lines.append(f"CPU of the session's process (median): {board_cpu:.2f} s with the dashboard vs "
+                     f"{plain_cpu:.2f} s without ({board_cpu / plain_cpu - 1:+.1%}); all: "
+                     f"{', '.join(f'{x:.2f}' for x in shown)} vs {', '.join(f'{x:.2f}' for x in plain)} s")
     memory = figures.get("memory_check")
     if memory:
         lines.append(f"memory: peak RSS {memory['reference_rss_mb']:.0f} MB over {w['days']} days vs "
@@ -187,9 +207,10 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         window: seeded.Window = data["window"]
         expected = window.bars_per_symbol * len(names)
         pristine = Path(tmp) / "pristine-data"
-        if args.repeat > 1 or args.api:   # each mismartera run stores its orders: later runs start from the same data
+        # Each mismartera run stores its orders: later runs start from the same data.
+        if args.repeat > 1 or args.api or args.dashboard:
             shutil.copytree(home / "data", pristine)
-        mm_runs, bt_runs, api_runs = [], [], []
+        mm_runs, bt_runs, api_runs, board_runs = [], [], [], []
         for index in range(args.repeat):
             if index:
                 fresh_copy(pristine, home)
@@ -198,10 +219,13 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             if args.api:
                 fresh_copy(pristine, home)
                 api_runs.append(mismartera_run(home, window, names, api=True, poll=args.api == "poll"))
+            if args.dashboard:
+                fresh_copy(pristine, home)
+                board_runs.append(mismartera_run(home, window, names, dashboard=True))
         long_run = None
         if args.memory_check:
             long_run = mismartera_run(home, data["long_window"], names)
-    for one in mm_runs + api_runs:
+    for one in mm_runs + api_runs + board_runs:
         one["bars_per_second"] = one["bars"] / one["seconds"]
         one["run_bars_per_second"] = one["bars"] / one["run_seconds"]
     for one in bt_runs:
@@ -225,7 +249,20 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
                           "bars_per_second": served["bars_per_second"], "change": change,
                           "status_polls": served["status_polls"],
                           "runs": [one["bars_per_second"] for one in api_runs]}
-    problems = [problem for one in mm_runs + api_runs for problem in check(one, bt, expected)]
+    if board_runs:
+        shown = median_run(board_runs)
+        paints = sorted(one["first_paint_ms"] for one in board_runs if one.get("first_paint_ms") is not None)
+        figures["dashboard"] = {
+            "seconds": shown["seconds"], "plain_seconds": mm["seconds"], "bars_per_second": shown["bars_per_second"],
+            "change": mm["bars_per_second"] / shown["bars_per_second"] - 1.0,
+            "runs": [one["bars_per_second"] for one in board_runs],
+            "first_paint_ms": paints[(len(paints) - 1) // 2] if paints else None, "first_paints_ms": paints,
+            "loads": {"plain": [one["load"] for one in mm_runs], "dashboard": [one["load"] for one in board_runs]},
+            "cpu_seconds": {"plain": sorted(one["cpu_seconds"] for one in mm_runs),
+                            "dashboard": sorted(one["cpu_seconds"] for one in board_runs)}}
+    problems = [problem for one in mm_runs + api_runs + board_runs for problem in check(one, bt, expected)]
+    problems += [f"the dashboard did not show the finished run {one['bars']:,} bars" for one in board_runs
+                 if not one["dashboard_saw_run"]]
     problems = list(dict.fromkeys(problems))   # the same disagreement once, however many runs show it
     if long_run is not None:
         change = long_run["rss_mb"] / mm["rss_mb"] - 1.0

@@ -1,9 +1,10 @@
 """Two plain ASGI middlewares in front of every route: the bearer token, compared in constant time,
 and a cap on the size of request bodies.
 
-The OpenAPI docs (`/docs` and the schema it loads) are the one exception to the token: a browser
-cannot send a bearer header for a page it opens, and they describe the routes, never the session.
-Their "Authorize" button takes the token for "Try it out"."""
+The OpenAPI docs (`/docs` and the schema it loads) and the dashboard's page and files are the
+exceptions to the token: a browser cannot send a bearer header for a page it opens, and they
+describe the routes, never the session.
+Their "Authorize" button takes the token for "Try it out"; the dashboard sends it from its URL fragment."""
 
 from __future__ import annotations
 
@@ -38,7 +39,16 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-PUBLIC_PATHS = ("/docs", "/docs/oauth2-redirect", "/openapi.json")
+PUBLIC_PATHS = ("/docs", "/docs/oauth2-redirect", "/openapi.json", "/")
+# The dashboard's page and static files (mismartera.api.dashboard): code, never session data.
+PUBLIC_PREFIXES = ("/dashboard/static/",)
+
+
+def _public(scope: Scope) -> bool:
+    if scope.get("method") != "GET":
+        return False
+    path = scope.get("path") or ""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class RequireToken:
@@ -49,7 +59,7 @@ class RequireToken:
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope.get("method") == "GET" and scope.get("path") in PUBLIC_PATHS):
+        if scope["type"] != "http" or _public(scope):
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"authorization") or b""

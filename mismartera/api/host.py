@@ -122,9 +122,10 @@ class SessionHost:
 
     def _make_app(self) -> Any:
         """On the server's thread: FastAPI is imported only now."""
+        from mismartera.api import dashboard
         from mismartera.api.app import create_app
 
-        return create_app(self.ctx, self.token)
+        return create_app(self.ctx, self.token, routers=(dashboard.router,))
 
     @property
     def api_url(self) -> str | None:

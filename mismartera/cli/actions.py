@@ -1,16 +1,17 @@
-"""Carry out what a general command asks of the shell (`clear`, `exit`, `history`, `serve`), in whichever
-mode this process is in (REPL, script, one-shot). `run FILE` is carried out by `mismartera.cli.script`,
-which runs its lines through dispatch."""
+"""Carry out what a general command asks of the shell (`clear`, `exit`, `history`, `serve`, `dashboard`),
+in whichever mode this process is in (REPL, script, one-shot). `run FILE` is carried out by
+`mismartera.cli.script`, which runs its lines through dispatch."""
 
 from __future__ import annotations
 
 from mismartera.cli import runtime
 from mismartera.cli.render import render
-from mismartera.commands.results import ClearScreen, Column, ExitShell, ServeSessions, ShowHistory, Table
+from mismartera.commands.results import ClearScreen, Column, ExitShell, OpenDashboard, ServeSessions, ShowHistory, Table
 from mismartera.errors import ExitCode
 
 
-def perform(request: ClearScreen | ExitShell | ShowHistory | ServeSessions, as_json: bool = False) -> int:
+def perform(request: ClearScreen | ExitShell | ShowHistory | ServeSessions | OpenDashboard,
+            as_json: bool = False) -> int:
     """Act on one request; returns the exit code."""
     rt = runtime.current()
     if isinstance(request, ClearScreen):
@@ -35,4 +36,8 @@ def perform(request: ClearScreen | ExitShell | ShowHistory | ServeSessions, as_j
         from mismartera.cli.serve import serve
 
         return serve(rt, request)
+    if isinstance(request, OpenDashboard):
+        from mismartera.cli.browser import open_dashboard
+
+        return open_dashboard(rt, request, as_json=as_json)
     raise TypeError(f"not a shell request: {request!r}")

@@ -21,12 +21,20 @@ from mismartera.cli.render import render
 from mismartera.cli.watch import watch
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Command
-from mismartera.commands.results import ClearScreen, ExitShell, RunScript, ServeSessions, ShowHistory, Watch
+from mismartera.commands.results import (
+    ClearScreen,
+    ExitShell,
+    OpenDashboard,
+    RunScript,
+    ServeSessions,
+    ShowHistory,
+    Watch,
+)
 from mismartera.errors import ExitCode, MismarteraError, UsageError
 
 log = logging.getLogger("mismartera.cli")
 
-ShellRequest = RunScript | ClearScreen | ExitShell | ShowHistory | ServeSessions
+ShellRequest = RunScript | ClearScreen | ExitShell | ShowHistory | ServeSessions | OpenDashboard
 # Carries out a ShellRequest in the current mode and returns the exit code (`mismartera.cli.script.perform`);
 # passed in by the caller, since running a script comes back here.
 PerformRequest = Callable[[ShellRequest, bool], int]

@@ -1,6 +1,7 @@
 """`mismartera serve`: a headless session host for tmux, systemd or docker.
 
-No prompt: the control API (its URL on the first line of stdout), the log on stdout and in the
+No prompt: the control API (its URL on the first line of stdout, the dashboard's with the token in
+its fragment on the second), the log on stdout and in the
 log file, the session of CONFIG started at once when given, and later sessions started over the
 API (`system start` from any other process). SIGTERM or Ctrl-C stops the session between bars and
 the process exits 0 once it has stopped cleanly.
@@ -22,6 +23,7 @@ from mismartera.cli.runtime import Runtime
 from mismartera.commands.results import ServeSessions
 from mismartera.errors import ExitCode, MismarteraError, UsageError
 from mismartera.system import discovery
+from mismartera.system.dashboard_link import dashboard_url
 
 log = logging.getLogger("mismartera.serve")
 
@@ -46,6 +48,8 @@ def serve(rt: Runtime, request: ServeSessions) -> int:
         host.open()
         rt.out.print(Text(f"mismartera serve: control API at {host.api_url} (pid {os.getpid()}; token in "
                           f"{discovery.token_path(ctx.settings.state_dir)})"), soft_wrap=True)
+        if host.api_url is not None:
+            rt.out.print(Text(f"dashboard: {dashboard_url(host.api_url, host.token)}"), soft_wrap=True)
         sys.stdout.flush()
         _log_to_stdout()
         if request.config:

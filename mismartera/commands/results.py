@@ -191,6 +191,17 @@ class ShowHistory:
 
 
 @dataclass(frozen=True)
+class OpenDashboard:
+    """Open the web dashboard at `url` (it carries the token in its fragment) in a browser, or print it."""
+
+    url: str
+    print_only: bool = False
+
+    def __repr__(self) -> str:   # the token stays out of tracebacks and logs
+        return f"OpenDashboard({self.url.split('#')[0]!r}, print_only={self.print_only})"
+
+
+@dataclass(frozen=True)
 class ServeSessions:
     """Become a headless session host (`serve`): serve the control API until SIGTERM / Ctrl-C,
     starting `config` first when given."""

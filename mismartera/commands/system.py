@@ -12,6 +12,7 @@ from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Chart, Column, Group, Message, Record, Table, Watch
 from mismartera.config.samples import find_config
 from mismartera.errors import UsageError
+from mismartera.system.dashboard_link import find_dashboard
 
 if TYPE_CHECKING:
     from mismartera.config.session import SessionConfig
@@ -243,7 +244,8 @@ def wait(ctx: AppContext, timeout: float | None = None) -> Group:
 def status(ctx: AppContext, live: bool = False) -> Any:
     if live:
         return Watch(ctx.session.status)
-    result = status_result(ctx.session.status())
+    snapshot = ctx.session.status()
+    result = status_result(snapshot)
     if not result.data.state.active:
         # Reading runs finds those whose process died; name the latest so they can be continued.
         notes = [Message(f"run {info.id} ({info.session_name}) was interrupted after {info.days_done} of "
@@ -252,7 +254,11 @@ def status(ctx: AppContext, live: bool = False) -> Any:
                          "warn")
                  for info in ctx.system.history().interrupted()]
         result = Group([*result.parts, *notes], data=result.data)
-    return result
+    link = find_dashboard(ctx.settings.state_dir, snapshot.api_url) if snapshot.api_url else None
+    if link is None:
+        return result
+    # Shown, never in --json (the API's answer): the token is in the fragment, masked in history and log.
+    return Group([*result.parts, Message(f"dashboard: {link}")], data=result.data)
 
 
 @command(GROUP, "watch", help="Live panels of the session until q or Ctrl-C", examples=("system watch",))
