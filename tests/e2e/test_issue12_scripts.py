@@ -53,7 +53,8 @@ def test_gh12_quiet_script_prints_one_json_document_per_command(run_cli, example
         docs = documents(result.out)
         assert len(docs) == 5, result.out
         assert docs[0]["date"] == "2024-11-29" and docs[0]["early_close"] is True
-        assert docs[1]["state"] == "running"
+        # a full-speed backtest of 4 days may already be ending when start answers
+        assert docs[1]["state"] in ("running", "stopping", "stopped") and docs[1]["run_id"] >= 1
         assert docs[3]["summary"]["days"] == 4
         assert isinstance(docs[4], list)
         assert "system@mismartera>" not in result.out
