@@ -21,7 +21,7 @@ from mismartera.config.settings import mask_url
 from mismartera.data import schema
 from mismartera.errors import ConfigError, MismarteraError
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002_i16_bar_versions"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

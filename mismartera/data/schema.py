@@ -135,6 +135,17 @@ daily_equity = Table(
     Column("trades", Integer, nullable=False, default=0),
 )
 
+# The version of each month of a series: every write of bars bumps the months it touches
+# (`mismartera.data.bar_versions.mark_stale`), so the columnar replay cache knows a file is current.
+bar_versions = Table(
+    "bar_versions",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("interval", String(4), primary_key=True),
+    Column("month", Integer, primary_key=True),   # year * 100 + month, UTC
+    Column("version", BigInteger, nullable=False),
+)
+
 Index("ix_orders_run_status", orders.c.run_id, orders.c.status)
 
-__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "runs"]
+__all__ = ["accounts", "bar_versions", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "runs"]
