@@ -118,15 +118,15 @@ def decode(data: bytes, version: int) -> MonthColumns | None:
 
     def take(dtype: type, width: int) -> np.ndarray:
         nonlocal at
-        array = np.frombuffer(body, dtype=dtype, count=n, offset=at)
+        array: np.ndarray = np.frombuffer(body, dtype=dtype, count=n, offset=at)
         at += n * width
         return array
 
     ts = take(np.int64, 8)
-    floats = [take(np.float64, 8) for _ in _FLOATS]
+    open_, high, low, close, volume = (take(np.float64, 8) for _ in _FLOATS)
     counts, vwaps = take(np.int64, 8), take(np.float64, 8)
     count_null, vwap_null = take(np.uint8, 1), take(np.uint8, 1)
-    return MonthColumns(version, ts, *floats, counts, vwaps, count_null, vwap_null)
+    return MonthColumns(version, ts, open_, high, low, close, volume, counts, vwaps, count_null, vwap_null)
 
 
 class BarCache:
