@@ -11,6 +11,7 @@ graceful way Ctrl-C does (exit 130). Nothing below `mismartera.cli` imports this
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mismartera.cli.runtime import Runtime
 
-GLOBAL_FLAGS = ("--debug",)
+GLOBAL_FLAGS = ("--debug", "--no-cache")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         settings = load_settings()
+        if "--no-cache" in args:
+            settings = dataclasses.replace(settings, bar_cache=False)
         settings.ensure_dirs()
     except MismarteraError as exc:
         err.print(f"Error: {exc.message}", markup=False, style="bold red")

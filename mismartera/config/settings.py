@@ -8,6 +8,7 @@ Environment:
     MISMARTERA_HOME       put data, state and config under this one folder
     MISMARTERA_DB_URL     any SQLAlchemy URL (default: SQLite file in the data dir)
     MISMARTERA_LOG_LEVEL  level of the log file (default INFO)
+    MISMARTERA_BAR_CACHE  on (default) / off: backtests replay from the columnar bar cache
     ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_BASE_URL, ALPACA_DATA_URL, ALPACA_STREAM_URL,
     ALPACA_TRADING_STREAM_URL
 
@@ -20,6 +21,8 @@ Settings file: `<config dir>/settings.toml`:
     secret_key = "..."
     [logging]
     level = "INFO"
+    [cache]
+    enabled = true
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Settings:
     log_level: str
     alpaca: AlpacaSettings
     settings_file: Path
+    bar_cache: bool = True   # replay from the columnar bar cache (`[cache] enabled`, MISMARTERA_BAR_CACHE, --no-cache)
 
     def __repr__(self) -> str:
         return f"Settings(home={self.home!r}, db_url={mask_url(self.db_url)!r}, alpaca={self.alpaca!r})"
@@ -90,6 +94,7 @@ class Settings:
             ("db_url", mask_url(self.db_url)),
             ("log_file", str(self.log_file)),
             ("log_level", self.log_level),
+            ("bar_cache", "on" if self.bar_cache else "off"),
             ("history_file", str(self.history_file)),
             ("alpaca.api_key", mask_secret(self.alpaca.api_key)),
             ("alpaca.secret_key", mask_secret(self.alpaca.secret_key)),
@@ -139,7 +144,7 @@ def _read_settings_file(path: Path) -> dict:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    known = {"database": {"url"}, "logging": {"level"},
+    known = {"database": {"url"}, "logging": {"level"}, "cache": {"enabled"},
              "alpaca": {"api_key", "secret_key", "base_url", "data_url", "stream_url", "trading_stream_url"}}
     problems = []
     for section, values in data.items():
@@ -178,6 +183,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_url=pick("ALPACA_STREAM_URL", "stream_url"),
         trading_stream_url=pick("ALPACA_TRADING_STREAM_URL", "trading_stream_url"),
     )
+    bar_cache = _switch(env.get("MISMARTERA_BAR_CACHE"), file_values.get("cache", {}).get("enabled", True),
+                        "MISMARTERA_BAR_CACHE / [cache] enabled")
     level = (env.get("MISMARTERA_LOG_LEVEL") or log_section.get("level") or "INFO").upper()
     return Settings(
         home=home,
@@ -188,4 +195,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         alpaca=alpaca,
         settings_file=settings_file,
+        bar_cache=bar_cache,
     )
+
+
+def _switch(env_value: str | None, file_value: object, name: str) -> bool:
+    """An on/off setting: the environment's word, else the settings file's boolean."""
+    if env_value is None or not env_value.strip():
+        if isinstance(file_value, bool):
+            return file_value
+        raise ConfigError(f"{name}: expected true or false (got {file_value!r})")
+    word = env_value.strip().lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name}: expected on or off (got {env_value!r})")

@@ -218,7 +218,7 @@ class SystemManager(SessionAccess):
         recorder, run_id = open_run(self.app.db, cfg, started_at, len(sessions))
         derived: list[str] = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
-                            history_cfg.intervals, on_failure=hooks.on_failure)
+                            history_cfg.intervals, on_failure=hooks.on_failure, cache=self.app.open_bar_cache())
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = Coordinator(sessions=sessions, symbols=symbols, broker=broker, clock=clock, data=data,
                                   slots=slots, held=held, prefetch=prefetch, upkeep=upkeep, recorder=recorder,

@@ -1,8 +1,9 @@
 """`Prefetch`: loads the next trading days' 1m bars (and the trailing history) while the current day runs.
 
-One `BarStore.read_many` query per day fetches every symbol's regular-session bars, so the
-coordinator's roll to the next day takes a ready dict instead of waiting on the database. It holds
-at most `ahead` days not yet taken.
+Each day's regular-session bars of every symbol come from the columnar bar cache when the session
+has one (`mismartera.data.bar_cache`: a month of columns per symbol, checked against the database's
+versions), else from one `BarStore.read_many` query, so the coordinator's roll to the next day takes
+a ready dict instead of waiting on the database. It holds at most `ahead` days not yet taken.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from mismartera.data.bar_cache import BarCache
 from mismartera.data.bar_store import BarRow, BarStore
 from mismartera.system.worker import TICK, Worker
 from mismartera.timekeeping.calendar import TradingSession
@@ -28,9 +30,10 @@ class Prefetch(Worker):
 
     def __init__(self, store: BarStore, symbols: list[str], sessions: list[TradingSession], ahead: int,
                  history: list[TradingSession] | None = None, history_intervals: Sequence[str] | None = None,
-                 on_failure: Callable | None = None) -> None:
+                 on_failure: Callable | None = None, cache: BarCache | None = None) -> None:
         super().__init__(on_failure=on_failure)
         self.store = store
+        self.cache = cache
         self.symbols = list(symbols)
         self.sessions = list(sessions)
         self.ahead = max(1, ahead)
@@ -54,7 +57,10 @@ class Prefetch(Worker):
                 return
             start, end = session_range(session)
             began = time.perf_counter()
-            bars = self.store.read_many(self.symbols, "1m", start, end)
+            if self.cache is not None:
+                bars = self.cache.read_many(self.symbols, start, end)
+            else:
+                bars = self.store.read_many(self.symbols, "1m", start, end)
             self._last_load_ms = (time.perf_counter() - began) * 1000
             with self._cond:
                 self._ready[index] = bars
