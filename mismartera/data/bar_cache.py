@@ -78,6 +78,12 @@ class MonthColumns:
                         counts, vwaps, strict=True))
 
 
+    def prices(self, start_ts: int, end_ts: int) -> tuple[np.ndarray, ...]:
+        """open, high, low, close, volume of the bars with start_ts <= ts < end_ts (views, no copy)."""
+        first, last = np.searchsorted(self.ts, (start_ts, end_ts), side="left").tolist()
+        return tuple(column[first:last] for column in (self.open, self.high, self.low, self.close, self.volume))
+
+
 @dataclass(frozen=True)
 class CacheInfo:
     root: Path
@@ -155,6 +161,16 @@ class BarCache:
             for symbol, columns in self.months(list(out), month).items():
                 out[symbol].extend(columns.rows(start_ts, end_ts))
         return out
+
+    def read_prices(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> dict[str, tuple[np.ndarray, ...]]:
+        """Each symbol's open, high, low, close, volume columns for start_ts <= ts < end_ts: what
+        `read_many` returns as rows, as float64 arrays (for the day-at-a-time indicators)."""
+        parts: dict[str, list[tuple[np.ndarray, ...]]] = {symbol: [] for symbol in symbols}
+        for month in months_between(start_ts, max(start_ts, end_ts - 1)):
+            for symbol, columns in self.months(list(parts), month).items():
+                parts[symbol].append(columns.prices(start_ts, end_ts))
+        return {symbol: found[0] if len(found) == 1 else tuple(np.concatenate(c) for c in zip(*found, strict=True))
+                for symbol, found in parts.items()}
 
     def months(self, symbols: Sequence[str], month: int) -> dict[str, MonthColumns]:
         """`month` of each symbol, current with the database: from memory, the file, or rebuilt."""

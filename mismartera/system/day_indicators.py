@@ -42,13 +42,16 @@ class DayIndicator:
     """A built-in indicator as a backtest strategy sees it (`value`, `ready`, and a Bollinger's
     `upper`/`lower`), answering from the incremental indicator or from installed day values."""
 
-    __slots__ = ("_day", "incremental")
+    __slots__ = ("_day", "_outputs", "incremental")
 
     def __init__(self, incremental: Indicator) -> None:
         self.incremental = incremental
-        # (the symbol's 1m series, its length at the open, the day's values, the values before the
-        # day's first bar) swapped in as one tuple, so a reader on another thread sees one day's set.
-        self._day: tuple[list[Bar], int, DayValues, dict[str, Any]] | None = None
+        # (the symbol's 1m series, the value after each bar indexed by the series' length) swapped
+        # in as one tuple, so a reader on another thread always sees one day's pair. The list starts
+        # with one entry per bar held before the open (the last of them: the value before the day's
+        # first bar), so `values[len(series)]` is the value after the latest bar: one lookup per read.
+        self._day: tuple[list[Bar], list] | None = None
+        self._outputs: dict[str, tuple[list[Bar], list]] = {}
 
     def twin(self) -> DayVector | None:
         """A fresh day-at-a-time twin of the incremental indicator."""
@@ -56,29 +59,34 @@ class DayIndicator:
 
     def install(self, series: list[Bar], values: DayValues) -> None:
         """Today's values; `series` is the symbol's 1m list, whose length now marks the open."""
-        before = {name: self._read(name) for name in values}
-        self._day = (series, len(series), values, before)
+        start = len(series)
+        lead: list = [None] * start
+        outputs = {}
+        for name, day in values.items():
+            before = self._read(name)
+            padded = [*lead, before]
+            padded += day
+            outputs[name] = (series, padded)
+        self._outputs = outputs
+        self._day = outputs["value"]
 
     @property
     def active(self) -> bool:
         return self._day is not None
 
     def _read(self, name: str) -> Any:
-        day = self._day
-        if day is None:
+        if self._day is None:
             return getattr(self.incremental, name)
-        series, start, values, before = day
-        seen = len(series) - start
-        return values[name][seen - 1] if seen > 0 else before[name]
+        series, values = self._outputs[name]
+        return values[len(series)]
 
     @property
     def value(self) -> float | None:
         day = self._day
         if day is None:
             return self.incremental.value
-        series, start, values, before = day
-        seen = len(series) - start
-        return values["value"][seen - 1] if seen > 0 else before["value"]
+        series, values = day
+        return values[len(series)]
 
     @property
     def upper(self) -> float | None:

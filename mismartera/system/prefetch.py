@@ -77,7 +77,7 @@ class Prefetch(Worker):
                 bars = self.cache.read_many(self.symbols, start, end)
             else:
                 bars = self.store.read_many(self.symbols, "1m", start, end)
-            values = self._compute(bars) if self._twins else []
+            values = self._compute(bars, start, end) if self._twins else []
             self._last_load_ms = (time.perf_counter() - began) * 1000
             with self._cond:
                 self._day_values[index] = values
@@ -108,11 +108,13 @@ class Prefetch(Worker):
         self.beat(0, current="history", detail=f"history: {len(self.history_sessions)} day(s)")
         self.publish()
 
-    def _compute(self, bars: DayBars) -> list[tuple[str, DayIndicator, DayValues]]:
+    def _compute(self, bars: DayBars, start: int, end: int) -> list[tuple[str, DayIndicator, DayValues]]:
         """The day's values of every day-at-a-time indicator (their twins carry state to the next day)."""
         out = []
-        for symbol, pairs in (self._twins or {}).items():
-            ohlcv = _columns(bars.get(symbol, []))
+        twins = self._twins or {}
+        prices = self.cache.read_prices(list(twins), start, end) if self.cache is not None else {}
+        for symbol, pairs in twins.items():
+            ohlcv = prices[symbol] if symbol in prices else _columns(bars.get(symbol, []))
             for shown, twin in pairs:
                 twin.new_session()
                 out.append((symbol, shown, as_values(twin.run(*ohlcv))))
@@ -163,5 +165,5 @@ def _columns(rows: Sequence[BarRow]) -> tuple[np.ndarray, ...]:
     if not rows:
         empty = np.empty(0)
         return empty, empty, empty, empty, empty
-    table = np.array([row[1:6] for row in rows], dtype=np.float64)
-    return tuple(np.ascontiguousarray(table[:, column]) for column in range(5))
+    columns = list(zip(*rows, strict=True))
+    return tuple(np.array(columns[index], dtype=np.float64) for index in range(1, 6))

@@ -23,9 +23,9 @@ LOG = str(Path(__file__).resolve().parents[1] / "strategies" / "indicator_log.py
 START, END = date(2024, 11, 26), date(2024, 11, 29)   # the 29th closes at 13:00 ET
 
 
-@pytest.fixture
-def app(tmp_path: Path):
-    ctx = AppContext(load_settings({"MISMARTERA_HOME": str(tmp_path / "home")}))
+@pytest.fixture(params=["on", "off"], ids=["bar-cache", "no-cache"])
+def app(tmp_path: Path, request: pytest.FixtureRequest):
+    ctx = AppContext(load_settings({"MISMARTERA_HOME": str(tmp_path / "home"), "MISMARTERA_BAR_CACHE": request.param}))
     bars = synthetic_bars(ctx.time, SYMBOLS, date(2024, 11, 22), END, seed=3)
     rng = random.Random(9)
     bars["BBB"] = [row for row in bars["BBB"] if rng.random() >= 0.05]
