@@ -19,6 +19,7 @@ back to back: ts (int64), open, high, low, close, volume (float64), trade_count 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import re
 import shutil
@@ -110,7 +111,7 @@ def encode(rows: Sequence[BarRow], version: int) -> bytes:
     return _HEADER.pack(MAGIC, n, version, zlib.crc32(body)) + body
 
 
-def decode(data: bytes, version: int) -> MonthColumns | None:
+def decode(data: bytes | mmap.mmap, version: int) -> MonthColumns | None:
     """The columns in `data`, or None when it is not a sound file of `version`."""
     if len(data) < _HEADER.size:
         return None
@@ -204,11 +205,16 @@ class BarCache:
         return self.folder / safe / f"{month}.v{version}.bars"
 
     def _load(self, symbol: str, month: int, version: int) -> MonthColumns | None:
+        """The file mapped into memory (its pages live in the OS page cache, not in this process's
+        heap, so a long replay's months come and go without fragmenting it), or None."""
         try:
-            data = self.path(symbol, month, version).read_bytes()
-        except OSError:
+            with self.path(symbol, month, version).open("rb") as handle:
+                if os.fstat(handle.fileno()).st_size < _HEADER.size:
+                    return None
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
             return None
-        return decode(data, version)
+        return decode(mapped, version)
 
     def _rebuild(self, wanted: list[tuple[str, int]], month: int) -> dict[str, MonthColumns]:
         """Write the files of `wanted` (symbol, version noted before this read) from the database."""
