@@ -103,10 +103,17 @@ def _also_to_csv(rows: Iterator[tuple], path: Path, until_ts: int) -> Iterator[t
             yield row
 
 
+def sparse(rows: Iterator[tuple], symbol: str, seed: int, missing: float) -> Iterator[tuple]:
+    """`rows` with each minute dropped with probability `missing` (seeded per symbol)."""
+    keep = random.Random(f"sparse:{seed}:{symbol}").random
+    return (row for row in rows if keep() >= missing)
+
+
 def write(store: BarStore, csv_dir: Path, names: list[str], sessions: list[TradingSession], seed: int,
-          csv_until: datetime | None = None) -> int:
+          csv_until: datetime | None = None, missing: float = 0.0) -> int:
     """Generate every symbol's bars into the database (one upsert per symbol) and `csv_dir/<symbol>.csv`;
     the CSV stops at `csv_until` when given (the peer's window may be shorter than the database's).
+    With `missing`, that fraction of each symbol's minutes is left out, at random (the same in both).
 
     Returns the number of bars written to the database.
     """
@@ -114,6 +121,9 @@ def write(store: BarStore, csv_dir: Path, names: list[str], sessions: list[Tradi
     until_ts = int((csv_until or sessions[-1].close).timestamp())
     total = 0
     for index, symbol in enumerate(names):
-        rows = _also_to_csv(generate(symbol, index, sessions, seed), csv_dir / f"{symbol}.csv", until_ts)
+        made = generate(symbol, index, sessions, seed)
+        if missing:
+            made = sparse(made, symbol, seed, missing)
+        rows = _also_to_csv(made, csv_dir / f"{symbol}.csv", until_ts)
         total += store.upsert(symbol, "1m", rows)
     return total

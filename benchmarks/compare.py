@@ -1,16 +1,20 @@
 """mismartera against backtrader on the same bars and the same strategy: the reference run, in one command.
 
-    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--repeat N] [--memory-check [DAYS]] [--api]
-                                 [--dashboard] [--json]
+    python benchmarks/compare.py [--days 250] [--symbols 10] [--seed 1] [--repeat N] [--memory-check [DAYS]]
+                                 [--sparse] [--no-peer] [--api [poll]] [--dashboard] [--json]
 
 1. Seeded 1-minute bars for SYMBOLS x DAYS NYSE trading days from 2021-01-04 (390 a day, 210 on
    early closes, whole-cent prices, volumes far above 100 shares) are written once to a fresh SQLite
-   database through `BarStore.upsert` and to one CSV per symbol for the peer (not timed).
+   database through `BarStore.upsert` and to one CSV per symbol for the peer, and the columnar bar
+   cache is built from the database (`data cache rebuild`), as a trader's data would be: not timed,
+   each reported. `--sparse` leaves 5% of each symbol's minutes out, at random (the same in both).
 2. mismartera runs SMA(10)/SMA(30) crossover, 100 shares, long-only, cash 100,000, no costs, market
    orders filled at the next bar's open, through the full engine at speed 0 (`system start` path).
 3. backtrader runs the same strategy on the same bars (`runonce`, next-open fills).
-4. Both rows are printed with the ratio; the exit status is 1, with the reason on stderr, when the
-   final equities differ by more than one cent or the fills differ in number.
+4. Both rows are printed with the ratios, end to end and run only (backtrader's run-only time is
+   after cerebro has parsed its CSV files, which is its load time); the exit status is 1, with the
+   reason on stderr, when the final equities differ by more than one cent or the fills differ in number.
+   `--no-peer` runs mismartera alone (the scale run: `--symbols 100 --no-peer`).
 
 Each engine runs in a process of its own, so each peak RSS is that engine's alone. `--repeat N` runs
 each engine N times, alternating, every mismartera run on a fresh copy of the database, and reports
@@ -64,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also run mismartera over DAYS (default 1000) and compare its peak RSS")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run each engine N times and report the median run (default 1)")
+    parser.add_argument("--sparse", action="store_true", help="leave 5%% of each symbol's minutes out, at random")
+    parser.add_argument("--no-peer", action="store_true", help="run mismartera only (no backtrader)")
     parser.add_argument("--api", nargs="?", const="serve", choices=("serve", "poll"), default=None,
                         help="also run mismartera serving the control API, alternating, and compare the times "
                              "(--api poll: its status asked for once a second)")
@@ -79,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--symbols {args.symbols} is out of range (expected 1 to 100)")
     if args.memory_check is not None and not args.days < args.memory_check <= 2000:
         parser.error(f"--memory-check {args.memory_check} must be above --days {args.days} and at most 2000")
-    if importlib.util.find_spec("backtrader") is None:
+    if not args.no_peer and importlib.util.find_spec("backtrader") is None:
         parser.error("backtrader is not installed (pip install -e '.[bench]')")
     return args
 
@@ -94,19 +100,31 @@ def child(script: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def prepare(home: Path, names: list[str], days: int, csv_days: int, seed: int) -> dict:
-    """Write `days` of bars to the database, the first `csv_days` of them to CSV; the window(s) and timing."""
+SPARSE_MISSING = 0.05
+
+
+def prepare(home: Path, names: list[str], days: int, csv_days: int, seed: int, missing: float = 0.0) -> dict:
+    """Write `days` of bars to the database, the first `csv_days` of them to CSV, and build the bar
+    cache; the window(s), the bars in the reference window and the timings."""
     ctx = AppContext(load_settings({"MISMARTERA_HOME": str(home)}))
     try:
         long_window = seeded.window(ctx.time, days)
         window = seeded.Window(long_window.sessions[:csv_days])
         began = time.perf_counter()
         rows = seeded.write(ctx.bars, home / "csv", names, long_window.sessions, seed,
-                            csv_until=window.sessions[-1].close)
+                            csv_until=window.sessions[-1].close, missing=missing)
         seconds = time.perf_counter() - began
+        start, end = int(window.sessions[0].open.timestamp()), int(window.sessions[-1].close.timestamp())
+        expected = sum(ctx.bars.count(name, "1m", start, end) for name in names)
+        began = time.perf_counter()
+        cache = ctx.open_bar_cache(force=True)
+        assert cache is not None
+        cache_files = cache.rebuild(names)
+        cache_seconds = time.perf_counter() - began
     finally:
         ctx.close()
-    return {"window": window, "long_window": long_window, "rows": rows, "seconds": seconds}
+    return {"window": window, "long_window": long_window, "rows": rows, "seconds": seconds, "expected": expected,
+            "cache_files": cache_files, "cache_seconds": cache_seconds}
 
 
 def mismartera_run(home: Path, window: seeded.Window, names: list[str], *, api: bool = False,
@@ -121,21 +139,23 @@ def fresh_copy(pristine: Path, home: Path) -> None:
     shutil.copytree(pristine, home / "data")
 
 
-def check(mm: dict, bt: dict, expected_bars: int) -> list[str]:
+def check(mm: dict, bt: dict | None, expected_bars: int) -> list[str]:
     """What is wrong with the two runs side by side (empty when they agree)."""
     problems = []
     for label, run in (("mismartera", mm), ("backtrader", bt)):
+        if run is None:
+            continue
         if run["bars"] != expected_bars:
             problems.append(f"{label} replayed {run['bars']:,} bars, expected {expected_bars:,}")
     if mm.get("state") != "stopped":
         problems.append(f"mismartera ended {mm.get('state')}, expected stopped")
-    if abs(mm["equity"] - bt["equity"]) > EQUITY_TOLERANCE:
+    if bt is not None and abs(mm["equity"] - bt["equity"]) > EQUITY_TOLERANCE:
         problems.append(f"final equity differs: mismartera {mm['equity']:,.4f} vs backtrader {bt['equity']:,.4f} "
                         f"(difference {mm['equity'] - bt['equity']:+,.4f}, allowed ±{EQUITY_TOLERANCE})")
     if mm["report_equity"] is not None and abs(mm["report_equity"] - mm["equity"]) > EQUITY_TOLERANCE:
         problems.append(f"mismartera's report says final equity {mm['report_equity']:,.2f} but its account "
                         f"says {mm['equity']:,.2f}")
-    if mm["fills"] != bt["fills"]:
+    if bt is not None and mm["fills"] != bt["fills"]:
         problems.append(f"fills differ: mismartera {mm['fills']} vs backtrader {bt['fills']}")
     return problems
 
@@ -145,26 +165,32 @@ def table(figures: dict) -> str:
     w = figures["window"]
     lines = [
         f"reference run: {figures['symbols']} symbols x {w['days']} trading days ({w['first']} .. {w['last']}), "
-        f"{figures['bars']:,} 1m bars, seed {figures['seed']}",
+        f"{figures['bars']:,} 1m bars{' (sparse: 5% of minutes missing)' if figures['sparse'] else ''}, "
+        f"seed {figures['seed']}",
         f"bars written once (SQLite via BarStore.upsert + CSV, not timed): {figures['rows_written']:,} rows "
-        f"in {figures['write_seconds']:.1f} s",
+        f"in {figures['write_seconds']:.1f} s; bar cache built once (not timed): {figures['cache_files']} "
+        f"file(s) in {figures['cache_seconds']:.1f} s",
         "SMA(10)/SMA(30) crossover, 100 shares, long-only, cash 100,000, no costs, next-open market fills",
         "",
-        f"{'engine':<11} {'end-to-end bars/s':>18} {'run-only bars/s':>16} {'peak RSS':>9} "
+        f"{'engine':<11} {'end-to-end bars/s':>18} {'run-only bars/s':>16} {'load s':>7} {'peak RSS':>9} "
         f"{'final equity':>13} {'fills':>6}",
         f"{'mismartera':<11} {mm['bars_per_second']:>18,.0f} {mm['run_bars_per_second']:>16,.0f} "
-        f"{mm['rss_mb']:>6.0f} MB {mm['equity']:>13,.2f} {mm['fills']:>6}",
-        f"{'backtrader':<11} {bt['bars_per_second']:>18,.0f} {'-':>16} "
-        f"{bt['rss_mb']:>6.0f} MB {bt['equity']:>13,.2f} {bt['fills']:>6}",
-        "",
-        f"mismartera / backtrader, end to end: {figures['ratio']:.2f}x (target >= 20x); "
-        f"equities differ by {abs(mm['equity'] - bt['equity']):.2f}",
+        f"{mm['seconds'] - mm['run_seconds']:>7.2f} {mm['rss_mb']:>6.0f} MB {mm['equity']:>13,.2f} {mm['fills']:>6}",
     ]
+    if bt is not None:
+        lines += [
+            f"{'backtrader':<11} {bt['bars_per_second']:>18,.0f} {bt['run_bars_per_second']:>16,.0f} "
+            f"{bt['load_seconds']:>7.2f} {bt['rss_mb']:>6.0f} MB {bt['equity']:>13,.2f} {bt['fills']:>6}",
+            "",
+            f"mismartera / backtrader: end to end {figures['ratio']:.2f}x (target >= 15x, aiming for 20x), "
+            f"run only {figures['run_ratio']:.2f}x (target >= 10x); "
+            f"equities differ by {abs(mm['equity'] - bt['equity']):.2f}",
+        ]
     runs = figures["runs"]
     if len(runs["mismartera"]) > 1:
         lines.append(f"median of {len(runs['mismartera'])} runs each; end-to-end bars/s of every run: mismartera "
-                     f"{', '.join(f'{x:,.0f}' for x in runs['mismartera'])}; backtrader "
-                     f"{', '.join(f'{x:,.0f}' for x in runs['backtrader'])}")
+                     f"{', '.join(f'{x:,.0f}' for x in runs['mismartera'])}"
+                     + (f"; backtrader {', '.join(f'{x:,.0f}' for x in runs['backtrader'])}" if bt else ""))
     api = figures.get("api")
     if api:
         asked = f"status asked {api['status_polls']}x, once a second" if api["status_polls"] else "no client"
@@ -203,19 +229,24 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     names = seeded.symbols(args.symbols)
     with tempfile.TemporaryDirectory(prefix="mm-compare-") as tmp:
         home = Path(tmp)
-        data = prepare(home, names, args.memory_check or args.days, args.days, args.seed)
+        data = prepare(home, names, args.memory_check or args.days, args.days, args.seed,
+                       SPARSE_MISSING if args.sparse else 0.0)
         window: seeded.Window = data["window"]
-        expected = window.bars_per_symbol * len(names)
+        expected = data["expected"]
         pristine = Path(tmp) / "pristine-data"
         # Each mismartera run stores its orders: later runs start from the same data.
         if args.repeat > 1 or args.api or args.dashboard:
             shutil.copytree(home / "data", pristine)
-        mm_runs, bt_runs, api_runs, board_runs = [], [], [], []
+        mm_runs: list[dict] = []
+        bt_runs: list[dict] = []
+        api_runs: list[dict] = []
+        board_runs: list[dict] = []
         for index in range(args.repeat):
             if index:
                 fresh_copy(pristine, home)
             mm_runs.append(mismartera_run(home, window, names))
-            bt_runs.append(child("_backtrader_run.py", str(home / "csv"), ",".join(names)))
+            if not args.no_peer:
+                bt_runs.append(child("_backtrader_run.py", str(home / "csv"), ",".join(names)))
             if args.api:
                 fresh_copy(pristine, home)
                 api_runs.append(mismartera_run(home, window, names, api=True, poll=args.api == "poll"))
@@ -225,18 +256,20 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         long_run = None
         if args.memory_check:
             long_run = mismartera_run(home, data["long_window"], names)
-    for one in mm_runs + api_runs + board_runs:
+    for one in mm_runs + bt_runs + api_runs + board_runs:
         one["bars_per_second"] = one["bars"] / one["seconds"]
         one["run_bars_per_second"] = one["bars"] / one["run_seconds"]
-    for one in bt_runs:
-        one["bars_per_second"] = one["bars"] / one["seconds"]
-    mm, bt = median_run(mm_runs), median_run(bt_runs)
+    mm = median_run(mm_runs)
+    bt = median_run(bt_runs) if bt_runs else None
     figures = {
-        "symbols": len(names), "seed": args.seed, "bars": expected,
+        "symbols": len(names), "seed": args.seed, "bars": expected, "sparse": args.sparse,
         "window": {"days": len(window.sessions), "first": window.first.isoformat(), "last": window.last.isoformat(),
                    "early_closes": sum(s.early_close for s in window.sessions)},
         "rows_written": data["rows"], "write_seconds": data["seconds"],
-        "mismartera": mm, "backtrader": bt, "ratio": mm["bars_per_second"] / bt["bars_per_second"],
+        "cache_files": data["cache_files"], "cache_seconds": data["cache_seconds"],
+        "mismartera": mm, "backtrader": bt,
+        "ratio": mm["bars_per_second"] / bt["bars_per_second"] if bt else None,
+        "run_ratio": mm["run_bars_per_second"] / bt["run_bars_per_second"] if bt else None,
         "runs": {"mismartera": [one["bars_per_second"] for one in mm_runs],
                  "backtrader": [one["bars_per_second"] for one in bt_runs]},
     }

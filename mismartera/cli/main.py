@@ -12,6 +12,7 @@ graceful way Ctrl-C does (exit 130), and the process ends within 15 s whatever h
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from mismartera.cli.runtime import Runtime
 
-GLOBAL_FLAGS = ("--debug",)
+GLOBAL_FLAGS = ("--debug", "--no-cache")
 # Flags of script mode over stdin (`mismartera -q < day.msh`): with no command, these are all there is.
 SCRIPT_FLAGS = ("--quiet", "-q", "--no-check")
 # Tables and records written to a pipe or a file are not cut to a terminal's width.
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         settings = load_settings()
+        if "--no-cache" in args:
+            settings = dataclasses.replace(settings, bar_cache=False)
         settings.ensure_dirs()
         secrets = [settings.alpaca.api_key or "", settings.alpaca.secret_key or ""]
         setup_logging(settings.log_file, settings.log_level, secrets=secrets, debug=debug)

@@ -109,7 +109,10 @@ def build_app(registry: Registry | None = None) -> typer.Typer:
         context: typer.Context,
         debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and log at DEBUG level")] = False,
         version: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="replay bars from the database, not the "
+                                                                  "columnar bar cache")] = False,
     ) -> None:
+        del no_cache   # a global flag: main() applies it to the settings before any command runs
         if version:
             typer.echo(f"mismartera {__version__}")
             raise typer.Exit(0)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mismartera.config.settings import Settings
 
 if TYPE_CHECKING:
+    from mismartera.data.bar_cache import BarCache
     from mismartera.data.bar_store import BarStore
     from mismartera.data.database import Database
     from mismartera.timekeeping.calendar import TimeManager
@@ -96,6 +97,16 @@ class AppContext:
 
                 self._bars = BarStore(self.db)
             return self._bars
+
+    def open_bar_cache(self, force: bool = False) -> BarCache | None:
+        """A new handle on this database's columnar replay cache (one per replay, so each starts by
+        checking the database's versions), or None when the setting or --no-cache switched it off
+        (`force`: the handle even then, for `data cache`)."""
+        if not (self.settings.bar_cache or force):
+            return None
+        from mismartera.data.bar_cache import BarCache
+
+        return BarCache(self.bars, self.settings.data_dir / "bar_cache")
 
     @property
     def time(self) -> TimeManager:

@@ -413,3 +413,40 @@ def delete(ctx: AppContext, symbol: str, start: date | None = None, end: date | 
             return Message("nothing deleted", "dim", data={"deleted": 0})
     deleted = ctx.bars.delete(target, interval, start_ts, end_ts)
     return Message(f"deleted {deleted:,} bar(s) of {target}", "ok", data={"symbol": target, "deleted": deleted})
+
+
+# ---------------------------------------------------------------------------------------------- the replay cache
+CACHE_HELP = """Look after the columnar bar cache that backtests replay from (info, rebuild, clear)
+
+The database is the source of truth: every write of bars marks the months it touches stale, and a
+replay rebuilds a stale or damaged month before using it. 'rebuild' writes every month now (all
+symbols, or those given); 'clear' removes the files. Switch the cache off with --no-cache or the
+setting [cache] enabled = false (MISMARTERA_BAR_CACHE=off): results are the same either way."""
+
+
+@command(GROUP, "cache", help=CACHE_HELP,
+         args=(Arg("action", "what to do", choices=("info", "rebuild", "clear"), metavar="ACTION"),
+               Arg("symbols", "rebuild only these symbols", required=False, multiple=True, complete="symbol",
+                   metavar="SYMBOL")),
+         json=True, examples=("data cache info", "data cache rebuild", "data cache rebuild AAPL MSFT",
+                              "data cache clear"))
+def cache(ctx: AppContext, action: str, symbols: list[str] | None = None) -> Message | Record:
+    handle = ctx.open_bar_cache(force=True)
+    assert handle is not None
+    if action != "rebuild" and symbols:
+        raise UsageError(f"data cache {action} takes no symbols (only 'rebuild' does)")
+    if action == "info":
+        info = handle.info()
+        state = "on" if ctx.settings.bar_cache else "off (--no-cache or setting)"
+        return Record("Bar cache", [("folder", str(info.root)), ("replay", state), ("files", f"{info.files:,}"),
+                                    ("symbols", f"{info.symbols:,}"), ("size", f"{info.bytes / 1e6:,.1f} MB"),
+                                    ("stale", f"{info.stale:,}")],
+                      data={"folder": str(info.root), "enabled": ctx.settings.bar_cache, "files": info.files,
+                            "symbols": info.symbols, "bytes": info.bytes, "stale": info.stale})
+    if action == "clear":
+        removed = handle.clear()
+        return Message(f"removed {removed:,} cache file(s) from {handle.folder}", "ok", data={"removed": removed})
+    chosen = [_stored_symbol(ctx, s) for s in symbols] if symbols else None
+    written = handle.rebuild(chosen)
+    return Message(f"wrote {written:,} cache file(s) (a month of one symbol each) to {handle.folder}", "ok",
+                   data={"written": written})

@@ -9,6 +9,7 @@ Environment:
     MISMARTERA_DB_URL     any SQLAlchemy URL (default: SQLite file in the data dir)
     MISMARTERA_LOG_LEVEL  level of the log file (default INFO)
     MISMARTERA_API_HOST, MISMARTERA_API_PORT   where a session's control API listens (127.0.0.1, a free port)
+    MISMARTERA_BAR_CACHE  on (default) / off: backtests replay from the columnar bar cache
     ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_BASE_URL, ALPACA_DATA_URL, ALPACA_STREAM_URL,
     ALPACA_TRADING_STREAM_URL
 
@@ -31,6 +32,8 @@ Settings file: `<config dir>/settings.toml`:
     [import]
     max_price = 1e9                   # CSV rows with a larger price or vwap are bad rows
     max_volume = 1e13                 # … and with a larger volume or trade count
+    [cache]
+    enabled = true
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     import_limits: tuple[float, float] = (1e9, 1e13)   # (max_price, max_volume) of imported bars
+    bar_cache: bool = True   # replay from the columnar bar cache (`[cache] enabled`, MISMARTERA_BAR_CACHE, --no-cache)
 
     def __repr__(self) -> str:
         return f"Settings(home={self.home!r}, db_url={mask_url(self.db_url)!r}, alpaca={self.alpaca!r})"
@@ -141,6 +145,7 @@ class Settings:
             ("db_url", mask_url(self.db_url)),
             ("log_file", str(self.log_file)),
             ("log_level", self.log_level),
+            ("bar_cache", "on" if self.bar_cache else "off"),
             ("history_file", str(self.history_file)),
             ("alpaca.api_key", mask_secret(self.alpaca.api_key)),
             ("alpaca.secret_key", mask_secret(self.alpaca.secret_key)),
@@ -192,12 +197,14 @@ def _platform_dirs(environ: Mapping[str, str]) -> tuple[Path | None, Path, Path,
 
 _TEXT, _SECONDS, _POSITIVE = "a string", "a number of seconds > 0", "a number > 0"
 _PORT = "a port number (0 to 65535)"   # checked where it is read (_api_settings)
+_SWITCH = "true or false"              # checked where it is read (_switch)
 SETTINGS_KEYS: dict[str, dict[str, str]] = {
     "database": {"url": _TEXT, "busy_timeout_seconds": _SECONDS, "connect_timeout_seconds": _SECONDS,
                  "statement_timeout_seconds": _SECONDS, "keepalive_seconds": _SECONDS},
     "logging": {"level": _TEXT},
     "api": {"host": _TEXT, "port": _PORT},
     "import": {"max_price": _POSITIVE, "max_volume": _POSITIVE},
+    "cache": {"enabled": _SWITCH},
     "alpaca": {name: _TEXT for name in ("api_key", "secret_key", "base_url", "data_url", "stream_url",
                                         "trading_stream_url")},
 }
@@ -205,7 +212,7 @@ SETTINGS_KEYS: dict[str, dict[str, str]] = {
 
 def _check_value(where: str, value: object, expected: str) -> str | None:
     """The problem with one settings value, or None."""
-    if expected == _PORT:
+    if expected in (_PORT, _SWITCH):
         return None
     if expected == _TEXT:
         return None if isinstance(value, str) else f"{where}: {_shown(value)} is not valid (expected {expected})"
@@ -282,6 +289,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     database = DatabaseSettings(**{key: float(value) for key, value in db_section.items() if key != "url"})
     import_section = file_values.get("import", {})
     import_limits = (float(import_section.get("max_price", 1e9)), float(import_section.get("max_volume", 1e13)))
+    bar_cache = _switch(env.get("MISMARTERA_BAR_CACHE"), file_values.get("cache", {}).get("enabled", True),
+                        "MISMARTERA_BAR_CACHE / [cache] enabled")
     level = (env.get("MISMARTERA_LOG_LEVEL") or log_section.get("level") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"log level '{level[:40]}' is not valid (expected one of {', '.join(LOG_LEVELS)})")
@@ -297,6 +306,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api=api,
         database=database,
         import_limits=import_limits,
+        bar_cache=bar_cache,
     )
 
 
@@ -311,3 +321,18 @@ def _api_settings(env: Mapping[str, str], section: Mapping[str, object]) -> ApiS
     if not 0 <= port <= 65535:
         raise ConfigError(f"{where}: {port} is out of range (expected 0 to 65535)")
     return ApiSettings(str(host), port)
+
+
+
+def _switch(env_value: str | None, file_value: object, name: str) -> bool:
+    """An on/off setting: the environment's word, else the settings file's boolean."""
+    if env_value is None or not env_value.strip():
+        if isinstance(file_value, bool):
+            return file_value
+        raise ConfigError(f"{name}: expected true or false (got {file_value!r})")
+    word = env_value.strip().lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name}: expected on or off (got {env_value!r})")

@@ -11,10 +11,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from operator import itemgetter
 from typing import cast
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, Delete, bindparam, delete, func, select
 
+from mismartera.data.bar_versions import mark_stale
 from mismartera.data.database import Database
 from mismartera.data.ranges import END_TS, FIRST_TS
 from mismartera.data.schema import bars
@@ -103,15 +105,22 @@ class BarStore:
         sql, prefix = _write_sql(conn.dialect.name, symbol, interval, upsert)
         sent = 0
         source = iter(rows)
+        ts_of = itemgetter(2 if prefix else 0)
+        first = last = 0
         while True:
             if prefix:
                 batch = [(symbol, interval, *row) for row in islice(source, BATCH_SIZE)]
             else:
                 batch = [row if type(row) is tuple else tuple(row) for row in islice(source, BATCH_SIZE)]
             if not batch:
-                return sent
+                break
             conn.exec_driver_sql(sql, batch)
+            low, high = min(map(ts_of, batch)), max(map(ts_of, batch))
+            first, last = (low, high) if not sent else (min(first, low), max(last, high))
             sent += len(batch)
+        if sent:  # in the same transaction as the rows: the replay cache sees the change with them
+            mark_stale(conn, symbol, first, last, interval)
+        return sent
 
     def delete(self, symbol: str, interval: str | None = None, start_ts: int | None = None,
                end_ts: int | None = None, conn: Connection | None = None) -> int:
@@ -125,7 +134,18 @@ class BarStore:
             statement = statement.where(bars.c.ts < end_ts)
         if conn is None:
             with self.db.begin() as own:
-                return own.execute(statement).rowcount
+                return self._delete(own, statement, symbol, interval)
+        return self._delete(conn, statement, symbol, interval)
+
+    @staticmethod
+    def _delete(conn: Connection, statement: Delete, symbol: str, interval: str | None) -> int:
+        """Run a delete, first marking the months of the rows it removes stale (per interval)."""
+        where = statement.whereclause
+        spans = select(bars.c.interval, func.min(bars.c.ts), func.max(bars.c.ts)).group_by(bars.c.interval)
+        if where is not None:
+            spans = spans.where(where)
+        for found, first, last in conn.execute(spans).all():
+            mark_stale(conn, symbol, first, last, found)
         return conn.execute(statement).rowcount
 
     # ------------------------------------------------------------------ reads

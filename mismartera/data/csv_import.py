@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mismartera.bars import INTERVAL_SECONDS
 from mismartera.data.bar_store import BATCH_SIZE, COLUMNS, BarRow, BarStore
+from mismartera.data.bar_versions import mark_stale
 from mismartera.data.csv_parse import ParsedFile, RowLimits, parse_csv, pause_gc
 from mismartera.data.database import database_errors, write_transaction
 from mismartera.data.ranges import normalize_symbol
@@ -262,6 +263,9 @@ def _publish(store: BarStore, writer: Connection, symbol: str, interval: str, in
         changed = " OR ".join(f"bars.{c} IS NOT excluded.{c}" for c in COLUMNS[1:])
         sql += f" ON CONFLICT (symbol, interval, ts) DO UPDATE SET {updates} WHERE {changed}"
     inserted = writer.exec_driver_sql(sql, (symbol, interval)).rowcount
+    first, last = writer.exec_driver_sql(f"SELECT min(ts), max(ts) FROM {_STAGE}").one()
+    if first is not None:   # in the same transaction as the rows: the replay cache sees the change with them
+        mark_stale(writer, symbol, int(first), int(last), interval)
     return store.count(symbol, interval, conn=writer) - before if before else inserted
 
 

@@ -33,7 +33,7 @@ from mismartera.data import schema
 from mismartera.data.waits import aborting
 from mismartera.errors import ConfigError, MismarteraError
 
-HEAD_REVISION = "0002_i18_trades_quotes"
+HEAD_REVISION = "0002_i16_bar_versions"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -210,7 +210,18 @@ quotes = Table(
     sqlite_with_rowid=False,
 )
 
+# The version of each month of a series: every write of bars bumps the months it touches
+# (`mismartera.data.bar_versions.mark_stale`), so the columnar replay cache knows a file is current.
+bar_versions = Table(
+    "bar_versions",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("interval", String(4), primary_key=True),
+    Column("month", Integer, primary_key=True),   # year * 100 + month, UTC
+    Column("version", BigInteger, nullable=False),
+)
+
 Index("ix_orders_run_status", orders.c.run_id, orders.c.status)
 
-__all__ = ["accounts", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "quotes", "runs",
-           "sweep_points", "sweeps", "trades"]
+__all__ = ["accounts", "bar_versions", "bars", "daily_equity", "fills", "metadata", "orders", "positions", "quotes",
+           "runs", "sweep_points", "sweeps", "trades"]

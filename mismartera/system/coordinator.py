@@ -307,6 +307,7 @@ class Coordinator(Worker):
             self._wrap_up(finished=False)
             return
         self._call_all("on_start")
+        self.prefetch.vectorise(self.data.switch_to_days() if self.data.vectorise else [])
         finished = True
         for index, session in enumerate(self.sessions):
             if self.stopping or (self._interrupt and not self._handle_interrupt()):
@@ -370,6 +371,8 @@ class Coordinator(Worker):
         self._fills_today = 0
         self.data.start_day()
         self.data.new_session()
+        for symbol, shown, values in self.prefetch.take_indicators(index):
+            shown.install(self.data.series(symbol, "1m"), values)
         self.clock.set(session.open)
         if self.ticks is not None:
             self.ticks.load_day(session)

@@ -274,6 +274,7 @@ class SystemManager(SessionAccess):
         clock = SimulatedClock(sessions[0].open)
         broker = open_broker(cfg.api_config.trade_api, cfg.trading_config, clock, self.app.settings, KEEP_IN_MEMORY)
         data = session_data(cfg)
+        data.vectorise = True   # built-in 1m indicators a day at a time in prefetch (live keeps them per bar)
         held: dict[str, float] = {}
         slots = strategy_slots(specs, data, broker, clock, held)
         started_at = _WALL.now()
@@ -286,7 +287,8 @@ class SystemManager(SessionAccess):
             verb = f"resumed (fast-forward over {len(stored)} stored day(s))"
         derived: list[str] = [s for s in cfg.session_data_config.streams if s != "1m"]
         prefetch = Prefetch(store, symbols, sessions, backtest.prefetch_days, history,
-                            history_cfg.intervals, on_failure=hooks.on_failure)
+                            history_cfg.intervals, on_failure=hooks.on_failure, cache=self.app.open_bar_cache(),
+                            day_indicators=True)
         upkeep = Upkeep(store, store_derived=True, on_failure=hooks.on_failure)
         coordinator = Coordinator(sessions=sessions, symbols=symbols, broker=broker, clock=clock, data=data,
                                   slots=slots, held=held, prefetch=prefetch, upkeep=upkeep, recorder=recorder,

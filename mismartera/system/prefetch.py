@@ -1,8 +1,13 @@
 """`Prefetch`: loads the next trading days' 1m bars (and the trailing history) while the current day runs.
 
-One `BarStore.read_many` query per day fetches every symbol's regular-session bars, so the
-coordinator's roll to the next day takes a ready dict instead of waiting on the database. It holds
-at most `ahead` days not yet taken.
+Each day's regular-session bars of every symbol come from the columnar bar cache when the session
+has one (`mismartera.data.bar_cache`: a month of columns per symbol, checked against the database's
+versions), else from one `BarStore.read_many` query, so the coordinator's roll to the next day takes
+a ready dict instead of waiting on the database. It holds at most `ahead` days not yet taken.
+
+In a backtest (`day_indicators=True`) it also computes each day's values of the indicators the
+coordinator hands it once the strategies have started (`vectorise`), so the numpy work runs here,
+beside the replay, and the per-bar loop does nothing for them (`mismartera.system.day_indicators`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
+from mismartera.data.bar_cache import BarCache
 from mismartera.data.bar_store import BarRow, BarStore
+from mismartera.indicators.vectorised import DayVector
+from mismartera.system.day_indicators import DayIndicator, DayValues, as_values
 from mismartera.system.worker import TICK, Worker
 from mismartera.timekeeping.calendar import TradingSession
 
@@ -28,9 +38,14 @@ class Prefetch(Worker):
 
     def __init__(self, store: BarStore, symbols: list[str], sessions: list[TradingSession], ahead: int,
                  history: list[TradingSession] | None = None, history_intervals: Sequence[str] | None = None,
-                 on_failure: Callable | None = None) -> None:
+                 on_failure: Callable | None = None, cache: BarCache | None = None,
+                 day_indicators: bool = False) -> None:
         super().__init__(on_failure=on_failure)
         self.store = store
+        self.cache = cache
+        # symbol -> (indicator shown to strategies, its day-at-a-time twin); None until `vectorise`
+        self._twins: dict[str, list[tuple[DayIndicator, DayVector]]] | None = None if day_indicators else {}
+        self._day_values: dict[int, list[tuple[str, DayIndicator, DayValues]]] = {}
         self.symbols = list(symbols)
         self.sessions = list(sessions)
         self.ahead = max(1, ahead)
@@ -44,6 +59,10 @@ class Prefetch(Worker):
     # ------------------------------------------------------------------ the thread
     def loop(self) -> None:
         self._load_history()
+        while self._twins is None:   # the coordinator says which indicators once the strategies started
+            if self.stopping:
+                return
+            self.stop_event.wait(TICK / 5)
         for index, session in enumerate(self.sessions):
             with self._cond:
                 while len(self._ready) >= self.ahead:
@@ -54,9 +73,14 @@ class Prefetch(Worker):
                 return
             start, end = session_range(session)
             began = time.perf_counter()
-            bars = self.store.read_many(self.symbols, "1m", start, end)
+            if self.cache is not None:
+                bars = self.cache.read_many(self.symbols, start, end)
+            else:
+                bars = self.store.read_many(self.symbols, "1m", start, end)
+            values = self._compute(bars, start, end) if self._twins else []
             self._last_load_ms = (time.perf_counter() - began) * 1000
             with self._cond:
+                self._day_values[index] = values
                 self._ready[index] = bars
                 self._cond.notify_all()
             self.beat(1, current=session.day.isoformat(), detail=self._detail_text())
@@ -84,6 +108,35 @@ class Prefetch(Worker):
         self.beat(0, current="history", detail=f"history: {len(self.history_sessions)} day(s)")
         self.publish()
 
+    def _compute(self, bars: DayBars, start: int, end: int) -> list[tuple[str, DayIndicator, DayValues]]:
+        """The day's values of every day-at-a-time indicator (their twins carry state to the next day)."""
+        out = []
+        twins = self._twins or {}
+        prices = self.cache.read_prices(list(twins), start, end) if self.cache is not None else {}
+        for symbol, pairs in twins.items():
+            ohlcv = prices[symbol] if symbol in prices else _columns(bars.get(symbol, []))
+            for shown, twin in pairs:
+                twin.new_session()
+                out.append((symbol, shown, as_values(twin.run(*ohlcv))))
+        return out
+
+    def vectorise(self, indicators: list[tuple[str, DayIndicator]]) -> None:
+        """From the coordinator, after the strategies' `on_start`: compute these indicators' days from
+        the first day on, each twin first warmed on the same 1m history the indicator has seen."""
+        history = (self.history or {}).get("1m", {})
+        twins: dict[str, list[tuple[DayIndicator, DayVector]]] = {}
+        for symbol, shown in indicators:
+            twin = shown.twin()
+            assert twin is not None
+            twin.run(*_columns(history.get(symbol, [])))
+            twins.setdefault(symbol, []).append((shown, twin))
+        self._twins = twins
+
+    def take_indicators(self, index: int) -> list[tuple[str, DayIndicator, DayValues]]:
+        """Day `index`'s indicator values (after `take(index)`): (symbol, indicator, values)."""
+        with self._cond:
+            return self._day_values.pop(index, [])
+
     def _detail_text(self) -> str:
         return f"holds {len(self._ready)} day(s), last load {self._last_load_ms:.0f} ms"
 
@@ -105,3 +158,12 @@ class Prefetch(Worker):
                 return None
             time.sleep(TICK / 5)
         return self.history
+
+
+def _columns(rows: Sequence[BarRow]) -> tuple[np.ndarray, ...]:
+    """open, high, low, close, volume of storage rows as float64 arrays."""
+    if not rows:
+        empty = np.empty(0)
+        return empty, empty, empty, empty, empty
+    columns = list(zip(*rows, strict=True))
+    return tuple(np.array(columns[index], dtype=np.float64) for index in range(1, 6))

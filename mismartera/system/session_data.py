@@ -17,7 +17,9 @@ from typing import Any
 
 from mismartera.bars import Bar, Quote, Trade
 from mismartera.errors import UsageError
+from mismartera.indicators.vectorised import vector_for
 from mismartera.suggest import suffix
+from mismartera.system.day_indicators import DayIndicator
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class SessionData:
         self.intervals = list(dict.fromkeys(["1m", *intervals]))
         self.keep_days = max(0, keep_days)
         self._make = make_indicator
+        self.vectorise = False   # a backtest: built-in 1m indicators asked for in on_start go day-at-a-time
         self._series: dict[tuple[str, str], list[Bar]] = {(s, i): [] for s in self.symbols for i in self.intervals}
         self._day_starts: dict[tuple[str, str], list[int]] = {key: [] for key in self._series}
         self._indicators: dict[IndicatorKey, Any] = {}
@@ -96,12 +99,26 @@ class SessionData:
         if found is None:
             if self._make is None:
                 raise UsageError("this session has no indicator factory (SessionData built without one)")
-            found = self._make(kind, **params)
+            made = self._make(kind, **params)
             for bar in self._series[(symbol, interval)]:
-                found.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
+                made.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
+            self.feeds[symbol][interval].append(made)
+            found = made
+            if self.vectorise and interval == "1m" and vector_for(made) is not None:
+                found = DayIndicator(made)
             self._indicators[key] = found
-            self.feeds[symbol][interval].append(found)
         return found
+
+    def switch_to_days(self) -> list[tuple[str, DayIndicator]]:
+        """Take every day-at-a-time indicator not switched yet out of the per-bar update; returns them
+        with their symbols for prefetch (`Prefetch.vectorise`), which computes their days from here on."""
+        out = []
+        for key, shown in list(self._indicators.items()):
+            feeds = self.feeds[key.symbol]["1m"]
+            if isinstance(shown, DayIndicator) and not shown.active and shown.incremental in feeds:
+                feeds.remove(shown.incremental)
+                out.append((key.symbol, shown))
+        return out
 
     def indicators(self) -> dict[IndicatorKey, Any]:
         return dict(self._indicators)
