@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mismartera.system.owner import pid_alive
+
 RECORD_FILE = "session.json"
 TOKEN_FILE = "api-token"
 FILE_MODE = 0o600
@@ -145,19 +147,6 @@ def release(state_dir: Path, pid: int | None = None) -> None:
     if record is not None and record.pid == pid and record.host == socket.gethostname():
         with contextlib.suppress(FileNotFoundError):
             record_path(state_dir).unlink()
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True   # it exists, it is just not ours to signal
-    return True
 
 
 def is_alive(record: OwnerRecord) -> bool:

@@ -41,6 +41,7 @@ def process_started(pid: int) -> int | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists on this machine."""
     if pid <= 0:
         return False
     try:

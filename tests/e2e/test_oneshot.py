@@ -139,7 +139,7 @@ def _read(path: Path) -> str:
 def test_gh13_one_shot_start_detaches_to_a_serve_host_and_json_stays_pure(in_process, example_bars: Path) -> None:
     """`system start` without --wait hands the session to a detached `serve --once` host and returns at
     once; `system stop` from anywhere ends the session, and the host leaves with it."""
-    from mismartera.system.discovery import pid_alive
+    from mismartera.system.owner import pid_alive
 
     code, out, err = in_process("system", "start", "config/example_session.json", "--speed", "60", "--json")
     assert code == 0, err

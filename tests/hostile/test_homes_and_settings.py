@@ -63,7 +63,8 @@ SETTINGS = [
      "database.busy_timeout_seconds: True is not valid (expected a number of seconds > 0)"),
     (b"[database]\nstatement_timeout_seconds = -1\n",
      "database.statement_timeout_seconds: -1 is not valid (expected a number of seconds > 0)"),
-    (b"[databse]\nurl = 'x'\n", "databse: unknown section (expected one of alpaca, api, cache, database, import, logging)"),
+    (b"[databse]\nurl = 'x'\n",
+     "databse: unknown section (expected one of alpaca, api, cache, database, import, logging)"),
 ]
 
 
