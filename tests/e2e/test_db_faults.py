@@ -267,6 +267,6 @@ def test_a_full_disk_mid_run_fails_the_session_within_10s(small_disk: Path, tmp_
             proc.communicate()
     assert proc.returncode == 1, (out, err)
     assert took < 10, err
-    assert "database or disk is full" in err and "Traceback" not in out + err
+    assert "disk full while writing the database" in err and "Traceback" not in out + err
     filler.unlink()
     check_resumes(home, url, err)
