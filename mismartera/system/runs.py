@@ -92,25 +92,22 @@ class DailyRow:
 def mark_interrupted(db: Database, now: datetime | None = None) -> list[int]:
     """Set every active run whose owner is gone to `interrupted`; returns their ids.
 
-    `days_done` becomes the number of completed days stored (a day cut short by a stop whose end was
-    not recorded has an equity row but is not counted) and `ended_at` the last heartbeat. The
+    `days_done` becomes the number of completed (stored) days and `ended_at` the last heartbeat. The
     update only lands while the row still names the same owner, so a run another process has just
     taken over (`system start --resume`) is left alone.
     """
     now = now or _WALL.now()
     with db.connect() as conn:
         rows = conn.execute(select(runs.c.id, runs.c.owner_pid, runs.c.owner_host, runs.c.owner_started,
-                                   runs.c.heartbeat_at, runs.c.days_done).where(runs.c.state.in_(ACTIVE_STATES))).all()
+                                   runs.c.heartbeat_at).where(runs.c.state.in_(ACTIVE_STATES))).all()
     gone = [row for row in rows if owner_gone(row.owner_pid, row.owner_host, row.owner_started,
                                               _aware(row.heartbeat_at), now)]
     marked = []
     for row in gone:
         who = f"process {row.owner_pid} on {row.owner_host}" if row.owner_pid is not None else "its process"
         with db.begin() as conn:
-            stored = conn.execute(select(func.count()).select_from(daily_equity)
-                                  .where(daily_equity.c.run_id == row.id)).scalar_one()
-            # a day's row and days_done are written in one transaction; a partial-day row is not counted
-            done = min(stored, row.days_done) if row.days_done is not None else stored
+            done = conn.execute(select(func.count()).select_from(daily_equity)
+                                .where(daily_equity.c.run_id == row.id)).scalar_one()
             owner_match = (runs.c.owner_pid.is_(None) if row.owner_pid is None else runs.c.owner_pid == row.owner_pid)
             result = conn.execute(update(runs).where(runs.c.id == row.id, runs.c.state.in_(ACTIVE_STATES),
                                                      owner_match).values(

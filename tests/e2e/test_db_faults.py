@@ -215,7 +215,9 @@ def test_postgresql_that_stops_answering_fails_the_session_within_10s(private_po
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1, (out, err)
-    assert took < 15, err   # 10 s for the write, then the failure is reported
+    # 10 s for the write, up to 2 s waiting for the failed state to be recorded (it cannot be), 2 s to join
+    # the workers, then the exit
+    assert took < 20, err
     assert "a database write did not finish within 10s" in err and "Traceback" not in out + err
     check_resumes(home, url, err)
 

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
@@ -101,14 +101,20 @@ def test_an_interrupted_run_drops_its_unfinished_day_and_resumes(app: AppContext
     run_id = stop_part_way(app)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    with app.db.begin() as conn:   # what kill -9 leaves: no end state, no summary, a dead owner
-        last = conn.execute(select(func.max(daily_equity.c.day)).where(daily_equity.c.run_id == run_id)).scalar()
+    with app.db.begin() as conn:
+        # what kill -9 leaves: no end state, no summary, no equity point for the day cut short (the stop's
+        # final write put one there, in the transaction that ended the run), a dead owner
+        done = conn.execute(select(runs.c.days_done).where(runs.c.id == run_id)).scalar_one()
+        stored = [day for (day,) in conn.execute(select(daily_equity.c.day).where(daily_equity.c.run_id == run_id)
+                                                 .order_by(daily_equity.c.day))]
+        conn.execute(delete(daily_equity).where(daily_equity.c.run_id == run_id,
+                                                daily_equity.c.day.in_(stored[done:])))
+        last = stored[done - 1]
         conn.execute(update(runs).where(runs.c.id == run_id).values(state="running", summary=None, ended_at=None,
                                                                     owner_pid=dead.pid))
     info, days = system.report(run_id)          # reading it finds the owner gone
     assert info.state == "interrupted" and info.partial and days[-1].day == last
-    # the stop left a point for the day it cut short: shown, not counted as a completed day
-    assert info.summary["days"] == info.days_done == len(days) - 1 and "final_equity" in info.summary
+    assert info.summary["days"] == info.days_done == len(days) == done and "final_equity" in info.summary
 
     system.run(None, resume=run_id)
     info, days = system.report(run_id)
