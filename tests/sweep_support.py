@@ -34,6 +34,9 @@ class App:
     time: TimeManager
     settings: Settings
 
+    def open_bar_cache(self) -> None:
+        return None   # replays read the database, as with --no-cache
+
 
 def seeded_app(path: Path) -> App:
     db = Database(f"sqlite:///{path}")

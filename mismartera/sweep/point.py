@@ -85,6 +85,10 @@ class PointApp:
     time: TimeManager
     settings: Settings
 
+    def open_bar_cache(self) -> None:
+        """No replay cache: a point replays the bars it was handed, from its scratch database."""
+        return None
+
 
 class _Scratch:
     """The worker process's scratch database and calendar, made on its first point."""
