@@ -26,6 +26,10 @@ _BUMP = text(
 )
 
 
+REPLAY_FIRST_TS = 0                                                # 1970-01-01 UTC
+REPLAY_END_TS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())  # the first second after 2099
+
+
 def month_of(ts: int) -> int:
     """The UTC month of epoch second `ts` as year * 100 + month (202403)."""
     moment = datetime.fromtimestamp(ts, UTC)
@@ -53,8 +57,12 @@ def months_between(first_ts: int, last_ts: int) -> list[int]:
 
 def mark_stale(conn: Connection, symbol: str, first_ts: int, last_ts: int, interval: str = "1m") -> None:
     """Bump the version of every month of `symbol`/`interval` between `first_ts` and `last_ts`
-    (bar starts, epoch seconds, both included), inside the caller's transaction."""
-    months = months_between(first_ts, last_ts)
+    (bar starts, epoch seconds, both included), inside the caller's transaction. Only 1970-2099 can be
+    replayed (and cached); a bad stored row outside those years (deleted, say) marks nothing there."""
+    first, last = max(min(first_ts, last_ts), REPLAY_FIRST_TS), min(max(first_ts, last_ts), REPLAY_END_TS - 1)
+    if first > last:
+        return
+    months = months_between(first, last)
     conn.execute(_BUMP, [{"symbol": symbol, "interval": interval, "month": month,
                           "start": secrets.randbits(40)} for month in months])
 
