@@ -63,18 +63,20 @@ def end(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) 
 
 
 @pytest.fixture
-def serve(example_bars: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def serve(example_bars: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """`mismartera serve CONFIG --speed 60` (a day lasts minutes: the session outlives the test);
-    yields the process and the API URL from its first line."""
+    yields the process, the API URL from its first line and its second line (the dashboard's URL). Both
+    are read here: `communicate` reads the pipe itself, past what readline has buffered."""
     proc = spawn(example_bars, "serve", CONFIG, "--speed", "60")
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith("mismartera serve: control API at http://127.0.0.1:"), first + proc.stderr.read()
         url = first.split(" at ", 1)[1].split()[0]
+        dashboard = proc.stdout.readline().rstrip("\n")
         wait_for(lambda: (discovery.read_record(state_dir(example_bars)) or discovery.OwnerRecord(0, "", "", ""))
                  .run_id, "the session to start")
-        yield proc, url
+        yield proc, url, dashboard
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -93,7 +95,7 @@ def request(url: str, method: str, path: str, token: str | None) -> tuple[int, d
 
 
 def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, example_bars: Path) -> None:
-    proc, url = serve
+    proc, url, _ = serve
     record = discovery.read_record(state_dir(example_bars))
     assert record is not None and record.pid == proc.pid and record.kind == "serve" and record.api_url == url
 
@@ -158,7 +160,7 @@ def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, exa
 
 
 def test_gh13_the_api_needs_the_token_and_keeps_it_private(serve, example_bars: Path) -> None:
-    proc, url = serve
+    proc, url, dashboard = serve
     folder = state_dir(example_bars)
     for path in (discovery.token_path(folder), discovery.record_path(folder)):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
@@ -177,7 +179,7 @@ def test_gh13_the_api_needs_the_token_and_keeps_it_private(serve, example_bars: 
     assert discovery.read_token(folder) is None   # removed at exit
     log = (example_bars / "state" / "mismartera.log").read_text()
     # Only the dashboard's URL carries the token (in its #fragment, issue 19), on serve's own stdout line.
-    assert [line for line in out.splitlines() if token in line] == [f"dashboard: {url}/#token={token}"]
+    assert dashboard == f"dashboard: {url}/#token={token}" and token not in out
     assert token not in log + err
 
 
