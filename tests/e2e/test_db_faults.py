@@ -242,7 +242,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Take every free byte of the disk."""
     filler = disk / "filler"
-    with filler.open("wb") as handle:
+    with filler.open("wb", buffering=0) as handle:   # nothing left to flush (and fail) at close
         try:
             while True:
                 handle.write(b"\0" * 65536)
