@@ -393,10 +393,7 @@ class SystemManager(SessionAccess):
             if self.state is SystemState.STOPPING:
                 # Already on its way (the window ended, or another stop): stopping twice is
                 # waiting for the first one.
-                deadline = time.monotonic() + timeout
-                while self.state is SystemState.STOPPING and time.monotonic() < deadline:
-                    self._changed.wait(WAIT_STEP)
-                if self.state is SystemState.STOPPING:
+                if not self._wait_while_stopping(timeout):
                     raise WaitTimeout(f"session still stopping after {timeout:g}s (run {self.run_id})")
                 return self.status()
             if self._stopper is not None and self._stopper.is_alive():   # a failed session being stopped
@@ -404,14 +401,37 @@ class SystemManager(SessionAccess):
             else:
                 failed = self.state is SystemState.FAILED
                 if not failed:
+                    next_state(self.state, Trigger.STOP)   # a stop that cannot happen is refused here
+                # The stop, its move to `stopping` included, happens on its own thread: an interrupt
+                # landing in this method (a second Ctrl-C, SIGTERM) ends this wait only, and can never
+                # leave the session `stopping` with nobody to finish the stop.
+                stopper = self._start_stopper(lambda: self._begin_stop(failed, timeout))
+        stopper.join(timeout + STOP_GRACE)
+        return self.status()
+
+    def _wait_while_stopping(self, timeout: float) -> bool:
+        """Wait (holding the lock's condition) until the state leaves `stopping`; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self.state is SystemState.STOPPING and time.monotonic() < deadline:
+                self._changed.wait(WAIT_STEP)
+            return self.state is not SystemState.STOPPING
+
+    def _begin_stop(self, failed: bool, timeout: float) -> None:
+        """On the stopper thread: move to `stopping` (unless the session ended meanwhile) and complete."""
+        if not failed:
+            with self._lock:
+                failed = self.state is SystemState.FAILED   # it failed since stop() looked
+                ended_meanwhile = self.state not in (SystemState.STARTING, SystemState.RUNNING,
+                                                     SystemState.PAUSED, SystemState.FAILED)
+                if not (failed or ended_meanwhile):
                     self._move(Trigger.STOP)
                     self._finalizing = True
                     self.message = "stopping"
-                stopper = self._start_stopper(lambda: self._complete_stop(failed, timeout))
-        # The stop completes on its own thread: an interrupt landing here (a second Ctrl-C, SIGTERM)
-        # ends this wait only, never the stop half-way, so the session cannot stay `stopping`.
-        stopper.join(timeout + STOP_GRACE)
-        return self.status()
+            if ended_meanwhile:   # the window ended since stop() looked: its own thread finishes it
+                self._wait_while_stopping(timeout)
+                return
+        self._complete_stop(failed, timeout)
 
     def _start_stopper(self, work: Callable[[], None]) -> threading.Thread:
         def run() -> None:
