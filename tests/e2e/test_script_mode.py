@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -83,7 +84,8 @@ def test_end_of_input_stops_a_running_session_with_a_summary(run_cli, example_ba
     result = run_cli(stdin="system start config/example_session.json --speed 60\n")
     assert result.code == 0, result
     summary = [line for line in result.out.splitlines() if line.startswith("session stopped")]
-    assert summary and "backtest example" in summary[0] and "day 1/4" in summary[0]
+    # stopped at once: on day 1, or (on a busy machine) an instant before it began
+    assert summary and "backtest example" in summary[0] and re.search(r"day [01]/4", summary[0])
 
 
 def test_nested_run_and_exit_ends_the_script(run_cli, tmp_path: Path) -> None:
