@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command, group
 from mismartera.commands.results import Chart, Column, Group, HeatMap, Message, Record, Table
 from mismartera.errors import UsageError
+from mismartera.sweep import ENGINES
 from mismartera.sweep.leaderboard import METRICS, Metric, heat_map, metric, rank
-from mismartera.sweep.runner import ENGINES, SweepOutcome, SweepRunner
-from mismartera.sweep.store import PointRow, SweepInfo, SweepStore
-from mismartera.sweep.walk_forward import WalkForward, WalkForwardReport
+
+if TYPE_CHECKING:   # the runner pulls in the engine (numpy, SQLAlchemy): imported when a command runs
+    from mismartera.sweep.runner import SweepOutcome
+    from mismartera.sweep.store import PointRow, SweepInfo
+    from mismartera.sweep.walk_forward import WalkForwardReport
 
 GROUP = group("sweep", "Parameter sweeps and walk-forward: many backtests of one config, on all cores or on Ray")
 
@@ -69,6 +72,10 @@ def heat_map_result(info: SweepInfo, rows: list[PointRow], chosen: Metric) -> He
 
 
 def sweep_report(ctx: AppContext, sweep_id: int, top: int | None, metric_name: str | None) -> Group:
+    from mismartera.sweep.runner import SweepRunner
+    from mismartera.sweep.store import SweepStore
+    from mismartera.sweep.walk_forward import WalkForward
+
     store = SweepStore(ctx.db)
     info = store.get(sweep_id)
     chosen = metric(metric_name or info.metric)
@@ -118,6 +125,8 @@ def _check_top(top: int | None) -> None:
 def run(ctx: AppContext, path: str | None = None, param: list[str] | None = None, workers: int | None = None,
         engine: str | None = None, address: str | None = None, metric: str | None = None, random: int | None = None,
         seed: int = 0, yes: bool = False, resume: int | None = None, top: int = DEFAULT_TOP) -> Group:
+    from mismartera.sweep.runner import SweepRunner
+
     _check_top(top)
     runner = SweepRunner(ctx, progress_factory=ctx.progress)
     if resume is not None:
@@ -140,6 +149,8 @@ def run(ctx: AppContext, path: str | None = None, param: list[str] | None = None
          args=(Option("limit", "how many sweeps", type=int),), json=True,
          examples=("sweep list", "sweep list --json"))
 def list_sweeps(ctx: AppContext, limit: int = 20) -> Table:
+    from mismartera.sweep.store import SweepStore
+
     if not 1 <= limit <= 1000:
         raise UsageError(f"--limit {limit} is out of range (expected 1 to 1000)")
     rows = []
@@ -173,6 +184,8 @@ def report(ctx: AppContext, sweep_id: int, top: int = DEFAULT_TOP, metric: str |
 
 
 def write_points_csv(ctx: AppContext, sweep_id: int, path: str) -> int:
+    from mismartera.sweep.store import SweepStore
+
     store = SweepStore(ctx.db)
     info = store.get(sweep_id)
     names = [p["name"] for p in info.grid.get("params", [])]
@@ -252,6 +265,9 @@ def walk_forward_result(report: WalkForwardReport) -> Group:
 def walk_forward(ctx: AppContext, path: str, param: list[str] | None = None, train: int = 0, test: int = 0,
                  workers: int | None = None, engine: str | None = None, address: str | None = None,
                  metric: str | None = None, random: int | None = None, seed: int = 0, yes: bool = False) -> Group:
+    from mismartera.sweep.runner import SweepRunner
+    from mismartera.sweep.walk_forward import WalkForward
+
     runner = SweepRunner(ctx, progress_factory=ctx.progress)
     result = WalkForward(runner).run(Path(path), param or [], train=train, test=test, engine=engine or "local",
                                      workers=workers, address=address, metric_name=metric or "sharpe",

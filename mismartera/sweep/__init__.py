@@ -12,3 +12,5 @@
     walk_forward.py `sweep walk-forward`
     leaderboard.py  metrics, ranking and the heat map
 """
+
+ENGINES = ("local", "ray")   # `--engine`: a process pool on this machine, or Ray

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from mismartera.config.session import SessionConfig, load_session_config
 from mismartera.errors import ConfigError, Interrupted, NotFound, UsageError
 from mismartera.suggest import suffix
+from mismartera.sweep import ENGINES
 from mismartera.sweep.columns import BarColumns, ranges_for
 from mismartera.sweep.grid import build_points, point_configs
 from mismartera.sweep.leaderboard import Metric, metric, value_of
@@ -26,8 +27,6 @@ from mismartera.sweep.params import SweptParam, parse_params
 from mismartera.sweep.point import FINISHED, PointResult, PointTask
 from mismartera.sweep.ray_engine import RayEngine  # imports Ray itself only when the engine is made
 from mismartera.sweep.store import SweepStore
-
-ENGINES = ("local", "ray")
 
 
 class Engine(Protocol):
