@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             from mismartera.cli.repl import run_repl
 
             return run_repl(rt)
-        code = _script(rt, check="--no-check" not in script_flags) if not rest else _one_shot(args)
+        code = _script(rt, check="--no-check" not in script_flags) if not rest else _one_shot(args, rest)
         return _finish(rt, code, one_shot=bool(rest), host=rest[:1] == ["serve"])
     except KeyboardInterrupt:
         reason = signals.terminating()
@@ -158,23 +158,10 @@ def _script(rt: Runtime, check: bool = True) -> int:
         return int(failure.code)
 
 
-def _one_shot(args: list[str]) -> int:
-    from mismartera.cli import runtime
-    from mismartera.cli.dispatch import describe_error, print_failure
-    from mismartera.cli.typer_app import build_app, check_command
+def _one_shot(args: list[str], words: list[str]) -> int:
+    from mismartera.cli.oneshot import one_shot
 
-    try:
-        check_command(args)
-    except Exception as exc:
-        print_failure(runtime.err_console(), describe_error(exc))
-        return int(describe_error(exc).code)
-    app = build_app()
-    try:
-        app(args=args, prog_name="mismartera", standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
+    return one_shot(args, words)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,10 @@
-"""The one-shot CLI (`mismartera GROUP COMMAND …`), generated from the command registry with typer.
+"""The one-shot CLI's help (`mismartera --help`, `mismartera system`), generated from the command
+registry with typer.
 
-Typer lays out the groups, lists their commands and prints the top-level help; the words after a
-command are handed over untouched and parsed by `mismartera.cli.parser.parse_args`, the parser the
-shell and scripts use, so a missing or bad argument reads the same in every mode. A command's
-`--help` is the registry's own help (`help GROUP COMMAND` in the shell).
+Typer lays out the groups, lists their commands and prints the top-level help. A command named on the
+command line runs without it (`mismartera.cli.oneshot`); should typer reach one, the words after the
+command are handed over untouched to the same `run_command`, so a missing or bad argument reads the
+same in every mode. A command's `--help` is the registry's own help (`help GROUP COMMAND` in the shell).
 """
 
 from __future__ import annotations
@@ -16,16 +17,9 @@ from typer.core import TyperCommand
 
 from mismartera import __version__
 from mismartera.cli import runtime
-from mismartera.cli.dispatch import describe_error, execute, print_failure
-from mismartera.cli.parser import find_command, parse_args, wants_help
-from mismartera.cli.render import render
-from mismartera.cli.script import perform
+from mismartera.cli.oneshot import run_command
 from mismartera.commands import load_all
-from mismartera.commands.general import command_help
 from mismartera.commands.registry import Command, Registry
-from mismartera.errors import ExitCode, UsageError
-
-PROG = "mismartera"
 
 
 class RegistryCommand(TyperCommand):
@@ -39,44 +33,13 @@ class RegistryCommand(TyperCommand):
 
 def _callback(cmd: Command) -> Callable[[typer.Context], None]:
     def run(context: typer.Context) -> None:
-        words = list(context.args)
-        out, err = runtime.out_console(), runtime.err_console()
-        if wants_help(words):
-            render(out, command_help(cmd, prog=PROG), as_json="--json" in words)
-            raise typer.Exit(0)
-        try:
-            kwargs, as_json = parse_args(cmd, words)
-        except UsageError as exc:
-            print_failure(err, describe_error(exc), usage_prefix=f"{PROG} ")
-            raise typer.Exit(int(ExitCode.USAGE)) from None
-        code = execute(runtime.current().ctx, cmd, kwargs, as_json=as_json, out=out, err=err, perform=perform,
-                       debug=runtime.current().debug, usage_prefix=f"{PROG} ")
+        code = run_command(cmd, list(context.args))
         if code:
             raise typer.Exit(code)
 
     run.__name__ = cmd.name.replace("-", "_")
     run.__doc__ = cmd.help
     return run
-
-
-def check_command(args: list[str], registry: Registry | None = None) -> None:
-    """Reject an unknown command before typer sees it, with the same did-you-mean line as the shell
-    (`unknown command 'sytem start' — did you mean 'system start'?`); the guess is never run."""
-    registry = registry or load_all()
-    words = []
-    for word in args[:2]:
-        if word.startswith("-"):
-            break
-        words.append(word)
-    if not words:
-        return
-    if registry.get("", words[0]) is not None:
-        words = words[:1]
-    if words[0] in registry.groups and len(words) == 1:
-        return  # `mismartera system` alone: typer shows the group's help
-    cmd, _ = find_command(registry, words)
-    if cmd.interactive_only:
-        raise UsageError(f"'{cmd.path}' works only in the interactive shell (run 'mismartera' with no arguments)")
 
 
 def build_app(registry: Registry | None = None) -> typer.Typer:

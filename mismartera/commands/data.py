@@ -18,11 +18,10 @@ from mismartera.data.ranges import (
     normalize_symbol,
     parse_symbols,
 )
-from mismartera.data.tick_store import TICK_KINDS
+from mismartera.data.tick_kinds import TICK_KINDS
 from mismartera.errors import ExternalServiceError, NotFound, UsageError
 from mismartera.exchange import EXCHANGE_TZ_NAME
 from mismartera.suggest import suffix
-from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
 
 GROUP = group("data", "Market data: import (CSV, Alpaca, demo), derive, inspect, check quality, export, delete")
 INTERVALS = tuple(INTERVAL_SECONDS)
@@ -155,6 +154,7 @@ def import_api(ctx: AppContext, symbols: str, start: date, end: date, interval: 
          json=True, examples=("data backfill", "data backfill --feed sip"))
 def backfill(ctx: AppContext, feed: str = "iex") -> Table | Message:
     from mismartera.integrations.alpaca.source import rest_backfill
+    from mismartera.system.minute_refetch import MinuteRefetcher, earlier_missing
 
     missing = earlier_missing(ctx.db, ctx.bars, limit=None)
     if not missing:

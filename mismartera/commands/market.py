@@ -10,9 +10,8 @@ from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command
 from mismartera.commands.results import Column, Group, Record, Table
 from mismartera.commands.ticks import instant, symbol_with, tick_store
-from mismartera.data import analytics
 from mismartera.data.ranges import day_range_ts, normalize_symbol
-from mismartera.data.tick_store import MICROS, TickKind, TickRow
+from mismartera.data.tick_kinds import MICROS, TickKind, TickRow
 from mismartera.errors import NotFound, UsageError
 
 GROUP = "data"  # declared, with its help, in commands/data.py
@@ -114,6 +113,8 @@ WINDOW_ARGS = (Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
          args=WINDOW_ARGS, json=True,
          examples=("data high-low AAPL 252", "data high-low AAPL 20 --end 2024-11-29 --json"))
 def high_low(ctx: AppContext, symbol: str, days: int, end: date | None = None) -> Record:
+    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
+
     result = analytics.high_low(ctx.db, ctx.time, normalize_symbol(symbol), days, end)
     data = {"symbol": result.symbol, "days": result.days, "start": result.start, "end": result.end,
             "high": result.high, "high_at": result.high_at, "low": result.low, "low_at": result.low_at}
@@ -127,6 +128,8 @@ def high_low(ctx: AppContext, symbol: str, days: int, end: date | None = None) -
          args=WINDOW_ARGS, json=True,
          examples=("data avg-volume AAPL 30", "data avg-volume AAPL 10 --end 2024-11-29 --json"))
 def avg_volume(ctx: AppContext, symbol: str, days: int, end: date | None = None) -> Record:
+    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
+
     result = analytics.average_volume(ctx.db, ctx.time, normalize_symbol(symbol), days, end)
     data = {"symbol": result.symbol, "days": result.days, "days_with_data": result.days_with_data,
             "start": result.start, "end": result.end, "average_volume": result.average_volume}
@@ -152,6 +155,8 @@ def _running_day(ctx: AppContext) -> tuple[date, datetime] | None:
                    type=date, required=False, complete="date", metavar="DATE")),
          json=True, examples=("data session-stats AAPL", "data session-stats AAPL 2024-11-29 --json"))
 def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Record:
+    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
+
     target = normalize_symbol(symbol)
     until = None
     if day is None:
@@ -172,6 +177,8 @@ def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Reco
 
 
 def _daily(ctx: AppContext, symbol: str, day: date) -> dict[str, Any] | None:
+    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
+
     try:
         stats = analytics.session_stats(ctx.db, ctx.time, symbol, day)
     except NotFound:
@@ -183,6 +190,8 @@ def _daily(ctx: AppContext, symbol: str, day: date) -> dict[str, Any] | None:
 
 
 def _stored_snapshot(ctx: AppContext, symbol: str) -> dict[str, Any]:
+    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
+
     trade = tick_store(ctx, "trades").latest(symbol)
     quote = tick_store(ctx, "quotes").latest(symbol)
     bar = ctx.bars.latest(symbol, "1m")

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mismartera.commands.context import AppContext
 from mismartera.commands.results import Column, Group, Message, Record, Table
 from mismartera.data.ranges import day_range_ts, normalize_symbol
-from mismartera.data.tick_store import MICROS, TickKind, TickStore
+from mismartera.data.tick_kinds import MICROS, TickKind
 from mismartera.errors import NotFound
+
+if TYPE_CHECKING:
+    from mismartera.data.tick_store import TickStore
 
 
 def tick_store(ctx: AppContext, kind: TickKind) -> TickStore:
@@ -20,6 +23,8 @@ def tick_store(ctx: AppContext, kind: TickKind) -> TickStore:
     key = f"ticks:{kind}"
     store = ctx.extras.get(key)
     if store is None:
+        from mismartera.data.tick_store import TickStore
+
         store = ctx.extras[key] = TickStore(ctx.db, kind)
     return store
 

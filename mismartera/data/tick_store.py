@@ -14,23 +14,21 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Literal
 
 from sqlalchemy import Connection, Table, delete, func, select
 
 from mismartera.data.database import Database
 from mismartera.data.schema import quotes, trades
+from mismartera.data.tick_kinds import MICROS, TICK_KINDS, TickKind, TickRow
 
-TickKind = Literal["trades", "quotes"]
-TICK_KINDS: tuple[TickKind, ...] = ("trades", "quotes")
-TickRow = tuple  # see the module docstring
+__all__ = ["BATCH_SIZE", "MICROS", "TICK_KINDS", "TickKind", "TickRow", "TickStore", "TickSummary",
+           "number_within_microsecond"]
 TRADE_COLUMNS = ("ts", "seq", "price", "size", "exchange", "conditions", "trade_id")
 QUOTE_COLUMNS = ("ts", "seq", "bid_price", "bid_size", "ask_price", "ask_size", "bid_exchange", "ask_exchange",
                  "conditions")
 COLUMNS: dict[str, tuple[str, ...]] = {"trades": TRADE_COLUMNS, "quotes": QUOTE_COLUMNS}
 TABLES: dict[str, Table] = {"trades": trades, "quotes": quotes}
 BATCH_SIZE = 20_000
-MICROS = 1_000_000
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9./_-]{1,16}$")
 
 
