@@ -161,7 +161,12 @@ def _script(rt: Runtime, check: bool = True) -> int:
 def _one_shot(args: list[str], words: list[str]) -> int:
     from mismartera.cli.oneshot import one_shot
 
-    return one_shot(args, words)
+    code = one_shot(words)
+    if code is not None:
+        return code
+    from mismartera.cli.typer_app import run_app
+
+    return run_app(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,8 @@
 """One-shot mode (`mismartera GROUP COMMAND WORDS…`): a command named on the command line runs
 straight from the registry, parsed by `mismartera.cli.parser` as in the shell and scripts, so a
 one-shot `system status` costs the interpreter, rich and the registry, no more. The typer app
-(`mismartera.cli.typer_app`) is built only for what it lays out: the top-level help and a group's
-help (`mismartera`, `mismartera --help`, `mismartera system`).
+(`mismartera.cli.typer_app`) is built only for what it lays out — the top-level help and a group's
+help (`mismartera --help`, `mismartera system`) — when `one_shot` answers None.
 """
 
 from __future__ import annotations
@@ -60,23 +60,14 @@ def run_command(cmd: Command, words: list[str]) -> int:
                    usage_prefix=f"{PROG} ")
 
 
-def one_shot(args: list[str], words: list[str]) -> int:
-    """`args` as typed; `words` without the global flags (`--debug`, `--no-cache`), which `main` has
-    applied already."""
+def one_shot(words: list[str]) -> int | None:
+    """Run the command `words` name (without the global flags `--debug` and `--no-cache`, which `main`
+    has applied already); the exit code, or None when the words name no command and typer's help
+    is the answer (`mismartera --help`, `mismartera system`)."""
     try:
         found = check_command(words)
     except Exception as exc:
         failure = describe_error(exc)
         print_failure(runtime.err_console(), failure)
         return int(failure.code)
-    if found is not None:
-        return run_command(*found)
-    from mismartera.cli.typer_app import build_app
-
-    try:
-        build_app()(args=args, prog_name=PROG, standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
-
+    return None if found is None else run_command(*found)

@@ -17,7 +17,7 @@ from typer.core import TyperCommand
 
 from mismartera import __version__
 from mismartera.cli import runtime
-from mismartera.cli.oneshot import run_command
+from mismartera.cli.oneshot import PROG, run_command
 from mismartera.commands import load_all
 from mismartera.commands.registry import Command, Registry
 
@@ -85,3 +85,13 @@ def build_app(registry: Registry | None = None) -> typer.Typer:
             raise typer.Exit(0)
 
     return app
+
+
+def run_app(args: list[str]) -> int:
+    """Run the typer app on the command line as typed; the exit code."""
+    try:
+        build_app()(args=args, prog_name=PROG, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
