@@ -140,10 +140,12 @@ def avg_volume(ctx: AppContext, symbol: str, days: int, end: date | None = None)
 
 
 def _running_day(ctx: AppContext) -> tuple[date, datetime] | None:
-    """The running session's current day and clock, when a session is running in this process."""
-    if not ctx.has_system():
+    """The running session's current day and clock, when a session is running in this process or in
+    the process that owns this data home's session (asked through its control API)."""
+    remote = ctx.locate_owner(ctx) if ctx.locate_owner is not None else None
+    if remote is None and not ctx.has_system():
         return None
-    status = ctx.system.status()
+    status = (remote if remote is not None else ctx.system).status()
     if status.state.value not in ("running", "paused") or status.clock is None or status.day is None:
         return None
     return status.day, status.clock

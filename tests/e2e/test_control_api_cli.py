@@ -115,7 +115,11 @@ def test_gh13_a_serve_host_is_steered_from_one_shot_commands(serve, run_cli, exa
 
     paused = run_cli("system", "pause")
     assert paused.code == 0 and f"(run {record.run_id})" in paused.out and paused.out.startswith("paused at"), paused
-    assert json.loads(run_cli("system", "status", "--json").out)["state"] == "paused"
+    frozen = json.loads(run_cli("system", "status", "--json").out)
+    assert frozen["state"] == "paused"
+    # The market queries of another process see the host's session: its day so far.
+    stats = json.loads(run_cli("data", "session-stats", "AAPL", "--json").out)
+    assert stats["date"] == frozen["day"] and 0 < stats["bars"] < 390, (stats, frozen)
     again = run_cli("system", "pause")
     assert again.code == 3 and "cannot pause: system is paused" in again.err, again
 
