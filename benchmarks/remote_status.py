@@ -3,7 +3,7 @@ of a `mismartera serve` host through its control API, against the target (<= 300
 included) and two references measured alongside, in turn:
 
 - `mismartera --version` (the interpreter and the package, no CLI);
-- `mismartera config show` (the floor of any one-shot command: typer, rich, the registry);
+- `mismartera config show` (the floor of any one-shot command: the interpreter, rich, the registry);
 - `mismartera system status` in a data home with no session owner (what a second terminal did
   before the control API: read its own, stopped, manager).
 

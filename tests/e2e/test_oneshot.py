@@ -1,4 +1,4 @@
-"""One-shot mode: `mismartera GROUP COMMAND ARGS` through typer, generated from the registry.
+"""One-shot mode: `mismartera GROUP COMMAND ARGS`, run from the registry (typer lays out the help).
 
 Every group's --help, JSON from every data command that can run without a session, and each exit
 code of the table produced by a real situation."""

@@ -149,6 +149,28 @@ def test_gh13_bodies_are_capped_and_bad_ones_get_the_cli_message(app: AppContext
     assert code == 409 and body["exit_code"] == 3 and body["error"].startswith("cannot pause: system is paused")
 
 
+def test_gh13_start_route_takes_a_config_file_path(app: AppContext, hosted: SessionHost, tmp_path: Path) -> None:
+    """`POST /system/start {"path": FILE}`: the file is read on the owner's side, as `system start FILE`."""
+    record = hosted.record
+    assert record is not None
+    first = app.system.run_id
+    app.system.stop(5)
+    config = tmp_path / "from_a_file.json"
+    config.write_text(json.dumps({**CONFIG, "session_name": "from-a-file"}))
+    json_headers = {**bearer(app), "Content-Type": "application/json"}
+    code, body = raw_request(record, "POST", "/system/start", json_headers, json.dumps({"path": str(config)}).encode())
+    assert code == 200, body
+    status = app.system.status()
+    assert status.state.active and status.session_name == "from-a-file" and status.run_id != first
+    code, body = raw_request(record, "POST", "/system/start", json_headers,
+                             json.dumps({"path": str(tmp_path / "missing.json")}).encode())
+    assert code == 409 and body["exit_code"] == 3   # one session at a time: the running one is named
+    app.system.stop(5)
+    code, body = raw_request(record, "POST", "/system/start", json_headers,
+                             json.dumps({"path": str(tmp_path / "missing.json")}).encode())
+    assert code != 200 and "missing.json" in body["error"] and "\n" not in body["error"], body
+
+
 def test_gh13_routes_answer_exactly_what_the_commands_print_with_json(app: AppContext, hosted: SessionHost) -> None:
     record = hosted.record
     assert record is not None
