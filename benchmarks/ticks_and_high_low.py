@@ -95,8 +95,11 @@ def high_low_figure(folder: Path, repeat: int) -> None:
     result = analytics.high_low(db, tm, "BENCH", 252)
     query = time.perf_counter() - started
     db.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
-    env["MISMARTERA_HOME"] = str(home)
+    # The program as installed: its byte-code cached (under the temporary folder, whatever
+    # PYTHONDONTWRITEBYTECODE says here).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ALPACA_", "MISMARTERA_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"MISMARTERA_HOME": str(home), "PYTHONPYCACHEPREFIX": str(folder / "pycache")})
 
     def wall(*args: str) -> float:
         best = float("inf")

@@ -11,7 +11,7 @@ from mismartera.cli import runtime
 from mismartera.cli.dispatch import describe_error, execute, print_failure
 from mismartera.cli.parser import find_command, parse_args, wants_help
 from mismartera.cli.render import render
-from mismartera.commands import load_all
+from mismartera.commands import load_all, load_for, loaded_all
 from mismartera.commands.registry import Command, Registry
 from mismartera.errors import ExitCode, UsageError
 
@@ -20,8 +20,11 @@ PROG = "mismartera"
 
 def check_command(words: list[str], registry: Registry | None = None) -> tuple[Command, list[str]] | None:
     """The command the words name and the words after its name; None when they name none (a group
-    alone, or only options: typer shows the help). An unknown command is refused with the shell's did-you-mean line
-    (`unknown command 'sytem start' — did you mean 'system start'?`); the guess is never run."""
+    alone, or only options: typer shows the help). An unknown command is refused with the shell's
+    did-you-mean line (`unknown command 'sytem start' — did you mean 'system start'?`); the guess is
+    never run. Only the named group's modules are imported, unless the command is not among them."""
+    if registry is None and words and not words[0].startswith("-"):
+        registry = load_for(words[0])   # the group's own modules; every module when that is not enough
     registry = registry or load_all()
     names = []
     for word in words[:2]:
@@ -34,7 +37,12 @@ def check_command(words: list[str], registry: Registry | None = None) -> tuple[C
         names = names[:1]
     if names[0] in registry.groups and len(names) == 1:
         return None   # `mismartera system` alone, or `mismartera system --help`
-    cmd, rest = find_command(registry, words)
+    try:
+        cmd, rest = find_command(registry, words)
+    except UsageError:
+        if loaded_all():
+            raise
+        cmd, rest = find_command(load_all(), words)   # a command declared elsewhere, or the did-you-mean
     if cmd.interactive_only:
         raise UsageError(f"'{cmd.path}' works only in the interactive shell (run 'mismartera' with no arguments)")
     return cmd, rest

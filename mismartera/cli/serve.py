@@ -54,6 +54,8 @@ def serve(rt: Runtime, request: ServeSessions) -> int:
         _log_to_stdout()
         if request.config:
             manager.start(Path(request.config), request.speed)
+            if manager.start_note:
+                log.warning("%s", manager.start_note)   # what the start reconciled, on stdout with the log
         idle = threading.Event()
         while not (request.once and _session_over(manager)):
             idle.wait(IDLE_STEP)

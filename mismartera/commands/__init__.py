@@ -19,7 +19,14 @@ INFRASTRUCTURE = {"registry", "results", "context"}
 # The order groups appear in `help` and `--help`; groups not listed follow alphabetically.
 PREFERRED_ORDER = ("system", "data", "account", "order", "strategy", "time", "alpaca", "db", "config", "general")
 
-__all__ = ["REGISTRY", "Arg", "Command", "Option", "Registry", "command", "group", "group_modules", "load_all"]
+# Where a group's commands are declared, when not (only) in the module named after it. Used by
+# `load_for` to spare a one-shot command the import of every other group; a group missing here is
+# still found (through `load_all`), only more slowly (tests/unit/test_command_registry.py checks it).
+GROUP_MODULES = {"config": ("general",), "data": ("data", "market")}
+
+__all__ = ["GROUP_MODULES", "REGISTRY", "Arg", "Command", "Option", "Registry", "command", "group", "group_modules",
+           "load_all", "load_for", "loaded_all"]
+_all_loaded = False
 
 
 def group_modules() -> list[str]:
@@ -31,6 +38,23 @@ def group_modules() -> list[str]:
 
 def load_all() -> Registry:
     """Import every command module (once) and return the filled registry."""
+    global _all_loaded
     for name in group_modules():
+        importlib.import_module(f"mismartera.commands.{name}")
+    _all_loaded = True
+    return REGISTRY
+
+
+def loaded_all() -> bool:
+    return _all_loaded
+
+
+def load_for(word: str) -> Registry:
+    """The registry with the commands of the group (or the top-level command) `word` names, when a
+    module declares them (`GROUP_MODULES`, else the module of that name); every command otherwise."""
+    modules = [name for name in GROUP_MODULES.get(word, (word,)) if name in group_modules()]
+    if not modules:
+        return load_all()
+    for name in modules:
         importlib.import_module(f"mismartera.commands.{name}")
     return REGISTRY

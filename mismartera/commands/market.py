@@ -10,7 +10,9 @@ from mismartera.commands.context import AppContext
 from mismartera.commands.registry import Arg, Option, command
 from mismartera.commands.results import Column, Group, Record, Table
 from mismartera.commands.ticks import instant, symbol_with, tick_store
+from mismartera.data import analytics
 from mismartera.data.ranges import day_range_ts, normalize_symbol
+from mismartera.data.sql_readers import SqlReader, reader_for
 from mismartera.data.tick_kinds import MICROS, TickKind, TickRow
 from mismartera.errors import NotFound, UsageError
 
@@ -113,9 +115,7 @@ WINDOW_ARGS = (Arg("symbol", "the symbol", complete="symbol", metavar="SYMBOL"),
          args=WINDOW_ARGS, json=True,
          examples=("data high-low AAPL 252", "data high-low AAPL 20 --end 2024-11-29 --json"))
 def high_low(ctx: AppContext, symbol: str, days: int, end: date | None = None) -> Record:
-    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
-
-    result = analytics.high_low(ctx.db, ctx.time, normalize_symbol(symbol), days, end)
+    result = analytics.high_low(_bars(ctx), ctx.time, normalize_symbol(symbol), days, end)
     data = {"symbol": result.symbol, "days": result.days, "start": result.start, "end": result.end,
             "high": result.high, "high_at": result.high_at, "low": result.low, "low_at": result.low_at}
     return Record(f"{result.symbol} {days}-day high and low", [
@@ -128,15 +128,19 @@ def high_low(ctx: AppContext, symbol: str, days: int, end: date | None = None) -
          args=WINDOW_ARGS, json=True,
          examples=("data avg-volume AAPL 30", "data avg-volume AAPL 10 --end 2024-11-29 --json"))
 def avg_volume(ctx: AppContext, symbol: str, days: int, end: date | None = None) -> Record:
-    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
-
-    result = analytics.average_volume(ctx.db, ctx.time, normalize_symbol(symbol), days, end)
+    result = analytics.average_volume(_bars(ctx), ctx.time, normalize_symbol(symbol), days, end)
     data = {"symbol": result.symbol, "days": result.days, "days_with_data": result.days_with_data,
             "start": result.start, "end": result.end, "average_volume": result.average_volume}
     return Record(f"{result.symbol} average daily volume", [
         ("Window", f"{result.start.isoformat()} to {result.end.isoformat()}"),
         ("Days with data", f"{result.days_with_data} of {result.days}"),
         ("Average volume", round(result.average_volume))], formats={"Average volume": "int"}, data=data)
+
+
+def _bars(ctx: AppContext) -> SqlReader:
+    """Where the market queries read bars: a SQLite file straight through the standard library (a
+    one-shot query then imports no SQLAlchemy), any other database through the process's `Database`."""
+    return reader_for(ctx.settings.db_url, lambda: ctx.db)
 
 
 def _running_day(ctx: AppContext) -> tuple[date, datetime] | None:
@@ -157,8 +161,6 @@ def _running_day(ctx: AppContext) -> tuple[date, datetime] | None:
                    type=date, required=False, complete="date", metavar="DATE")),
          json=True, examples=("data session-stats AAPL", "data session-stats AAPL 2024-11-29 --json"))
 def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Record:
-    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
-
     target = normalize_symbol(symbol)
     until = None
     if day is None:
@@ -166,8 +168,8 @@ def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Reco
         if running is not None:
             day, until = running
         else:
-            day = analytics.latest_day(ctx.db, ctx.time, target)
-    result = analytics.session_stats(ctx.db, ctx.time, target, day, until)
+            day = analytics.latest_day(_bars(ctx), ctx.time, target)
+    result = analytics.session_stats(_bars(ctx), ctx.time, target, day, until)
     data = {"symbol": result.symbol, "date": result.date, "open": result.open, "high": result.high,
             "low": result.low, "close": result.close, "volume": result.volume, "vwap": result.vwap,
             "bars": result.bars, "missing": result.missing}
@@ -179,10 +181,8 @@ def session_stats(ctx: AppContext, symbol: str, day: date | None = None) -> Reco
 
 
 def _daily(ctx: AppContext, symbol: str, day: date) -> dict[str, Any] | None:
-    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
-
     try:
-        stats = analytics.session_stats(ctx.db, ctx.time, symbol, day)
+        stats = analytics.session_stats(_bars(ctx), ctx.time, symbol, day)
     except NotFound:
         return None
     session = ctx.time.session(day)
@@ -192,8 +192,6 @@ def _daily(ctx: AppContext, symbol: str, day: date) -> dict[str, Any] | None:
 
 
 def _stored_snapshot(ctx: AppContext, symbol: str) -> dict[str, Any]:
-    from mismartera.data import analytics  # SQLAlchemy: imported when a query runs
-
     trade = tick_store(ctx, "trades").latest(symbol)
     quote = tick_store(ctx, "quotes").latest(symbol)
     bar = ctx.bars.latest(symbol, "1m")
@@ -202,7 +200,7 @@ def _stored_snapshot(ctx: AppContext, symbol: str) -> dict[str, Any]:
                        "for a live snapshot")
     today = previous = None
     if bar is not None:
-        day = analytics.latest_day(ctx.db, ctx.time, symbol)
+        day = analytics.latest_day(_bars(ctx), ctx.time, symbol)
         if ctx.time.is_trading_day(day):
             today = _daily(ctx, symbol, day)
             previous = _daily(ctx, symbol, ctx.time.previous_trading_day(day))

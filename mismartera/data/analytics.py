@@ -6,6 +6,10 @@ Windows follow the exchange calendar: only the regular session of each trading d
 of the window are a small VALUES list joined on the bars' (symbol, interval, ts) key, so each
 session is one index range and the aggregate (or the ORDER BY … LIMIT 1) runs in SQL, never a
 Python loop over rows.
+
+The statements are plain SQL that SQLite and PostgreSQL both accept, written once and run by a
+`SqlReader` (`mismartera.data.sql_readers`): through the process's `Database`, or straight on a
+SQLite file with the standard library, so a one-shot query needs no SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -13,14 +17,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, and_, case, column, func, select, values
-from sqlalchemy.sql import Select
-
-from mismartera.data.database import Database
-from mismartera.data.schema import bars
+from mismartera.data.sql_readers import DatabaseReader, SqlReader
 from mismartera.errors import NotFound, UsageError
-from mismartera.timekeeping.calendar import TimeManager, TradingSession
+
+if TYPE_CHECKING:
+    from mismartera.data.database import Database
+    from mismartera.timekeeping.calendar import TimeManager, TradingSession
+
+# The bars of one symbol's 1m series inside the window's sessions (`sessions(o, c)`, epoch seconds).
+IN_SESSIONS = ('FROM bars b JOIN sessions s ON b.ts >= s.o AND b.ts < s.c '
+               'WHERE b.symbol = ? AND b."interval" = \'1m\'')
 
 
 @dataclass(frozen=True)
@@ -63,25 +71,31 @@ def _utc(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _windows(sessions: Sequence[TradingSession], until_ts: int | None = None):  # type: ignore[no-untyped-def]
-    """The sessions as a VALUES list of (o, c) epoch seconds, for joining on the bars' key."""
+def _reader(source: Database | SqlReader) -> SqlReader:
+    return source if hasattr(source, "rows") else DatabaseReader(source)
+
+
+def _windows(sessions: Sequence[TradingSession], until_ts: int | None = None) -> tuple[str, list[int]]:
+    """The sessions as the SQL of a `sessions(o, c)` VALUES list of epoch seconds, and its parameters."""
     rows = [(int(s.open.timestamp()), int(s.close.timestamp())) for s in sessions]
     if until_ts is not None:
         rows = [(o, min(c, until_ts)) for o, c in rows if o < until_ts]
-    return values(column("o", BigInteger), column("c", BigInteger), name="sessions").data(rows).cte("sessions")
+    if not rows:
+        rows = [(0, 0)]   # an empty window: no bar is inside it
+    values = ", ".join(["(CAST(? AS BIGINT), CAST(? AS BIGINT))"] * len(rows))
+    return f"WITH sessions(o, c) AS (VALUES {values}) ", [ts for row in rows for ts in row]
 
 
-def _in_sessions(symbol: str, windows, *columns) -> Select:  # type: ignore[no-untyped-def]
-    joined = bars.join(windows, and_(bars.c.ts >= windows.c.o, bars.c.ts < windows.c.c))
-    return (select(*columns).select_from(joined)
-            .where(bars.c.symbol == symbol, bars.c.interval == "1m"))
+def _in_sessions(source: Database | SqlReader, symbol: str, sessions: Sequence[TradingSession], select: str,
+                 rest: str = "", until_ts: int | None = None) -> list[tuple[Any, ...]]:
+    """`SELECT select` over the symbol's 1m bars inside the sessions, then `rest` (ORDER BY, LIMIT…)."""
+    prefix, params = _windows(sessions, until_ts)
+    return _reader(source).rows(f"{prefix}SELECT {select} {IN_SESSIONS} {rest}", [*params, symbol])
 
 
-def latest_day(db: Database, tm: TimeManager, symbol: str) -> date:
+def latest_day(source: Database | SqlReader, tm: TimeManager, symbol: str) -> date:
     """The exchange date of `symbol`'s last stored 1m bar, or NotFound."""
-    with db.connect() as conn:
-        last = conn.execute(select(func.max(bars.c.ts)).where(bars.c.symbol == symbol,
-                                                              bars.c.interval == "1m")).scalar()
+    last = _reader(source).rows('SELECT MAX(ts) FROM bars WHERE symbol = ? AND "interval" = \'1m\'', [symbol])[0][0]
     if last is None:
         raise NotFound(f"no 1m bars stored for '{symbol}' (try 'data import-file' or 'data import-api')")
     return tm.to_exchange(_utc(last)).date()
@@ -96,59 +110,53 @@ def window_sessions(tm: TimeManager, days: int, end: date) -> list[TradingSessio
     return tm.sessions(first, last)
 
 
-def high_low(db: Database, tm: TimeManager, symbol: str, days: int, end: date | None = None) -> HighLow:
+def high_low(source: Database | SqlReader, tm: TimeManager, symbol: str, days: int,
+             end: date | None = None) -> HighLow:
     """Highest high and lowest low of the regular-session 1m bars over the window, with their bars' times
     (the earliest bar when a price repeats)."""
-    sessions = window_sessions(tm, days, end or latest_day(db, tm, symbol))
-    windows = _windows(sessions)
-    with db.connect() as conn:
-        top = conn.execute(_in_sessions(symbol, windows, bars.c.high, bars.c.ts)
-                           .order_by(bars.c.high.desc(), bars.c.ts).limit(1)).first()
-        bottom = conn.execute(_in_sessions(symbol, windows, bars.c.low, bars.c.ts)
-                              .order_by(bars.c.low, bars.c.ts).limit(1)).first()
-    if top is None or bottom is None:
+    sessions = window_sessions(tm, days, end or latest_day(source, tm, symbol))
+    top = _in_sessions(source, symbol, sessions, "b.high, b.ts", "ORDER BY b.high DESC, b.ts LIMIT 1")
+    bottom = _in_sessions(source, symbol, sessions, "b.low, b.ts", "ORDER BY b.low, b.ts LIMIT 1")
+    if not top or not bottom:
         raise NotFound(f"no regular-session 1m bars of '{symbol}' from {sessions[0].day.isoformat()} "
                        f"to {sessions[-1].day.isoformat()}")
-    return HighLow(symbol, days, sessions[0].day, sessions[-1].day, top[0], _utc(top[1]), bottom[0],
-                   _utc(bottom[1]))
+    return HighLow(symbol, days, sessions[0].day, sessions[-1].day, top[0][0], _utc(top[0][1]), bottom[0][0],
+                   _utc(bottom[0][1]))
 
 
-def average_volume(db: Database, tm: TimeManager, symbol: str, days: int, end: date | None = None) -> AverageVolume:
+def average_volume(source: Database | SqlReader, tm: TimeManager, symbol: str, days: int,
+                   end: date | None = None) -> AverageVolume:
     """Mean regular-session volume per trading day over the window, counting only days that have bars
     (`days_with_data` says how many)."""
-    sessions = window_sessions(tm, days, end or latest_day(db, tm, symbol))
-    windows = _windows(sessions)
-    per_day = _in_sessions(symbol, windows, windows.c.o, func.sum(bars.c.volume).label("volume")).group_by(
-        windows.c.o).subquery()
-    with db.connect() as conn:
-        counted, total = conn.execute(select(func.count(), func.sum(per_day.c.volume))).one()
+    sessions = window_sessions(tm, days, end or latest_day(source, tm, symbol))
+    prefix, params = _windows(sessions)
+    counted, total = _reader(source).rows(
+        f"{prefix}SELECT COUNT(*), SUM(volume) FROM (SELECT s.o, SUM(b.volume) AS volume {IN_SESSIONS} "
+        "GROUP BY s.o) per_day", [*params, symbol])[0]
     if not counted:
         raise NotFound(f"no regular-session 1m bars of '{symbol}' from {sessions[0].day.isoformat()} "
                        f"to {sessions[-1].day.isoformat()}")
     return AverageVolume(symbol, days, counted, sessions[0].day, sessions[-1].day, float(total) / counted)
 
 
-def session_stats(db: Database, tm: TimeManager, symbol: str, day: date, until: datetime | None = None) -> SessionStats:
+def session_stats(source: Database | SqlReader, tm: TimeManager, symbol: str, day: date,
+                  until: datetime | None = None) -> SessionStats:
     """One regular session's OHLC, volume, VWAP, bar count and missing minutes (up to `until` when given:
-    the running session's day so far)."""
+    the running session's day so far). VWAP is Σ bar VWAP × volume / Σ volume, with (high+low+close)/3
+    for a bar that has none."""
     session = tm.session(day)
     if session is None:
         raise NotFound(f"{day.isoformat()} is not a trading day (the exchange is closed)")
     until_ts = int(until.timestamp()) if until is not None else None
-    windows = _windows([session], until_ts)
-    typical = (bars.c.high + bars.c.low + bars.c.close) / 3.0
-    price = case((bars.c.vwap.is_(None), typical), else_=bars.c.vwap)
-    with db.connect() as conn:
-        summary = conn.execute(_in_sessions(symbol, windows, func.max(bars.c.high), func.min(bars.c.low),
-                                            func.sum(bars.c.volume), func.sum(price * bars.c.volume),
-                                            func.count(), func.min(bars.c.ts), func.max(bars.c.ts))).one()
-        high, low, volume, weighted, count, first_ts, last_ts = summary
-        if not count:
-            raise NotFound(f"no regular-session 1m bars of '{symbol}' on {day.isoformat()}")
-        first = conn.execute(select(bars.c.open).where(bars.c.symbol == symbol, bars.c.interval == "1m",
-                                                        bars.c.ts == first_ts)).scalar_one()
-        last = conn.execute(select(bars.c.close).where(bars.c.symbol == symbol, bars.c.interval == "1m",
-                                                        bars.c.ts == last_ts)).scalar_one()
+    price = "CASE WHEN b.vwap IS NULL THEN (b.high + b.low + b.close) / 3.0 ELSE b.vwap END"
+    high, low, volume, weighted, count, first_ts, last_ts = _in_sessions(
+        source, symbol, [session], f"MAX(b.high), MIN(b.low), SUM(b.volume), SUM({price} * b.volume), COUNT(*), "
+        "MIN(b.ts), MAX(b.ts)", until_ts=until_ts)[0]
+    if not count:
+        raise NotFound(f"no regular-session 1m bars of '{symbol}' on {day.isoformat()}")
+    at = 'SELECT open, close FROM bars WHERE symbol = ? AND "interval" = \'1m\' AND ts = ?'
+    first = _reader(source).rows(at, [symbol, first_ts])[0][0]
+    last = _reader(source).rows(at, [symbol, last_ts])[0][1]
     minutes = session.minutes
     if until_ts is not None:
         minutes = max(0, min(minutes, (until_ts - int(session.open.timestamp())) // 60))

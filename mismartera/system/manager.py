@@ -672,6 +672,8 @@ class SystemManager(SessionAccess):
         """Start a session (or resume a run) and wait for its end; Ctrl-C / SIGTERM stops it gracefully
         (Interrupted, exit 130)."""
         self.start(config, speed, resume)
+        if self.start_note:   # shown before the wait (the report comes at the end)
+            log.warning("%s", self.start_note)
         progress = None
         if progress_factory is not None and self.coordinator is not None:
             progress = progress_factory(self._verb(), len(self.coordinator.sessions), "days")

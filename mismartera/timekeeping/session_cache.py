@@ -43,7 +43,19 @@ class SessionRows:
 
 
 def installed_version(package: str = "exchange_calendars") -> str | None:
-    """The installed version of `package`, read from its metadata (the package is not imported)."""
+    """The installed version of `package`, read from its metadata (the package is not imported): the
+    name of the `PACKAGE-VERSION.dist-info` folder beside it when there is exactly one (a directory
+    listing, where importlib.metadata scans every installed distribution: ~15 ms of a one-shot
+    command), else importlib.metadata's answer."""
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is not None and spec.origin:
+        beside = Path(spec.origin).parent.parent
+        found = [name for name in os.listdir(beside)
+                 if name.startswith(f"{package}-") and name.endswith(".dist-info")] if beside.is_dir() else []
+        if len(found) == 1:
+            return found[0][len(package) + 1:-len(".dist-info")]
     from importlib.metadata import PackageNotFoundError, version
 
     try:

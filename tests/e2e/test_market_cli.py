@@ -149,3 +149,26 @@ def test_snapshot_from_the_database_and_from_alpaca(run_cli, example_bars: Path,
         assert server.requests[-1].path == "/v2/stocks/snapshots"
         unknown = run_cli("data", "snapshot", "ZZZZ", env=server.env())
         assert unknown.code == 1 and "Alpaca has no snapshot for 'ZZZZ'" in unknown.err
+
+
+def test_one_shot_market_queries_read_sqlite_without_sqlalchemy(run_cli, example_bars: Path) -> None:
+    """A one-shot `data high-low` reads the SQLite file with the standard library (issue 18's figure:
+    the program's start-up is most of it), and answers exactly what the `Database` path answers."""
+    from mismartera.data import analytics
+    from mismartera.data.database import Database
+    from mismartera.timekeeping.calendar import TimeManager
+
+    assert run_cli("data", "high-low", "AAPL", "3").code == 0   # the first run caches the calendar's sessions
+    done = run_cli("data", "high-low", "AAPL", "3", "--json", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.code == 0, done
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.err.splitlines() if "|" in line}
+    assert "sqlite3" in imported and not imported & {"sqlalchemy", "alembic", "typer", "pandas"}
+    db = Database(f"sqlite:///{example_bars / 'data' / 'mismartera.db'}")
+    try:
+        expected = analytics.high_low(db, TimeManager(), "AAPL", 3)
+    finally:
+        db.dispose()
+    got, tm = json.loads(done.out), TimeManager()
+    assert (got["high"], got["low"], got["high_at"], got["low_at"]) == (
+        expected.high, expected.low, tm.to_exchange(expected.high_at).isoformat(),
+        tm.to_exchange(expected.low_at).isoformat())

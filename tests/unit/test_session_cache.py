@@ -224,3 +224,11 @@ def test_threads_share_one_load(tmp_path: Path, reference: dict[date, TradingSes
         thread.join()
     expected = [reference[d] for d in sorted(reference) if date(2024, 1, 2) <= d <= date(2024, 12, 31)]
     assert results == [expected] * 8 and imports == ["XNYS"]
+
+
+def test_installed_version_is_what_the_package_metadata_says() -> None:
+    from importlib.metadata import version
+
+    assert session_cache.installed_version() == version("exchange_calendars")
+    assert session_cache.installed_version("pytest") == version("pytest")
+    assert session_cache.installed_version("no_such_package_here") is None
