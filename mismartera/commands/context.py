@@ -118,6 +118,10 @@ class AppContext:
                 self._time = TimeManager(cache_path=self.settings.state_dir / "xnys_sessions.json")
             return self._time
 
+    def has_db(self) -> bool:
+        """Whether this process has opened its `Database` already."""
+        return self._db is not None
+
     def has_system(self) -> bool:
         return self._system is not None
 

@@ -12,7 +12,7 @@ from mismartera.commands.results import Column, Group, Record, Table
 from mismartera.commands.ticks import instant, symbol_with, tick_store
 from mismartera.data import analytics
 from mismartera.data.ranges import day_range_ts, normalize_symbol
-from mismartera.data.sql_readers import SqlReader, reader_for
+from mismartera.data.sql_readers import DatabaseReader, SqlReader, reader_for
 from mismartera.data.tick_kinds import MICROS, TickKind, TickRow
 from mismartera.errors import NotFound, UsageError
 
@@ -138,8 +138,11 @@ def avg_volume(ctx: AppContext, symbol: str, days: int, end: date | None = None)
 
 
 def _bars(ctx: AppContext) -> SqlReader:
-    """Where the market queries read bars: a SQLite file straight through the standard library (a
-    one-shot query then imports no SQLAlchemy), any other database through the process's `Database`."""
+    """Where the market queries read bars: the process's `Database` once it is open (the shell, a
+    script), else a SQLite file straight through the standard library (a one-shot query then imports
+    no SQLAlchemy), any other database through the `Database`."""
+    if ctx.has_db():
+        return DatabaseReader(ctx.db)
     return reader_for(ctx.settings.db_url, lambda: ctx.db)
 
 
