@@ -134,6 +134,21 @@ function drawChart(id, points) {
   box.replaceChildren(root);
 }
 
+// The live chart is redrawn at most once a second: a full-speed backtest completes tens of days a
+// second, and redrawing the whole curve for each would take the browser's CPU from the session.
+const CHART_MS = 1000;
+let chartTimer = null, chartDrawnAt = 0;
+
+function scheduleChart() {
+  if (chartTimer) return;
+  const wait = Math.max(0, chartDrawnAt + CHART_MS - Date.now());
+  chartTimer = setTimeout(() => {
+    chartTimer = null;
+    chartDrawnAt = Date.now();
+    if (!$("equity-chart").closest("[hidden]")) drawChart("equity-chart", liveCurve());
+  }, wait);
+}
+
 function liveCurve() {
   const points = equity.points.slice();
   const s = lastStatus;
@@ -191,7 +206,7 @@ function showStatus(s) {
     { label: "Rate/s", get: (w) => num(w.rate), num: true },
     { label: "On", get: (w) => w.current || "" }, { label: "Error", get: (w) => w.last_error || "" },
   ], s.workers || [], "no workers (no session)"));
-  drawChart("equity-chart", liveCurve());
+  scheduleChart();
 }
 
 // Open orders come from /account/orders (the snapshot's recent orders keep the status they were placed
@@ -239,7 +254,7 @@ function refreshOrders(s) {
 function addEquity(message) {
   if (message.run_id !== equity.runId) equity = { runId: message.run_id, points: [] };
   equity.points.push(...message.points);
-  drawChart("equity-chart", liveCurve());
+  scheduleChart();
 }
 
 // ---------------------------------------------------------------- the stream (server-sent events over fetch)
