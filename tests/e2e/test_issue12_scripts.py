@@ -38,6 +38,25 @@ def test_gh12_tables_to_a_pipe_are_not_cut(run_cli) -> None:
     assert len(row) > 80 and "period=14, oversold=30.0, overbought=70.0, quantity=100" in row
 
 
+def test_gh12_tables_to_a_file_are_not_cut_and_fills_take_limit(cli_home: Path, example_bars: Path,
+                                                               run_cli) -> None:
+    """Output redirected to a file is not cut at the terminal's width either; `account fills --limit N`
+    shows the last N fills (the same rows as the end of the whole list)."""
+    assert run_cli("system", "start", "config/example_session.json", "--wait").code == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
+    env.update({"MISMARTERA_HOME": str(cli_home), "COLUMNS": "80", "TERM": "dumb", "NO_COLOR": "1"})
+    target = cli_home / "orders.txt"
+    with target.open("w", encoding="utf-8") as handle:
+        done = subprocess.run([sys.executable, "-m", "mismartera", "account", "orders"], stdout=handle,
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    table = target.read_text(encoding="utf-8")
+    assert "…" not in table and max(len(line) for line in table.splitlines()) > 80
+    every = json.loads(run_cli("account", "fills", "--json").out)
+    last_two = json.loads(run_cli("account", "fills", "--limit", "2", "--json").out)
+    assert len(every) > 2 and last_two == every[-2:]
+
+
 def test_gh12_quiet_script_prints_one_json_document_per_command(run_cli, example_bars: Path,
                                                                 tmp_path: Path) -> None:
     script = tmp_path / "report.msh"
