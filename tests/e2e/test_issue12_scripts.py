@@ -117,3 +117,11 @@ def test_gh12_a_typo_on_the_last_line_runs_nothing(run_cli, example_bars: Path, 
     assert "Backtest report" in skipped.out
     assert skipped.err.startswith("line 3: unknown command 'system reprot'")
     assert len(json.loads(run_cli("system", "runs", "--json").out)) == 1
+
+    # `mismartera --no-check < FILE`: stdin from a file, run as it comes (the first line runs)
+    with script.open() as handle:
+        proc = subprocess.run([sys.executable, "-m", "mismartera", "--no-check"], stdin=handle, capture_output=True,
+                              text=True, env=env, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "Backtest report" in proc.stdout, proc.stderr
+    assert "line 3: unknown command 'system reprot'" in proc.stderr
+    assert len(json.loads(run_cli("system", "runs", "--json").out)) == 2
