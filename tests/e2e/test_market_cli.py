@@ -81,6 +81,22 @@ def test_delay_is_interrupted_by_ctrl_c(cli_home: Path) -> None:
     assert proc.returncode == 130, (out, err)
 
 
+def test_delay_in_a_script_is_interrupted_and_the_rest_is_not_run(cli_home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "wait.msh"
+    script.write_text("delay 60\ntime market\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
+    env["MISMARTERA_HOME"] = str(cli_home)
+    proc = subprocess.Popen([sys.executable, "-m", "mismartera", "run", str(script)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    time.sleep(3)  # let it start waiting
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert time.monotonic() - started < 5 and "interrupted" in err and "Market" not in out, (out, err)
+
+
 def test_delay_in_the_shell_is_interrupted(cli_home: Path, example_bars: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
     env.update({"MISMARTERA_HOME": str(cli_home), "PROMPT_TOOLKIT_NO_CPR": "1", "LINES": "40", "COLUMNS": "120"})
