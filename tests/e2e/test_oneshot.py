@@ -108,7 +108,8 @@ def test_exit_code_timeout(in_process, example_bars: Path) -> None:
     assert "Error:" in err and "after 0.5s" in err
 
 
-def test_sigterm_stops_a_waiting_backtest_and_exits_130(cli_home: Path, example_bars: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_sigterm_stops_a_waiting_backtest_and_exits_130(cli_home: Path, example_bars: Path, sig: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "MISMARTERA_"))}
     env["MISMARTERA_HOME"] = str(cli_home)
     proc = subprocess.Popen([sys.executable, "-m", "mismartera", "system", "start", "config/example_session.json",
@@ -120,7 +121,7 @@ def test_sigterm_stops_a_waiting_backtest_and_exits_130(cli_home: Path, example_
         while time.monotonic() < deadline and "session example started" not in _read(log):
             time.sleep(0.05)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
