@@ -6,11 +6,13 @@ reconciled, and the adopted orders' later fills are booked by the new session.""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from fake_alpaca.live import LiveFakes
 from fake_alpaca.waiting import wait_until
 from sqlalchemy import select, update
@@ -19,6 +21,7 @@ from mismartera.commands.context import AppContext
 from mismartera.config.session import parse_session_config
 from mismartera.config.settings import load_settings
 from mismartera.data.schema import orders, runs
+from mismartera.errors import WaitTimeout
 from mismartera.system.manager import SystemManager
 from mismartera.system.state import SystemState
 from mismartera.timekeeping.calendar import TimeManager
@@ -123,3 +126,30 @@ def test_a_simulated_live_session_reconciles_nothing(live_fakes: LiveFakes, tmp_
         if manager.state.active:
             manager.stop()
         manager.app.close()
+
+
+def test_start_wait_shows_what_was_reconciled_before_it_waits(live_fakes: LiveFakes, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """`system start --wait` (SystemManager.run) prints the report only at the end: what the start
+    reconciled is said at once, as a warning line (the console shows warnings)."""
+    live_fakes.brokerage.prices.update({"SPY": 100.0})
+    env = live_fakes.env(tmp_path)
+    first = manager_for(env)
+    first_run = first.start(config()).run_id
+    coordinator = first.coordinator
+    coordinator.call(lambda: coordinator.broker.mark("SPY", 100.0))
+    first.submit_order("SPY", "buy", 3)                    # fills at once: a position
+    assert wait_until(lambda: [o.status for o in first.orders()[1]] == ["filled"])
+    first.stop()
+    crash(first, first_run)
+    first.app.close()
+    second = manager_for(env)
+    try:
+        with caplog.at_level(logging.WARNING, logger="mismartera"), pytest.raises(WaitTimeout):
+            second.run(config(), timeout=1.0)
+        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert f"reconciled 0 open orders and 1 position from run {first_run}" in said, said
+    finally:
+        if second.state.active:
+            second.stop()
+        second.app.close()
