@@ -81,17 +81,21 @@ def sqlite_file(url: str) -> Path | None:
 
 
 class PreferFile:
-    """The SQLite file when it can answer, else the `Database` (built on first need by `database`)."""
+    """The SQLite file while it can answer; once it cannot, the `Database` (built on first need by
+    `database`) for this query and every later one."""
 
     def __init__(self, path: Path, database: Callable[[], Database]) -> None:
         self.file = SqliteFileReader(path)
         self.database = database
+        self._fallback: DatabaseReader | None = None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            return self.file.rows(sql, params)
-        except Unanswered:
-            return DatabaseReader(self.database()).rows(sql, params)
+        if self._fallback is None:
+            try:
+                return self.file.rows(sql, params)
+            except Unanswered:
+                self._fallback = DatabaseReader(self.database())
+        return self._fallback.rows(sql, params)
 
 
 def reader_for(url: str, database: Callable[[], Database]) -> SqlReader:
